@@ -1,0 +1,1 @@
+"""③ The model worker's engines: MusicGen behind a narrow interface."""

@@ -1,0 +1,77 @@
+"""③ The engine interface: what the worker asks of a model, whatever runs underneath."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Engine", "EngineInfo", "GenerationSpec", "ProgressCallback"]
+
+#: Called with (steps_done, steps_total) after every decoding step; may raise to cancel.
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """One generation request as the engine sees it: everything already validated."""
+
+    duration_seconds: float
+    prompt: str | None = None
+    #: Audio prompt to continue, float32 `(channels, samples)` at the engine's sample rate.
+    audio_prompt: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: Melody to condition on (melody models), float32 `(channels, samples)` at the engine's rate.
+    melody: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: One text prompt per batch row (stem sets); overrides `prompt` when given.
+    prompts: tuple[str, ...] | None = None
+    variations: int = 1
+    guidance_scale: float = 3.0
+    temperature: float = 1.0
+    top_k: int = 250
+    top_p: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    device: str
+    dtype: str
+    sample_rate: int
+    channels: int
+    frame_rate: int
+    max_seconds: float
+    supports_melody: bool
+    is_random: bool
+
+
+class Engine(abc.ABC):
+    """A loaded model. `generate` returns only the new audio, never the re-synthesized prompt."""
+
+    @property
+    @abc.abstractmethod
+    def info(self) -> EngineInfo: ...
+
+    @abc.abstractmethod
+    def generate(
+        self, spec: GenerationSpec, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        """Return float32 `(batch, channels, samples)`, `samples == round(duration * rate)`.
+
+        `progress` is called after each decoding step; an exception it raises (a cancel)
+        propagates out of `generate` and leaves the engine usable.
+        """
+
+    def warm_up(self) -> None:
+        """Run one short generation of every mode so the first request pays no start-up cost."""
+        self.generate(GenerationSpec(duration_seconds=0.2, prompt="warm up", seed=0))
+        rate = self.info.sample_rate
+        prompt = np.zeros((self.info.channels, rate // 2), dtype=np.float32)
+        prompt[:, :: rate // 8] = 0.5
+        self.generate(GenerationSpec(duration_seconds=0.2, audio_prompt=prompt, seed=0))
+
+    @property
+    def sample_rate(self) -> int:
+        return self.info.sample_rate

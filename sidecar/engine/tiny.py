@@ -1,0 +1,127 @@
+"""③ A tiny randomly-initialized MusicGen built from configs in code: real classes, no download."""
+
+from __future__ import annotations
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+from transformers import (
+    EncodecConfig,
+    GenerationConfig,
+    MusicgenConfig,
+    MusicgenDecoderConfig,
+    MusicgenForConditionalGeneration,
+    PreTrainedTokenizerFast,
+    T5Config,
+)
+
+__all__ = ["TINY_NAME", "build_tiny_model", "build_tiny_tokenizer", "musicgen_config"]
+
+TINY_NAME = "tiny"
+
+#: The real MusicGen codec: 32 kHz, hop 640 (8·5·4·4) → 50 frames/s, 4 codebooks of 2048.
+_SAMPLE_RATE = 32000
+_UPSAMPLING = [8, 5, 4, 4]
+_CODEBOOK_SIZE = 2048
+
+
+def musicgen_config(
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    ffn_dim: int,
+    text_d_model: int = 32,
+    text_layers: int = 1,
+    text_heads: int = 2,
+    text_ff: int = 64,
+    codec_filters: int = 4,
+    codec_hidden: int = 16,
+    audio_channels: int = 1,
+) -> MusicgenConfig:
+    """A MusicGen config of the given decoder size; the codec keeps the real frame layout.
+
+    The real sizes are small (1024, 24, 16, 4096), medium (1536, 48, 24, 6144) and large
+    (2048, 48, 32, 8192), with a T5-base text encoder (768, 12, 12, 3072) and an EnCodec of
+    64 filters; the benchmark builds those with random weights.
+    """
+    num_codebooks = 4 * audio_channels
+    text = T5Config(
+        vocab_size=32128 if text_d_model >= 512 else 300,
+        d_model=text_d_model,
+        d_kv=max(text_d_model // text_heads, 4),
+        d_ff=text_ff,
+        num_layers=text_layers,
+        num_heads=text_heads,
+    )
+    codec = EncodecConfig(
+        sampling_rate=_SAMPLE_RATE,
+        audio_channels=1,
+        num_filters=codec_filters,
+        codebook_size=_CODEBOOK_SIZE,
+        codebook_dim=codec_hidden,
+        hidden_size=codec_hidden,
+        upsampling_ratios=_UPSAMPLING,
+        target_bandwidths=[2.2],
+        num_lstm_layers=2 if codec_filters >= 32 else 1,
+        normalize=False,
+        use_causal_conv=False,
+    )
+    decoder = MusicgenDecoderConfig(
+        vocab_size=_CODEBOOK_SIZE,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        ffn_dim=ffn_dim,
+        num_codebooks=num_codebooks,
+        audio_channels=audio_channels,
+        max_position_embeddings=2048,
+        pad_token_id=_CODEBOOK_SIZE,
+        bos_token_id=_CODEBOOK_SIZE,
+        decoder_start_token_id=_CODEBOOK_SIZE,
+    )
+    return MusicgenConfig(
+        text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict()
+    )
+
+
+def _generation_config() -> GenerationConfig:
+    """The generation defaults that the released checkpoints ship."""
+    return GenerationConfig(
+        bos_token_id=_CODEBOOK_SIZE,
+        pad_token_id=_CODEBOOK_SIZE,
+        decoder_start_token_id=_CODEBOOK_SIZE,
+        do_sample=True,
+        guidance_scale=3.0,
+        max_length=1500,
+    )
+
+
+def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level tokenizer (256 byte tokens + pad, eos, unk) that needs no vocabulary file."""
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    vocab.update({ch: i + 3 for i, ch in enumerate(sorted(alphabet))})
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+
+
+def build_tiny_model(
+    seed: int = 0, audio_channels: int = 1
+) -> tuple[MusicgenForConditionalGeneration, PreTrainedTokenizerFast]:
+    """The tiny MusicGen (decoder 32 wide × 2 layers) and its tokenizer, seeded for repeatability."""
+    config = musicgen_config(hidden_size=32, num_layers=2, num_heads=2, ffn_dim=64,
+                             audio_channels=audio_channels)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = MusicgenForConditionalGeneration(config)
+    finally:
+        torch.random.set_rng_state(state)
+    model.generation_config = _generation_config()
+    return model.eval(), build_tiny_tokenizer()

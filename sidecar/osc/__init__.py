@@ -1,0 +1,1 @@
+"""OSC protocol of the sidecar: addresses, request and reply schemas, receiver and replier."""

@@ -1,0 +1,70 @@
+"""Every OSC address of the sidecar protocol, the one source for server, clients and docs."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACCEPTED",
+    "CANCEL",
+    "CANCELLED",
+    "CONTINUE",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DONE",
+    "ERROR",
+    "GENERATE",
+    "PING",
+    "PONG",
+    "PROGRESS",
+    "REPLIES",
+    "REQUESTS",
+    "STATUS",
+    "STATUS_REPLY",
+    "STEM",
+    "TERMINAL_REPLIES",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9310
+
+# Requests: client → sidecar.
+GENERATE = "/sidecar/generate"
+CONTINUE = "/sidecar/continue"
+CANCEL = "/sidecar/cancel"
+STATUS = "/sidecar/status"
+PING = "/sidecar/ping"
+
+# Replies: sidecar → client (to the sender's IP; `reply_port` changes the port only).
+ACCEPTED = "/sidecar/accepted"
+PROGRESS = "/sidecar/progress"
+STEM = "/sidecar/stem"
+DONE = "/sidecar/done"
+ERROR = "/sidecar/error"
+CANCELLED = "/sidecar/cancelled"
+STATUS_REPLY = "/sidecar/status/reply"
+PONG = "/sidecar/pong"
+
+#: address → (arguments, meaning); the protocol document's table is generated from these.
+REQUESTS: dict[str, tuple[str, str]] = {
+    GENERATE: ("request_id [key value]...", "text-to-music (or unconditional without `prompt`)"),
+    CONTINUE: ("request_id clip path [key value]...", "continue an audio clip; `clip` is required"),
+    CANCEL: ("request_id", "cancel a queued or running request"),
+    STATUS: ("[request_id]", "state of one request, or of the server"),
+    PING: ("", "liveness; answered with /sidecar/pong"),
+}
+
+REPLIES: dict[str, tuple[str, str]] = {
+    ACCEPTED: ("request_id queue_position", "the request is queued (0 = runs next)"),
+    PROGRESS: ("request_id fraction eta_seconds", "at least every 10 % of the work"),
+    STEM: ("request_id index path [key value]...", "one per delivered file, after it is complete"),
+    DONE: ("request_id n_files", "terminal: success"),
+    ERROR: ("request_id code message", "terminal: failure (request_id is '' when unknown)"),
+    CANCELLED: ("request_id", "terminal: the request was cancelled"),
+    STATUS_REPLY: (
+        "request_id state queue_position progress | '' server_state queue_length running_id",
+        "answer to /sidecar/status",
+    ),
+    PONG: ("version model device state", "answer to /sidecar/ping; state is loading or ready"),
+}
+
+#: Exactly one of these ends every accepted request.
+TERMINAL_REPLIES = frozenset({DONE, ERROR, CANCELLED})
