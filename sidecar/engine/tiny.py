@@ -121,6 +121,12 @@ def build_tiny_model(
     torch.manual_seed(seed)
     try:
         model = MusicgenForConditionalGeneration(config)
+        # EnCodec starts its codebooks at zero (they are learned by k-means); give them random
+        # vectors so that different codes decode to different audio, as in a trained codec.
+        with torch.no_grad():
+            for layer in model.audio_encoder.quantizer.layers:
+                layer.codebook.embed.normal_()
+                layer.codebook.embed_avg.copy_(layer.codebook.embed)
     finally:
         torch.random.set_rng_state(state)
     model.generation_config = _generation_config()

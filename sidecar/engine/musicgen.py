@@ -1,0 +1,282 @@
+"""③ MusicGen through Hugging Face transformers: load once, warm, generate in batches."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from sidecar.engine.base import Engine, EngineInfo, GenerationSpec, ProgressCallback
+from sidecar.errors import ModelError, ModelLoadError, OutOfMemoryError, RequestError
+
+__all__ = ["WINDOW_SECONDS", "MusicgenEngine", "pick_device"]
+
+log = logging.getLogger(__name__)
+
+#: MusicGen was trained on 30 s; prompt + continuation must fit in it.
+WINDOW_SECONDS = 30.0
+#: The delay pattern adds (num_codebooks - 1) steps; transformers adds the start token.
+_EXTRA_STEPS = 3
+
+
+def pick_device(requested: str | None = None) -> str:
+    """`requested` if given, else the best available: cuda > mps > cpu."""
+    if requested:
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class _StepHook(StoppingCriteria):
+    """Counts decoding steps and calls the progress callback; the callback may raise to cancel."""
+
+    def __init__(self, total_steps: int, progress: ProgressCallback | None) -> None:
+        self.total_steps = total_steps
+        self.steps = 0
+        self.progress = progress
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> Any:
+        self.steps += 1
+        if self.progress is not None:
+            self.progress(min(self.steps, self.total_steps), self.total_steps)
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+class MusicgenEngine(Engine):
+    """A loaded `MusicgenForConditionalGeneration` (or Melody) and its tokenizer."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        name: str,
+        device: str,
+        is_random: bool = False,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = torch.device(device)
+        self._dtype = next(model.parameters()).dtype
+        codec = model.config.audio_encoder
+        decoder = model.config.decoder
+        self._frame_rate = int(codec.frame_rate)
+        self._hop = int(codec.sampling_rate) // self._frame_rate
+        self._info = EngineInfo(
+            name=name,
+            device=str(self.device),
+            dtype=str(self._dtype).removeprefix("torch."),
+            sample_rate=int(codec.sampling_rate),
+            channels=int(getattr(decoder, "audio_channels", 1)),
+            frame_rate=self._frame_rate,
+            max_seconds=WINDOW_SECONDS,
+            supports_melody=model.config.model_type == "musicgen_melody",
+            is_random=is_random,
+        )
+
+    @property
+    def info(self) -> EngineInfo:
+        return self._info
+
+    # ---------------------------------------------------------------- loading
+
+    @classmethod
+    def load(cls, model_name: str, device: str | None = None) -> MusicgenEngine:
+        """Load `model_name` (hub id, local `save_pretrained` directory, or "tiny")."""
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        target = pick_device(device)
+        if model_name == "tiny":
+            from sidecar.engine.tiny import build_tiny_model
+
+            model, tokenizer = build_tiny_model()
+            engine = cls(model.to(target), tokenizer, "tiny", target, is_random=True)
+            log.warning(
+                "loaded the TINY random-weight MusicGen on %s: it makes noise, for tests and "
+                "the offline demo only",
+                target,
+            )
+            return engine
+        return cls(*_load_pretrained(model_name, target), model_name, target)
+
+    # ---------------------------------------------------------------- generation
+
+    def _encode_text(self, prompts: list[str]) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer(prompts, padding=True, return_tensors="pt")
+        return {
+            "input_ids": enc["input_ids"].to(self.device),
+            "attention_mask": enc["attention_mask"].to(self.device),
+        }
+
+    def _prompt_tensor(self, audio: np.ndarray, batch: int) -> torch.Tensor:
+        """Prompt as (batch, channels, samples), trimmed at the head to whole codec frames."""
+        channels = self._info.channels
+        if audio.ndim != 2 or audio.shape[0] not in (1, channels):
+            raise RequestError(
+                f"audio_prompt: shape {audio.shape} is not (channels, samples) with "
+                f"channels 1 or {channels}"
+            )
+        if audio.shape[0] != channels:
+            audio = np.repeat(audio, channels, axis=0)
+        usable = (audio.shape[1] // self._hop) * self._hop
+        if usable == 0:
+            raise RequestError(f"audio_prompt: shorter than one codec frame ({self._hop} samples)")
+        tensor = torch.from_numpy(np.ascontiguousarray(audio[:, audio.shape[1] - usable :]))
+        return tensor.unsqueeze(0).expand(batch, -1, -1).to(self.device, self._dtype)
+
+    def build_inputs(self, spec: GenerationSpec) -> tuple[dict[str, Any], int]:
+        """The keyword inputs for `generate` and the number of prompt frames to cut afterwards."""
+        batch = spec.variations if spec.prompts is None else len(spec.prompts)
+        texts: list[str] | None
+        if spec.prompts is not None:
+            texts = list(spec.prompts)
+        elif spec.prompt:
+            texts = [spec.prompt] * batch
+        else:
+            texts = None
+        inputs: dict[str, Any]
+        if texts is not None:
+            inputs = self._encode_text(texts)
+        else:
+            inputs = dict(self.model.get_unconditional_inputs(num_samples=batch))
+            inputs.pop("guidance_scale", None)
+        prompt_frames = 0
+        if spec.audio_prompt is not None:
+            values = self._prompt_tensor(spec.audio_prompt, batch)
+            prompt_frames = values.shape[-1] // self._hop
+            inputs["input_values"] = values
+            inputs["padding_mask"] = torch.ones(
+                values.shape[0], values.shape[-1], dtype=torch.long, device=self.device
+            )
+        if spec.melody is not None:
+            if not self._info.supports_melody:
+                raise RequestError(
+                    f"melody: the loaded model '{self._info.name}' is not a melody model; "
+                    "load facebook/musicgen-melody"
+                )
+            from sidecar.engine.chroma import melody_features
+
+            inputs["input_features"] = melody_features(spec.melody, self._info.sample_rate, batch).to(
+                self.device, self._dtype
+            )
+        return inputs, prompt_frames
+
+    def sampling_kwargs(self, spec: GenerationSpec) -> dict[str, Any]:
+        greedy = spec.temperature == 0.0
+        kwargs: dict[str, Any] = {
+            "do_sample": not greedy,
+            "guidance_scale": spec.guidance_scale if spec.guidance_scale > 1.0 else None,
+        }
+        if not greedy:
+            kwargs["temperature"] = spec.temperature
+            kwargs["top_k"] = spec.top_k if spec.top_k > 0 else None
+            kwargs["top_p"] = spec.top_p if 0.0 < spec.top_p < 1.0 else None
+        return kwargs
+
+    def frames_for(self, duration_seconds: float) -> int:
+        return max(1, math.ceil(duration_seconds * self._frame_rate))
+
+    def generate(self, spec: GenerationSpec, progress: ProgressCallback | None = None) -> np.ndarray:
+        inputs, prompt_frames = self.build_inputs(spec)
+        new_frames = self.frames_for(spec.duration_seconds)
+        max_frames = int(WINDOW_SECONDS * self._frame_rate)
+        if prompt_frames + new_frames > max_frames:
+            raise RequestError(
+                f"seconds: prompt ({prompt_frames / self._frame_rate:.2f} s) + continuation "
+                f"({spec.duration_seconds:.2f} s) exceed the model's {WINDOW_SECONDS:.0f} s window"
+            )
+        steps = new_frames + _EXTRA_STEPS
+        hook = _StepHook(steps, progress)
+        torch.manual_seed(spec.seed)
+        try:
+            with torch.inference_mode():
+                audio = self.model.generate(
+                    **inputs,
+                    max_new_tokens=steps,
+                    stopping_criteria=StoppingCriteriaList([hook]),
+                    **self.sampling_kwargs(spec),
+                )
+        except torch.OutOfMemoryError as e:
+            _release_memory()
+            raise OutOfMemoryError(
+                f"out of memory on {self.device} generating {spec.duration_seconds:.1f} s "
+                f"for a batch of {spec.variations if spec.prompts is None else len(spec.prompts)}"
+            ) from e
+        return self.cut(audio, prompt_frames, spec.duration_seconds)
+
+    def cut(self, audio: torch.Tensor, prompt_frames: int, duration_seconds: float) -> np.ndarray:
+        """Drop the re-synthesized prompt and return exactly `duration_seconds` of new audio."""
+        start = prompt_frames * self._hop
+        wanted = int(round(duration_seconds * self._info.sample_rate))
+        out = audio[:, :, start : start + wanted].float().cpu().numpy()
+        if out.shape[-1] < wanted:
+            raise ModelError(
+                f"the model returned {out.shape[-1]} samples after the prompt; expected {wanted}"
+            )
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _release_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+
+
+def _load_pretrained(model_name: str, device: str) -> tuple[Any, Any]:
+    """Load weights and tokenizer; every failure becomes one `ModelLoadError` that says the fix."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    source: str = model_name
+    if _looks_like_path(model_name):
+        path = Path(model_name).expanduser()
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"cannot load model '{model_name}': no directory at {path}. Pass a directory "
+                "saved with save_pretrained, a hub id such as facebook/musicgen-small, or "
+                "--model tiny for the offline test model."
+            )
+        source = str(path)
+        where = f"the local directory {path}"
+    else:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        where = f"the Hugging Face cache ({HF_HUB_CACHE}) and the hub"
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    try:
+        config = AutoConfig.from_pretrained(source)
+        if config.model_type == "musicgen_melody":
+            from transformers import MusicgenMelodyForConditionalGeneration as model_cls
+        elif config.model_type == "musicgen":
+            from transformers import MusicgenForConditionalGeneration as model_cls  # type: ignore[assignment]
+        else:
+            raise ModelLoadError(
+                f"cannot load model '{model_name}': its config is a '{config.model_type}', "
+                "not a MusicGen model"
+            )
+        model = model_cls.from_pretrained(source, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except ModelLoadError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every loader failure is reported the same way
+        raise ModelLoadError(
+            f"cannot load model '{model_name}' (looked in {where}): {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}\n"
+            f"  Fix: pre-download it while online with `hf download {model_name}`"
+            " (or `huggingface-cli download`),\n"
+            "       or pass a local directory saved with save_pretrained: --model /path/to/dir,\n"
+            "       or run offline with the random test model: --model tiny"
+        ) from e
+    model = model.to(device).eval()
+    return model, tokenizer
