@@ -18,6 +18,7 @@ __all__ = [
     "MAX_CLIP_BYTES",
     "MAX_CLIP_SECONDS",
     "SampleFormat",
+    "check_clip_path",
     "read_audio",
     "write_audio_atomic",
     "write_bytes_atomic",
@@ -31,7 +32,8 @@ MAX_CLIP_SECONDS = 600.0
 _BIT_DEPTH: dict[str, int] = {"pcm16": 16, "pcm24": 24, "float32": 32}
 
 
-def _check_regular_file(path: Path) -> os.stat_result:
+def check_clip_path(path: Path) -> os.stat_result:
+    """Stat `path`; `NotFoundError` if missing, `ForbiddenError` unless a regular file."""
     try:
         info = path.stat()
     except FileNotFoundError as e:
@@ -58,7 +60,7 @@ def read_audio(
     cannot be decoded, hold NaN/Inf, or whose range is empty or longer than `max_seconds`.
     """
     file_path = Path(path)
-    info = _check_regular_file(file_path)
+    info = check_clip_path(file_path)
     if info.st_size == 0:
         raise AudioError(f"clip: '{file_path}' is empty (0 bytes)")
     if info.st_size > max_bytes:

@@ -1,0 +1,220 @@
+"""Command line: `sidecar serve | generate | send | demo` and the subcommands of other parts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sidecar import __version__
+from sidecar.osc import addresses as A
+from sidecar.osc.fields import FIELDS
+
+__all__ = ["main", "parse_pairs"]
+
+log = logging.getLogger("sidecar")
+
+#: Modules that add their own subcommand through `register(subparsers)`.
+_PLUGINS = ("sidecar.conform", "sidecar.install_ableton", "plugin_host.looper.cli")
+
+
+def parse_pairs(pairs: list[str]) -> list[Any]:
+    """`key=value` words → flat OSC key/value arguments, typed by the request schema."""
+    out: list[Any] = []
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"expected key=value, got {pair!r}")
+        spec = FIELDS.get(key)
+        value: Any = text
+        if spec is not None and spec.kind in ("int", "bool"):
+            try:
+                value = int(float(text)) if float(text).is_integer() else float(text)
+            except ValueError:
+                value = text
+        elif spec is not None and spec.kind == "float":
+            try:
+                value = float(text)
+            except ValueError:
+                value = text
+        out.extend([key, value])
+    return out
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="facebook/musicgen-small",
+                   help="hub id, local save_pretrained directory, or 'tiny' (offline test model)")
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    p.add_argument("--decoder", default="stock", help="decode path (see docs/performance.md)")
+    p.add_argument("--output-dir", type=Path, default=None,
+                   help="where stems are written (default: the user data directory)")
+
+
+def _output_dir(args: argparse.Namespace) -> Path:
+    from sidecar.delivery import default_output_dir
+
+    return Path(args.output_dir) if args.output_dir else default_output_dir()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sidecar.server import Server, ServerConfig
+
+    config = ServerConfig(
+        model=args.model, host=args.host, port=args.port, device=args.device,
+        decoder=args.decoder, output_dir=_output_dir(args), queue_size=args.queue_size,
+        warm_up=not args.no_warm_up,
+    )
+    return asyncio.run(Server(config).run())
+
+
+class _Bar:
+    """A one-line progress bar on stderr, and the other Reporter calls as printed lines."""
+
+    def progress(self, job: Any, fraction: float, eta_seconds: float) -> None:
+        filled = int(fraction * 30)
+        eta = f" eta {eta_seconds:5.1f}s" if eta_seconds >= 0 else ""
+        sys.stderr.write(f"\r[{'#' * filled}{' ' * (30 - filled)}] {fraction:4.0%}{eta}")
+        sys.stderr.flush()
+
+    def stem(self, job: Any, stem: Any) -> None:
+        sys.stderr.write("\n")
+        print(stem.path)
+
+    def done(self, job: Any, n_files: int) -> None:
+        sys.stderr.write(f"done: {n_files} file(s)\n")
+
+    def error(self, job: Any, code: str, message: str) -> None:
+        sys.stderr.write(f"\nerror [{code}]: {message}\n")
+
+    def cancelled(self, job: Any) -> None:
+        sys.stderr.write("\ncancelled\n")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from sidecar.delivery import Delivery
+    from sidecar.engine.loader import load_engine
+    from sidecar.errors import SidecarError
+    from sidecar.jobs import Job, JobState
+    from sidecar.osc.schema import GenerateRequest
+    from sidecar.worker import JobRunner
+
+    address = A.CONTINUE if any(p.startswith("clip=") for p in args.pairs) else A.GENERATE
+    try:
+        request = GenerateRequest.from_osc(address, [args.id, *parse_pairs(args.pairs)])
+        engine = load_engine(args.model, args.device, args.decoder)
+    except SidecarError as e:
+        sys.stderr.write(f"error [{e.code}]: {e.message}\n")
+        return 2 if e.code == "bad_request" else 1
+    delivery = Delivery(_output_dir(args))
+    job = Job(request=request, reply_to=("", 0))
+    job.start()
+    JobRunner(engine, delivery, _Bar()).run(job)
+    return 0 if job.state is JobState.DONE else 1
+
+
+def _send(args: argparse.Namespace) -> int:
+    from sidecar.osc.client import SidecarClient
+
+    address = args.address if args.address.startswith("/") else f"/sidecar/{args.address}"
+    osc_args: list[Any] = [] if args.id is None else [args.id]
+    osc_args += parse_pairs(args.pairs)
+    with SidecarClient(args.host, args.port) as client:
+        client.send(address, *osc_args)
+        for reply_address, reply_args in client.replies(args.timeout):
+            print(reply_address, *reply_args, flush=True)
+            if reply_address in A.TERMINAL_REPLIES or reply_address in (A.PONG, A.STATUS_REPLY):
+                return 1 if reply_address == A.ERROR else 0
+    sys.stderr.write(f"no reply within {args.timeout} s from udp://{args.host}:{args.port}\n")
+    return 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Start a tiny-model server, make an example clip, continue it over OSC, print the reply."""
+    from sidecar.examples import write_example_clip
+    from sidecar.osc.client import SidecarClient
+    from sidecar.server import Server, ServerConfig
+
+    work = Path(args.output_dir or tempfile.mkdtemp(prefix="sidecar-demo-"))
+    clip = write_example_clip(work / "example-drums-120bpm.wav", bpm=120.0, bars=2)
+    config = ServerConfig(model="tiny", port=args.port, output_dir=work / "stems")
+    server = Server(config)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(asyncio.run(server.run())), daemon=True)
+    thread.start()
+    print(f"example clip: {clip}")
+    with SidecarClient("127.0.0.1", args.port) as client:
+        deadline = time.monotonic() + 120
+        while (pong := client.ping(1.0)) is None or pong[3] != "ready":
+            if time.monotonic() > deadline or codes:
+                sys.stderr.write("the demo server did not start\n")
+                return 1
+        print("server:", *pong)
+        client.send(A.CONTINUE, "demo-1", "clip", str(clip), "bars", 2, "bpm", 120.0,
+                    "prompt", "drum groove", "seed", 7)
+        replies = client.until_terminal("demo-1", timeout_seconds=300)
+    for address, reply_args in replies:
+        print(address, *reply_args)
+    server.request_stop()
+    thread.join(30)
+    return 0 if replies[-1][0] == A.DONE else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sidecar", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the OSC server with the model loaded and warm")
+    _add_model_args(p)
+    p.add_argument("--host", default=A.DEFAULT_HOST)
+    p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
+    p.add_argument("--queue-size", type=int, default=32)
+    p.add_argument("--no-warm-up", action="store_true", help="skip the warm-up generation")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("generate", help="one request without a server, with a progress bar")
+    _add_model_args(p)
+    p.add_argument("--id", default="cli")
+    p.add_argument("pairs", nargs="*", metavar="key=value",
+                   help="request keys, e.g. prompt='lofi beat' bars=4 bpm=90 clip=loop.wav")
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("send", help="send one OSC request and print replies until the last")
+    p.add_argument("address", help="generate, continue, cancel, status, ping or a full address")
+    p.add_argument("id", nargs="?", default=None, help="request id")
+    p.add_argument("pairs", nargs="*", metavar="key=value")
+    p.add_argument("--host", default=A.DEFAULT_HOST)
+    p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="give up after this many seconds without a reply")
+    p.set_defaults(func=_send)
+
+    p = sub.add_parser("demo", help="offline demo: tiny model, example clip, one continue")
+    p.add_argument("--port", type=int, default=9319)
+    p.add_argument("--output-dir", default=None)
+    p.set_defaults(func=_demo)
+
+    for name in _PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is None or not name.startswith(e.name):
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))

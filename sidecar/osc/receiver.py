@@ -1,0 +1,179 @@
+"""① OSC receiver: parse, validate, enqueue and acknowledge; never generates on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pythonosc.osc_packet import OscPacket, ParseError
+
+from sidecar import __version__
+from sidecar.audiofile import check_clip_path
+from sidecar.errors import NotFoundError, SidecarError, UnknownAddressError
+from sidecar.jobs import Job, JobQueue, JobState
+from sidecar.osc import addresses as A
+from sidecar.osc.replier import OscReplier
+from sidecar.osc.schema import (
+    Accepted,
+    Cancelled,
+    ErrorReply,
+    GenerateRequest,
+    OscArg,
+    Pong,
+    parse_request_id,
+)
+
+__all__ = ["OscReceiver", "ServerState"]
+
+log = logging.getLogger(__name__)
+
+
+class ServerState:
+    """What `/sidecar/pong` and `/sidecar/status` report about the server itself."""
+
+    def __init__(self, model: str, device: str) -> None:
+        self.model = model
+        self.device = device
+        self.state = "loading"
+
+
+class _RateLimitedLog:
+    """Logs at most `per_seconds` messages a second; counts what it drops."""
+
+    def __init__(self, per_seconds: float = 5.0) -> None:
+        self.per_seconds = per_seconds
+        self.window = 0.0
+        self.count = 0
+        self.dropped = 0
+
+    def warning(self, msg: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self.window >= 1.0:
+            if self.dropped:
+                log.warning("%d more rejected requests not logged", self.dropped)
+            self.window, self.count, self.dropped = now, 0, 0
+        if self.count < self.per_seconds:
+            self.count += 1
+            log.warning(msg, *args)
+        else:
+            self.dropped += 1
+
+
+def _reply_port_of(args: tuple[Any, ...] | list[Any]) -> int | None:
+    """A valid `reply_port` among raw key/value arguments, so even errors go where asked."""
+    for key, value in zip(args[1::2], args[2::2], strict=False):
+        if key == "reply_port" and isinstance(value, int) and not isinstance(value, bool):
+            return value if 0 < value < 65536 else None
+    return None
+
+
+class OscReceiver(asyncio.DatagramProtocol):
+    """Handles every datagram on the server socket."""
+
+    def __init__(self, queue: JobQueue, replier: OscReplier, state: ServerState) -> None:
+        self.queue = queue
+        self.replier = replier
+        self.state = state
+        self.rejections = _RateLimitedLog()
+        self.handlers: dict[str, Callable[[tuple[Any, ...], tuple[str, int]], None]] = {
+            A.GENERATE: self.on_generate,
+            A.CONTINUE: self.on_continue,
+            A.CANCEL: self.on_cancel,
+            A.STATUS: self.on_status,
+            A.PING: self.on_ping,
+        }
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.replier.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        sender = (addr[0], addr[1])
+        try:
+            packet = OscPacket(data)
+        except ParseError as e:
+            self.rejections.warning("malformed OSC from %s:%d: %s", *sender, e)
+            self.replier.reply(sender, ErrorReply("", "bad_request", f"malformed OSC packet: {e}"))
+            return
+        for timed in packet.messages:
+            message = timed.message
+            self.dispatch(message.address, tuple(message.params), sender)
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("socket error: %s", exc)
+
+    def dispatch(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        handler = self.handlers.get(address)
+        try:
+            if handler is None:
+                raise UnknownAddressError(
+                    f"no handler for {address}; known: {', '.join(sorted(self.handlers))}"
+                )
+            handler(args, sender)
+        except SidecarError as e:
+            rid = args[0] if args and isinstance(args[0], str) else ""
+            port = _reply_port_of(args) if address in (A.GENERATE, A.CONTINUE) else None
+            self.rejections.warning("rejected %s from %s:%d: %s", address, *sender, e.message)
+            self.replier.reply((sender[0], port or sender[1]), ErrorReply(rid, e.code, e.message))
+        except Exception as e:
+            log.exception("handler for %s failed", address)
+            rid = args[0] if args and isinstance(args[0], str) else ""
+            self.replier.reply(sender, ErrorReply(rid, "internal", f"{type(e).__name__}: {e}"))
+
+    # ------------------------------------------------------------------ handlers
+
+    def on_generate(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        self._submit(A.GENERATE, args, sender)
+
+    def on_continue(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        self._submit(A.CONTINUE, args, sender)
+
+    def _submit(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        request = GenerateRequest.from_osc(address, args)
+        if request.clip is not None:
+            check_clip_path(Path(request.clip))
+        reply_to = (sender[0], request.reply_port or sender[1])
+        job = Job(request=request, reply_to=reply_to)
+        position = self.queue.submit(job)
+        self.replier.reply(reply_to, Accepted(request.request_id, position))
+
+    def on_cancel(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        rid = parse_request_id(args, A.CANCEL)
+        job, cancelled_here = self.queue.cancel(rid)
+        if job is None:
+            raise NotFoundError(f"request_id: no request '{rid}' is queued or running")
+        if cancelled_here:
+            self.replier.reply(job.reply_to, Cancelled(rid))
+        elif job.state.finished:
+            self._send_job_status(job, sender)
+        # A running job is answered by the worker at its next decoding step.
+
+    def on_status(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        if not args:
+            running = self.queue.running
+            values: list[OscArg] = ["", self.state.state, len(self.queue),
+                                    running.request_id if running else ""]
+            self.replier.send(sender, A.STATUS_REPLY, values)
+            return
+        rid = parse_request_id(args, A.STATUS)
+        job = self.queue.get(rid)
+        if job is None:
+            raise NotFoundError(f"request_id: no request '{rid}' is known")
+        self._send_job_status(job, sender)
+
+    def _send_job_status(self, job: Job, to: tuple[str, int]) -> None:
+        position = self.queue.position(job) if job.state is JobState.QUEUED else -1
+        if job.state is JobState.RUNNING:
+            position = 0
+        self.replier.send(
+            to, A.STATUS_REPLY,
+            [job.request_id, job.state.value, position, round(job.progress, 4)],
+        )
+
+    def on_ping(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        self.replier.reply(
+            sender, Pong(__version__, self.state.model, self.state.device, self.state.state)
+        )

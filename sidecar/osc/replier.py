@@ -1,0 +1,70 @@
+"""⑥ OSC replies: encode and send from the server's socket, from any thread, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from sidecar.jobs import Job
+from sidecar.osc.schema import Cancelled, Done, ErrorReply, OscArg, Progress, Stem
+
+__all__ = ["OscReplier", "encode_message"]
+
+log = logging.getLogger(__name__)
+
+
+def encode_message(address: str, args: list[OscArg] | tuple[OscArg, ...]) -> bytes:
+    """One OSC message; bools as T/F, ints as int32 (int64 beyond), floats as float32."""
+    builder = OscMessageBuilder(address=address)
+    for arg in args:
+        if isinstance(arg, bool):
+            builder.add_arg(arg, builder.ARG_TYPE_TRUE if arg else builder.ARG_TYPE_FALSE)
+        elif isinstance(arg, int):
+            fits = -(2**31) <= arg < 2**31
+            builder.add_arg(arg, builder.ARG_TYPE_INT if fits else builder.ARG_TYPE_INT64)
+        elif isinstance(arg, float):
+            builder.add_arg(arg, builder.ARG_TYPE_FLOAT)
+        else:
+            builder.add_arg(str(arg), builder.ARG_TYPE_STRING)
+    return builder.build().dgram
+
+
+class OscReplier:
+    """Sends replies through the server's transport; thread-safe, FIFO across threads."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def send(self, to: tuple[str, int], address: str, args: list[OscArg]) -> None:
+        data = encode_message(address, args)
+        self.loop.call_soon_threadsafe(self._sendto, data, to)
+
+    def reply(self, to: tuple[str, int], message: Any) -> None:
+        address, args = message.to_osc()
+        self.send(to, address, args)
+
+    def _sendto(self, data: bytes, to: tuple[str, int]) -> None:
+        if self.transport is None or self.transport.is_closing():
+            log.warning("reply to %s:%d dropped: the socket is closed", *to)
+            return
+        self.transport.sendto(data, to)
+
+    # The worker's Reporter interface.
+    def progress(self, job: Job, fraction: float, eta_seconds: float) -> None:
+        self.reply(job.reply_to, Progress(job.request_id, fraction, eta_seconds))
+
+    def stem(self, job: Job, stem: Stem) -> None:
+        self.reply(job.reply_to, stem)
+
+    def done(self, job: Job, n_files: int) -> None:
+        self.reply(job.reply_to, Done(job.request_id, n_files))
+
+    def error(self, job: Job, code: str, message: str) -> None:
+        self.reply(job.reply_to, ErrorReply(job.request_id, code, message))
+
+    def cancelled(self, job: Job) -> None:
+        self.reply(job.reply_to, Cancelled(job.request_id))

@@ -1,0 +1,148 @@
+"""Server lifecycle: bind OSC, load and warm the model, serve, shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from sidecar.delivery import Delivery
+from sidecar.engine.base import Engine
+from sidecar.errors import ModelLoadError, SidecarError
+from sidecar.jobs import JobQueue, JobState
+from sidecar.osc.addresses import DEFAULT_HOST, DEFAULT_PORT
+from sidecar.osc.receiver import OscReceiver, ServerState
+from sidecar.osc.replier import OscReplier
+from sidecar.osc.schema import Cancelled
+from sidecar.worker import JobRunner, Worker
+
+__all__ = ["Server", "ServerConfig"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    model: str = "facebook/musicgen-small"
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    device: str | None = None
+    decoder: str = "stock"
+    output_dir: Path = Path("stems")
+    queue_size: int = 32
+    warm_up: bool = True
+    shutdown_timeout_seconds: float = 10.0
+
+
+class Server:
+    """startup() → serve until a signal → shutdown(); `run()` returns the exit code."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.queue = JobQueue(config.queue_size)
+        self.delivery = Delivery(config.output_dir)
+        self.state = ServerState(model=config.model, device=config.device or "auto")
+        self.engine: Engine | None = None
+        self.worker: Worker | None = None
+        self._stop: asyncio.Event | None = None
+        self._transport: asyncio.DatagramTransport | None = None
+        self._replier: OscReplier | None = None
+
+    def request_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            self.delivery.ensure_writable()
+        except SidecarError as e:
+            log.error("%s", e.message)
+            return 1
+        self._replier = OscReplier(loop)
+        receiver = OscReceiver(self.queue, self._replier, self.state)
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: receiver, local_addr=(self.config.host, self.config.port)
+            )
+        except OSError as e:
+            log.error("cannot listen on udp://%s:%d: %s", self.config.host, self.config.port, e)
+            return 1
+        self._transport = transport
+        host, port = transport.get_extra_info("sockname")[:2]
+        log.info("listening on udp://%s:%d (state: loading)", host, port)
+        with _signals(loop, self.request_stop):
+            try:
+                await loop.run_in_executor(None, self._load)
+            except ModelLoadError as e:
+                log.error("%s", e.message)
+                transport.close()
+                return 1
+            if self._stop.is_set():
+                await self.shutdown()
+                return 0
+            self.state.state = "ready"
+            assert self.engine is not None  # set by _load
+            info = self.engine.info
+            log.info("ready: %s on %s (%s) — output in %s", info.name, info.device, info.dtype,
+                     self.delivery.output_dir)
+            await self._stop.wait()
+            await self.shutdown()
+        return 0
+
+    def _load(self) -> None:
+        from sidecar.engine.loader import load_engine
+        from sidecar.post.pipeline import warm_up as warm_post
+
+        engine = load_engine(self.config.model, self.config.device, self.config.decoder)
+        self.state.device = engine.info.device
+        if self.config.warm_up:
+            log.info("warming up the model and the DSP path")
+            engine.warm_up()
+            warm_post()
+        self.engine = engine
+        assert self._replier is not None
+        self.worker = Worker(self.queue, JobRunner(engine, self.delivery, self._replier))
+        self.worker.start()
+
+    async def shutdown(self) -> None:
+        """Cancel what waits, let the running job stop at its next step, answer everyone."""
+        log.info("shutting down")
+        self.state.state = "stopping"
+        assert self._replier is not None
+        for job in self.queue.drain():
+            if job.finish(JobState.CANCELLED):
+                self._replier.reply(job.reply_to, Cancelled(job.request_id))
+        running = self.queue.running
+        if running is not None:
+            running.cancel_event.set()
+        loop = asyncio.get_running_loop()
+        idle = await loop.run_in_executor(
+            None, self.queue.wait_idle, self.config.shutdown_timeout_seconds
+        )
+        if not idle and running is not None and running.finish(JobState.CANCELLED):
+            self._replier.reply(running.reply_to, Cancelled(running.request_id))
+        await asyncio.sleep(0.05)  # let queued replies leave the socket
+        if self._transport is not None:
+            self._transport.close()
+
+
+@contextlib.contextmanager
+def _signals(loop: asyncio.AbstractEventLoop, stop: object) -> object:
+    handled = (signal.SIGINT, signal.SIGTERM)
+    installed = []
+    for sig in handled:
+        try:
+            loop.add_signal_handler(sig, stop)  # type: ignore[arg-type]
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,287 @@
+"""③ The model worker: one thread that runs each job through engine ④ → post ⑤ → delivery."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from sidecar import __version__
+from sidecar.audiofile import MAX_CLIP_SECONDS, SampleFormat, read_audio
+from sidecar.delivery import Delivery, DeliveredStem
+from sidecar.engine.base import Engine, GenerationSpec
+from sidecar.errors import CancelledError, OutOfMemoryError, RequestError, SidecarError
+from sidecar.jobs import Job, JobQueue, JobState
+from sidecar.osc.schema import GenerateRequest, OscArg, Stem
+from sidecar.post.pipeline import PostSpec, build_tempo_map, process
+from sidecar.post.prompt import prepare_prompt
+
+__all__ = ["JobRunner", "Reporter", "Worker"]
+
+log = logging.getLogger(__name__)
+
+#: Extra audio asked of the model beyond the grid length, so tempo correction has material.
+_SLACK_RATIO = 0.10
+_SLACK_SECONDS = 0.5
+#: Shortest prompt worth continuing, seconds.
+MIN_PROMPT_SECONDS = 0.5
+#: Share of a job's progress that decoding takes (the rest: post-processing and delivery).
+_DECODE_SHARE = 0.9
+
+
+class Reporter(Protocol):
+    """How the worker answers: OSC replies in the server, a progress bar in the one-shot CLI."""
+
+    def progress(self, job: Job, fraction: float, eta_seconds: float) -> None: ...
+    def stem(self, job: Job, stem: Stem) -> None: ...
+    def done(self, job: Job, n_files: int) -> None: ...
+    def error(self, job: Job, code: str, message: str) -> None: ...
+    def cancelled(self, job: Job) -> None: ...
+
+
+@dataclass
+class _Clock:
+    """Throttles progress: at most one report per 5 % or per 0.5 s, always one per 10 %."""
+
+    started: float = field(default_factory=time.monotonic)
+    last_fraction: float = -1.0
+    last_time: float = 0.0
+
+    def due(self, fraction: float) -> bool:
+        now = time.monotonic()
+        if fraction - self.last_fraction >= 0.05 or (
+            now - self.last_time >= 0.5 and fraction > self.last_fraction
+        ):
+            self.last_fraction, self.last_time = fraction, now
+            return True
+        return False
+
+
+class JobRunner:
+    """Runs one job end to end and sends exactly one terminal answer through the reporter."""
+
+    def __init__(self, engine: Engine, delivery: Delivery, reporter: Reporter) -> None:
+        self.engine = engine
+        self.delivery = delivery
+        self.reporter = reporter
+
+    def run(self, job: Job) -> None:
+        try:
+            n_files = self._run(job)
+        except CancelledError:
+            if job.finish(JobState.CANCELLED):
+                self.reporter.cancelled(job)
+            return
+        except SidecarError as e:
+            log.info("request %s failed: %s: %s", job.request_id, e.code, e.message)
+            if job.finish(JobState.FAILED):
+                self.reporter.error(job, e.code, e.message)
+            return
+        except Exception as e:
+            log.exception("request %s failed unexpectedly", job.request_id)
+            if job.finish(JobState.FAILED):
+                self.reporter.error(job, "internal", f"{type(e).__name__}: {e}")
+            return
+        if job.finish(JobState.DONE):
+            self.reporter.done(job, n_files)
+
+    # ------------------------------------------------------------------ stages
+
+    def _report(self, job: Job, clock: _Clock, fraction: float) -> None:
+        job.progress = fraction
+        if clock.due(fraction):
+            elapsed = time.monotonic() - clock.started
+            eta = elapsed / fraction * (1.0 - fraction) if fraction > 0.01 else -1.0
+            self.reporter.progress(job, round(fraction, 4), round(eta, 2))
+
+    def _check_cancel(self, job: Job) -> None:
+        if job.cancel_requested:
+            raise CancelledError(f"request {job.request_id} cancelled")
+
+    def _load_prompt(self, req: GenerateRequest) -> tuple[np.ndarray, np.ndarray, int]:
+        """(prompt at the model's rate, the clip region as read, its rate)."""
+        if req.clip is None:
+            raise RequestError("clip: missing", "clip")
+        start, end = req.clip_start, req.clip_end
+        beat_bpm = req.clip_bpm or req.bpm
+        if beat_bpm is not None:
+            if req.clip_start_beats is not None:
+                start = req.clip_start_beats * 60.0 / beat_bpm
+            if req.clip_end_beats is not None:
+                end = req.clip_end_beats * 60.0 / beat_bpm
+        region, rate = read_audio(req.clip, start, end)
+        info = self.engine.info
+        prompt = prepare_prompt(
+            region, rate, info.sample_rate, info.channels,
+            bpm=req.bpm, clip_bpm=req.clip_bpm,
+            min_seconds=MIN_PROMPT_SECONDS, max_seconds=MAX_CLIP_SECONDS,
+        )
+        return prompt, region, rate
+
+    def _generation_seconds(self, req: GenerateRequest, continuing: bool) -> float:
+        """The grid length, plus slack for tempo correction when there is a grid."""
+        target = req.duration_seconds
+        if req.bpm is None:
+            return target
+        room = self.engine.info.max_seconds - (MIN_PROMPT_SECONDS if continuing else 0.0)
+        return max(target, min(target * (1 + _SLACK_RATIO) + _SLACK_SECONDS, room))
+
+    def _generate(
+        self, spec: GenerationSpec, job: Job, clock: _Clock, share: float = 1.0,
+        offset: float = 0.0,
+    ) -> np.ndarray:
+        """Decode the batch; on out-of-memory, retry the variations in two halves."""
+
+        def step(done: int, total: int) -> None:
+            self._check_cancel(job)
+            self._report(job, clock, _DECODE_SHARE * (offset + share * done / total))
+
+        try:
+            return self.engine.generate(spec, step)
+        except OutOfMemoryError:
+            if spec.variations < 2:
+                raise
+            log.warning("out of memory at batch %d; retrying in halves", spec.variations)
+        half = spec.variations // 2
+        parts = []
+        for i, n in enumerate((half, spec.variations - half)):
+            sub = GenerationSpec(**{**spec.__dict__, "variations": n, "seed": spec.seed + i})
+            part_share = share * n / spec.variations
+            part_offset = offset + share * i * half / spec.variations
+            parts.append(self._generate(sub, job, clock, part_share, part_offset))
+        return np.concatenate(parts, axis=0)
+
+    def _run(self, job: Job) -> int:
+        req = job.request
+        info = self.engine.info
+        clock = _Clock()
+        timings: dict[str, float] = {"queued_seconds": (job.started or clock.started) - job.created}
+        seed = req.seed if req.seed is not None else random.randrange(2**31)
+        self._report(job, clock, 0.0)
+
+        t = time.monotonic()
+        prompt = region = None
+        region_rate = None
+        if req.mode == "continue":
+            prompt, region, region_rate = self._load_prompt(req)
+        prompt_seconds = 0.0 if prompt is None else prompt.shape[1] / info.sample_rate
+        gen_seconds = self._generation_seconds(req, prompt is not None)
+        if prompt is not None:
+            room = info.max_seconds - gen_seconds
+            if room < MIN_PROMPT_SECONDS:
+                raise RequestError(
+                    f"seconds: {req.duration_seconds:.2f} s leaves no room in the model's "
+                    f"{info.max_seconds:.0f} s window for a prompt; allowed: at most "
+                    f"{info.max_seconds - MIN_PROMPT_SECONDS:.1f} s when continuing",
+                    "seconds",
+                )
+            if prompt_seconds > room:
+                prompt = prompt[:, prompt.shape[1] - int(room * info.sample_rate):]
+                log.info("prompt cut to its last %.2f s to fit the window", room)
+        timings["prompt_seconds"] = time.monotonic() - t
+        self._check_cancel(job)
+
+        t = time.monotonic()
+        spec = GenerationSpec(
+            duration_seconds=gen_seconds, prompt=req.text, audio_prompt=prompt,
+            variations=req.variations, guidance_scale=req.guidance,
+            temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed,
+        )
+        audio = self._generate(spec, job, clock)
+        timings["generate_seconds"] = time.monotonic() - t
+        self._check_cancel(job)
+
+        t = time.monotonic()
+        post = PostSpec(
+            sample_rate=req.sample_rate, channels=req.channels, bpm=req.bpm, bars=req.bars,
+            beats_per_bar=req.beats_per_bar, loop=req.loop, loudness_lufs=req.loudness,
+            sample_format=req.format, downbeat_at_start=prompt is not None,
+        )
+        results = []
+        for i in range(audio.shape[0]):
+            results.append(process(audio[i], info.sample_rate, post, region, region_rate))
+            self._check_cancel(job)
+            self._report(job, clock, _DECODE_SHARE + 0.05 * (i + 1) / audio.shape[0])
+        timings["post_seconds"] = time.monotonic() - t
+
+        t = time.monotonic()
+        folder = self.delivery.job_dir(req.request_id)
+        delivered: list[DeliveredStem] = []
+        for i, (stem_audio, report) in enumerate(results):
+            meta = self._metadata(req, i, seed, prompt_seconds, report, timings)
+            midi = None
+            if req.bpm is not None:
+                bars = report.bars or req.bars or 1
+                midi = build_tempo_map(req.bpm, int(bars), req.beats_per_bar)
+            stem = self.delivery.write_stem(
+                folder, f"{folder.name}-{i + 1}", stem_audio, req.sample_rate,
+                _sample_format(req.format), meta, midi,
+            )
+            delivered.append(stem)
+            self.reporter.stem(job, Stem(req.request_id, i, str(stem.path),
+                                         self._stem_info(req, seed, report)))
+        timings["deliver_seconds"] = time.monotonic() - t
+        self._report(job, clock, 1.0)
+        return len(delivered)
+
+    def _stem_info(self, req: GenerateRequest, seed: int, report: Any) -> dict[str, OscArg]:
+        info: dict[str, OscArg] = {"seed": seed}
+        if req.bpm is not None:
+            info["bpm"] = req.bpm
+        for key, value in report.to_dict().items():
+            if value is not None and isinstance(value, str | int | float):
+                info[key] = value
+        return info
+
+    def _metadata(
+        self, req: GenerateRequest, index: int, seed: int, prompt_seconds: float, report: Any,
+        timings: dict[str, float],
+    ) -> dict[str, Any]:
+        info = self.engine.info
+        return {
+            "index": index,
+            "request": req.to_dict(),
+            "model": info.name,
+            "random_weights": info.is_random,
+            "device": info.device,
+            "dtype": info.dtype,
+            "seed": seed,
+            "batch_size": req.variations,
+            "sidecar_version": __version__,
+            "prompt_clip": None if req.clip is None else {
+                "path": req.clip,
+                "start_seconds": req.clip_start, "end_seconds": req.clip_end,
+                "start_beats": req.clip_start_beats, "end_beats": req.clip_end_beats,
+                "clip_bpm": req.clip_bpm, "seconds_used": round(prompt_seconds, 4),
+            },
+            "report": report.to_dict(),
+            "timings": {k: round(v, 4) for k, v in timings.items()},
+        }
+
+
+def _sample_format(name: str) -> SampleFormat:
+    return "float32" if name == "float32" else "pcm16" if name == "pcm16" else "pcm24"
+
+
+class Worker(threading.Thread):
+    """The single consumer of the job queue."""
+
+    def __init__(self, queue: JobQueue, runner: JobRunner) -> None:
+        super().__init__(name="sidecar-worker", daemon=True)
+        self.queue = queue
+        self.runner = runner
+
+    def run(self) -> None:
+        while True:
+            job = self.queue.take()
+            if job is None:
+                return
+            try:
+                self.runner.run(job)
+            finally:
+                self.queue.task_done(job)

@@ -1,0 +1,71 @@
+"""Run a real `sidecar serve --model tiny` subprocess on a free loopback port for tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sidecar.osc.client import SidecarClient
+
+__all__ = ["SidecarProcess", "free_udp_port", "running_sidecar"]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SidecarProcess:
+    host: str
+    port: int
+    output_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_sidecar(tmp_path: Path, *extra_args: str, ready_timeout_seconds: float = 120.0,
+                    env: dict[str, str] | None = None) -> Iterator[SidecarProcess]:
+    """Start the server, wait for `/sidecar/pong ... ready`, stop it (SIGTERM) afterwards."""
+    port = free_udp_port()
+    output_dir = tmp_path / "stems"
+    log_path = tmp_path / f"sidecar-{port}.log"
+    cmd = [sys.executable, "-m", "sidecar", "serve", "--model", "tiny", "--port", str(port),
+           "--output-dir", str(output_dir), *extra_args]
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+    server = SidecarProcess("127.0.0.1", port, output_dir, proc, log_path)
+    try:
+        with SidecarClient("127.0.0.1", port) as client:
+            deadline = time.monotonic() + ready_timeout_seconds
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"sidecar exited with {proc.returncode}:\n{server.log()}")
+                pong = client.ping(0.5)
+                if pong is not None and pong[3] == "ready":
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"sidecar not ready in {ready_timeout_seconds} s:\n"
+                                       f"{server.log()}")
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
