@@ -1,0 +1,331 @@
+"""The generate / cancel / re-roll logic: requests out, replies in, clips placed, status shown."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import addresses
+from .link import LinkError, SidecarLink
+from .osc_codec import OscMessage
+from .placement import (
+    Inserted,
+    InsertError,
+    can_insert,
+    clip_name,
+    insert_in_arrangement,
+    insert_in_session,
+    slot_index,
+)
+from .request import ContinueRequest, build_request
+from .selection import SelectionError, Target, read_clip_region, read_song_context, read_target
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from Live.Song import Song
+
+    class Host(Protocol):
+        """What the controller needs from the control surface that runs it."""
+
+        def song(self) -> Song: ...
+
+        def show_message(self, message: str) -> None: ...
+
+        def log_message(self, message: str) -> None: ...
+
+        def live_version(self) -> tuple[int, int, int]: ...
+
+
+__all__ = ["PREFIX", "TICK_SECONDS", "Job", "SidecarController"]
+
+#: Live calls a control surface's update_display about every 100 ms.
+TICK_SECONDS = 0.1
+PREFIX = "MusicGen: "
+
+
+@dataclass
+class Job:
+    """One request in flight (mutable: it advances as replies arrive)."""
+
+    request: ContinueRequest
+    target: Target
+    sent_tick: int
+    last_heard_tick: int
+    accepted: bool = False
+    cancelling: bool = False
+    stems_inserted: int = 0
+    last_slot_index: int = -1
+    next_position_beats: float = 0.0
+
+
+def _number(value: Any, default: float) -> float:
+    """An OSC number (int or float) as float; anything else gives `default`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return default
+
+
+def _pairs(arguments: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        str(arguments[i]): arguments[i + 1]
+        for i in range(0, len(arguments) - 1, 2)
+        if isinstance(arguments[i], str)
+    }
+
+
+class SidecarController:
+    """Drives the sidecar from button presses and the host's tick; never blocks."""
+
+    def __init__(self, host: Host, settings: Settings, link: SidecarLink) -> None:
+        self._host = host
+        self._settings = settings
+        self._link = link
+        self.jobs: dict[str, Job] = {}
+        self.variations = settings.variations
+        self.sidecar_state = "unknown"
+        self.ticks = 0
+        self._last_request: tuple[ContinueRequest, Target] | None = None
+        self._ping_tick: int | None = None
+        self._connect_ticks = math.ceil(settings.connect_timeout_seconds / TICK_SECONDS)
+        self._stall_ticks = math.ceil(settings.stall_timeout_seconds / TICK_SECONDS)
+
+    # ---- status ---------------------------------------------------------------------
+
+    def _say(self, text: str) -> None:
+        self._host.show_message(PREFIX + text)
+
+    def _log(self, text: str) -> None:
+        self._host.log_message("MusicGenSidecar: " + text)
+
+    def _where(self) -> str:
+        host, port = self._link.address
+        return f"{host}:{port}"
+
+    # ---- buttons --------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Ask the sidecar for its state; the pong is shown in the status bar."""
+        try:
+            self._link.send(addresses.PING)
+        except LinkError as error:
+            self._mark_down(str(error))
+            return
+        self._ping_tick = self.ticks
+
+    def generate(self) -> None:
+        """Continue the selected clip with the configured preset."""
+        song = self._host.song()
+        try:
+            context = read_song_context(song, self._settings.key)
+            region = read_clip_region(song, context)
+            target = read_target(song)
+        except SelectionError as error:
+            self._say(str(error))
+            return
+        preset = self._settings.preset_named(self._settings.preset)
+        request = build_request(
+            region, context, preset.name, preset.values, self.variations, self._settings.bars
+        )
+        self._submit(request, target)
+
+    def reroll(self) -> None:
+        """The last request again, same clip and settings, with a new seed."""
+        if self._last_request is None:
+            self._say("nothing to re-roll yet: select a clip and press generate")
+            return
+        request, target = self._last_request
+        self._submit(request.reroll().with_variations(self.variations), target)
+
+    def cancel(self) -> None:
+        """Cancel every request still running; their late stems are not placed."""
+        active = [job for job in self.jobs.values() if not job.cancelling]
+        if not active:
+            self._say("nothing to cancel")
+            return
+        for job in active:
+            job.cancelling = True
+            job.last_heard_tick = self.ticks
+            try:
+                self._link.send(addresses.CANCEL, [job.request.request_id])
+            except LinkError as error:
+                self._mark_down(str(error))
+                return
+        self._say(f"cancelling {len(active)} request(s)…")
+
+    def set_variations(self, count: int) -> None:
+        self.variations = min(8, max(1, int(count)))
+        self._say(f"variations: {self.variations}")
+
+    def _submit(self, request: ContinueRequest, target: Target) -> None:
+        try:
+            self._link.send(addresses.CONTINUE, request.to_osc_arguments())
+        except LinkError as error:
+            self._mark_down(str(error))
+            return
+        job = Job(request=request, target=target, sent_tick=self.ticks, last_heard_tick=self.ticks)
+        if target.source_slot is not None:
+            found = slot_index(target.track, target.source_slot)
+            job.last_slot_index = -1 if found is None else found
+        elif target.arrangement_end_beats is not None:
+            job.next_position_beats = target.arrangement_end_beats
+        self.jobs[request.request_id] = job
+        self._last_request = (request, target)
+        key = f", {request.context.key}" if request.context.key else ""
+        self._say(
+            f"asked for {request.bars} bars after '{target.clip_name}' "
+            f"({request.preset_name}, {request.context.bpm:g} bpm{key}, "
+            f"seed {request.seed}, x{request.variations})"
+        )
+
+    # ---- tick -----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Read every waiting reply, then expire requests the sidecar never answered."""
+        self.ticks += 1
+        try:
+            messages = self._link.poll()
+        except LinkError as error:
+            self._mark_down(str(error))
+            return
+        for problem in self._link.undecodable:
+            self._log("ignored a datagram that is not OSC: " + problem)
+        del self._link.undecodable[:]
+        for message in messages:
+            self.handle(message)
+        self._expire()
+
+    def _mark_down(self, reason: str) -> None:
+        lost = len(self.jobs)
+        self.jobs.clear()
+        self.sidecar_state = "down"
+        self._log(reason)
+        dropped = f"; {lost} request(s) dropped" if lost else ""
+        self._say(
+            f"sidecar not answering at {self._where()}: start it with `sidecar serve`{dropped}"
+        )
+
+    def _expire(self) -> None:
+        if self._ping_tick is not None and self.ticks - self._ping_tick > self._connect_ticks:
+            self._ping_tick = None
+            if not self.jobs:
+                self._mark_down(f"no pong from {self._where()}")
+        for job in list(self.jobs.values()):
+            silent_ticks = self.ticks - job.last_heard_tick
+            if job.cancelling and silent_ticks > self._connect_ticks:
+                del self.jobs[job.request.request_id]
+                self._say("cancelled (the sidecar did not confirm)")
+            elif not job.accepted and silent_ticks > self._connect_ticks:
+                self._mark_down(f"no reply to {job.request.request_id}")
+                return
+            elif silent_ticks > self._stall_ticks:
+                del self.jobs[job.request.request_id]
+                self._say(
+                    f"no news from the sidecar for {self._settings.stall_timeout_seconds:g} s; "
+                    f"gave up on '{job.target.clip_name}'"
+                )
+
+    # ---- replies --------------------------------------------------------------------
+
+    def handle(self, message: OscMessage) -> None:
+        """Apply one reply; replies for requests this script no longer knows are ignored."""
+        arguments = message.arguments
+        if message.address == addresses.PONG:
+            self._on_pong(arguments)
+            return
+        if message.address == addresses.STATUS_REPLY or not arguments:
+            return
+        request_id = str(arguments[0])
+        job = self.jobs.get(request_id)
+        if message.address == addresses.ERROR and job is None and request_id == "":
+            self._say(f"sidecar error: {' '.join(str(a) for a in arguments[1:])}")
+            return
+        if job is None:
+            self._log(f"ignored {message.address} for unknown request {request_id!r}")
+            return
+        job.last_heard_tick = self.ticks
+        job.accepted = True
+        if message.address == addresses.ACCEPTED:
+            position = int(_number(arguments[1], 0.0)) if len(arguments) > 1 else 0
+            self._say("queued, generating next" if position <= 0 else f"queued at {position}")
+        elif message.address == addresses.PROGRESS and not job.cancelling:
+            fraction = _number(arguments[1], 0.0) if len(arguments) > 1 else 0.0
+            eta = _number(arguments[2], 0.0) if len(arguments) > 2 else 0.0
+            self._say(
+                f"generating '{job.target.clip_name}' {fraction * 100:.0f}%, ~{eta:.0f} s left"
+            )
+        elif message.address == addresses.STEM:
+            self._on_stem(job, arguments)
+        elif message.address == addresses.DONE:
+            del self.jobs[request_id]
+            self._say(
+                f"done: {job.stems_inserted} clip(s) from '{job.target.clip_name}' "
+                f"on '{job.target.track.name}'"
+            )
+        elif message.address == addresses.ERROR:
+            del self.jobs[request_id]
+            code = str(arguments[1]) if len(arguments) > 1 else "error"
+            text = str(arguments[2]) if len(arguments) > 2 else ""
+            self._say(f"sidecar error ({code}): {text}")
+        elif message.address == addresses.CANCELLED:
+            del self.jobs[request_id]
+            self._say(f"cancelled '{job.target.clip_name}'")
+
+    def _on_pong(self, arguments: tuple[Any, ...]) -> None:
+        self._ping_tick = None
+        values = [str(a) for a in arguments] + ["?"] * 4
+        version, model, device, state = values[:4]
+        changed = state != self.sidecar_state
+        self.sidecar_state = state
+        if changed:
+            detail = "ready" if state == "ready" else "loading the model…"
+            self._say(f"sidecar {version} {detail} ({model} on {device})")
+
+    def _on_stem(self, job: Job, arguments: tuple[Any, ...]) -> None:
+        if job.cancelling or len(arguments) < 3:
+            return
+        index = int(_number(arguments[1], 0.0))
+        path = str(arguments[2])
+        extras = _pairs(arguments[3:])
+        request = job.request
+        seed = int(_number(extras.get("seed"), float(request.seed + index)))
+        bpm = _number(extras.get("bpm"), request.context.bpm)
+        name = clip_name(request.preset_name, seed, bpm)
+        version = self._host.live_version()
+        if not can_insert(version):
+            shown = ".".join(str(part) for part in version)
+            self._say(
+                f"stem {index + 1} is at {path} (Live {shown} cannot add clips from a script; "
+                "12.0.5 can): drag it in from there"
+            )
+            return
+        try:
+            inserted = self._insert(job, path, name)
+        except InsertError as error:
+            self._log(str(error))
+            self._say(f"{error}; the file is at {path}")
+            return
+        job.stems_inserted += 1
+        self._say(f"'{name}' in {inserted.describe()} of '{job.target.track.name}'")
+
+    def _insert(self, job: Job, path: str, name: str) -> Inserted:
+        color = self._settings.clip_color_index
+        target = job.target
+        if target.is_arrangement:
+            inserted = insert_in_arrangement(
+                target.track, path, job.next_position_beats, name, color
+            )
+            if inserted.end_beats is not None:
+                job.next_position_beats = inserted.end_beats
+            return inserted
+        inserted = insert_in_session(
+            self._host.song(), target.track, path, job.last_slot_index, name, color
+        )
+        if inserted.slot_index is not None:
+            job.last_slot_index = inserted.slot_index
+        return inserted
+
+    def pending_ids(self) -> list[str]:
+        return list(self.jobs)

@@ -1,0 +1,83 @@
+"""A non-blocking UDP link to the sidecar: send OSC, and drain replies from the host's tick."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Sequence
+
+from .osc_codec import OscArgument, OscDecodeError, OscMessage, decode_packet, encode_message
+
+__all__ = ["LinkError", "SidecarLink"]
+
+_MAX_DATAGRAM_BYTES = 65535
+_UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH)
+
+
+class LinkError(OSError):
+    """The sidecar cannot be reached (the port is closed, or the socket failed)."""
+
+
+class SidecarLink:
+    """One UDP socket bound to an ephemeral port; replies come back to it.
+
+    Nothing here blocks: `send` is a single `sendto`, and `poll` reads whatever datagrams
+    are already waiting and returns at once.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.address: tuple[str, int] = (host, port)
+        bind_host = "127.0.0.1" if host in ("127.0.0.1", "localhost") else ""
+        self._socket: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.setblocking(False)
+        self._socket.bind((bind_host, 0))
+        self.undecodable: list[str] = []
+
+    @property
+    def local_port(self) -> int:
+        return int(self._open().getsockname()[1])
+
+    def _open(self) -> socket.socket:
+        if self._socket is None:
+            raise LinkError("the sidecar link is closed")
+        return self._socket
+
+    def send(self, address: str, arguments: Sequence[OscArgument] = ()) -> None:
+        """Send one message; raises LinkError when the OS already knows nobody listens."""
+        try:
+            self._open().sendto(encode_message(address, arguments), self.address)
+        except OSError as error:
+            raise LinkError(
+                f"cannot send to the sidecar at {self.address[0]}:{self.address[1]}: {error}"
+            ) from error
+
+    def poll(self, max_datagrams: int = 64) -> list[OscMessage]:
+        """Every message already waiting (up to `max_datagrams` datagrams); never blocks.
+
+        Raises LinkError when the OS reports the sidecar's port closed (an ICMP
+        port-unreachable surfaces on the next read on Windows and some other systems).
+        Datagrams that are not OSC are skipped and their errors kept in `undecodable`.
+        """
+        sock = self._open()
+        messages: list[OscMessage] = []
+        for _ in range(max_datagrams):
+            try:
+                data, _sender = sock.recvfrom(_MAX_DATAGRAM_BYTES)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as error:
+                if error.errno in _UNREACHABLE_ERRNOS or getattr(error, "winerror", 0) == 10054:
+                    raise LinkError(
+                        f"the sidecar at {self.address[0]}:{self.address[1]} is not listening"
+                    ) from error
+                raise LinkError(f"reading from the sidecar failed: {error}") from error
+            try:
+                messages.extend(decode_packet(data))
+            except OscDecodeError as error:
+                self.undecodable.append(str(error))
+        return messages
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None

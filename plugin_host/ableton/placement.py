@@ -1,0 +1,101 @@
+"""Put a returned stem into the set: the next empty slot below, or after the arrangement clip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from Live.Clip import Clip
+    from Live.ClipSlot import ClipSlot
+    from Live.Song import Song
+    from Live.Track import Track
+
+__all__ = [
+    "INSERT_MIN_VERSION",
+    "InsertError",
+    "Inserted",
+    "can_insert",
+    "clip_name",
+    "insert_in_arrangement",
+    "insert_in_session",
+    "slot_index",
+]
+
+#: ClipSlot.create_audio_clip and Track.create_audio_clip arrived in Live 12.0.5.
+INSERT_MIN_VERSION = (12, 0, 5)
+
+
+class InsertError(RuntimeError):
+    """Live refused the new clip (frozen or MIDI track, unreadable file, no room)."""
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """Where a stem landed: a Session slot index, or an Arrangement span in beats."""
+
+    slot_index: int | None
+    start_beats: float | None
+    end_beats: float | None
+
+    def describe(self) -> str:
+        if self.slot_index is not None:
+            return f"slot {self.slot_index + 1}"
+        return f"beat {self.start_beats:g}"
+
+
+def can_insert(version: tuple[int, int, int]) -> bool:
+    return tuple(version) >= INSERT_MIN_VERSION
+
+
+def clip_name(preset_name: str, seed: int, bpm: float) -> str:
+    """What made the clip, in the clip's name: `drums s1234 120bpm`."""
+    return f"{preset_name} s{seed} {bpm:g}bpm"
+
+
+def slot_index(track: Track, slot: ClipSlot) -> int | None:
+    """Index of `slot` in its track, or None when it is gone."""
+    slots: list[ClipSlot] = list(track.clip_slots)  # annotated: the stubs' Vector is Any
+    for index, candidate in enumerate(slots):
+        if candidate == slot:
+            return index
+    return None
+
+
+def _finish(clip: Clip, name: str, color_index: int) -> None:
+    clip.warping = True
+    clip.name = name
+    clip.color_index = color_index
+
+
+def insert_in_session(
+    song: Song, track: Track, path: str, after_index: int, name: str, color_index: int
+) -> Inserted:
+    """Create the clip in the first empty slot below `after_index`, adding a scene if none."""
+    slots: list[ClipSlot] = list(track.clip_slots)  # annotated: the stubs' Vector is Any
+    index = next((i for i in range(after_index + 1, len(slots)) if not slots[i].has_clip), None)
+    try:
+        if index is None:
+            song.create_scene(-1)
+            slots = list(track.clip_slots)
+            index = len(slots) - 1
+        clip = slots[index].create_audio_clip(path)
+        _finish(clip, name, color_index)
+    except Exception as error:  # Live raises RuntimeError or its own Boost error types
+        raise InsertError(f"Live could not create a clip on '{track.name}': {error}") from error
+    return Inserted(slot_index=index, start_beats=None, end_beats=None)
+
+
+def insert_in_arrangement(
+    track: Track, path: str, position_beats: float, name: str, color_index: int
+) -> Inserted:
+    """Create the clip on `track` starting at `position_beats` in the Arrangement."""
+    try:
+        clip = track.create_audio_clip(path, position_beats)
+        _finish(clip, name, color_index)
+        end_beats = float(clip.end_time)
+    except Exception as error:  # Live raises RuntimeError or its own Boost error types
+        raise InsertError(
+            f"Live could not create a clip on '{track.name}' at beat {position_beats:g}: {error}"
+        ) from error
+    return Inserted(slot_index=None, start_beats=position_beats, end_beats=end_beats)

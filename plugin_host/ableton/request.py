@@ -1,0 +1,103 @@
+"""Build the `/sidecar/continue` request from the clip region, the song and the settings."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .selection import ClipRegion, SongContext
+
+__all__ = [
+    "MAX_SEED",
+    "ContinueRequest",
+    "bars_for_region",
+    "build_request",
+    "new_request_id",
+    "new_seed",
+]
+
+MAX_SEED = 2**31 - 1
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def new_request_id(prefix: str = "live") -> str:
+    """A request id that is unique enough across Live sessions: prefix plus 10 random chars."""
+    return prefix + "-" + "".join(random.choice(_ID_ALPHABET) for _ in range(10))
+
+
+def new_seed() -> int:
+    return random.randint(0, MAX_SEED)
+
+
+def bars_for_region(region: ClipRegion, beats_per_bar: int) -> int:
+    """Whole bars in the region (clip beats play as song beats; at least one bar)."""
+    return max(1, round(region.length_beats / beats_per_bar))
+
+
+@dataclass(frozen=True)
+class ContinueRequest:
+    """Everything one press sends; `reroll()` keeps it all but the seed and the id."""
+
+    request_id: str
+    region: ClipRegion
+    context: SongContext
+    bars: int
+    seed: int
+    variations: int
+    preset_name: str
+    preset_values: tuple[tuple[str, Any], ...]
+
+    def reroll(self) -> ContinueRequest:
+        return replace(self, request_id=new_request_id(), seed=new_seed())
+
+    def with_variations(self, variations: int) -> ContinueRequest:
+        return replace(self, variations=variations)
+
+    def to_osc_arguments(self) -> list[Any]:
+        """`request_id` followed by key/value pairs, only keys the sidecar knows."""
+        region = self.region
+        pairs: list[tuple[str, Any]] = [("clip", region.file_path)]
+        if region.start_seconds is not None and region.end_seconds is not None:
+            pairs += [("clip_start", region.start_seconds), ("clip_end", region.end_seconds)]
+        pairs += [
+            ("clip_start_beats", region.start_beats),
+            ("clip_end_beats", region.end_beats),
+        ]
+        if region.clip_bpm is not None:
+            pairs.append(("clip_bpm", region.clip_bpm))
+        pairs += [
+            ("bpm", self.context.bpm),
+            ("beats_per_bar", self.context.beats_per_bar),
+            ("bars", self.bars),
+            ("seed", self.seed),
+            ("variations", self.variations),
+        ]
+        if self.context.key is not None:
+            pairs.append(("key", self.context.key))
+        pairs += list(self.preset_values)
+        arguments: list[Any] = [self.request_id]
+        for key, value in pairs:
+            arguments += [key, value]
+        return arguments
+
+
+def build_request(
+    region: ClipRegion,
+    context: SongContext,
+    preset_name: str,
+    preset_values: tuple[tuple[str, Any], ...],
+    variations: int,
+    bars: int | None = None,
+) -> ContinueRequest:
+    """A fresh request (new id, new seed); `bars=None` means as long as the region."""
+    return ContinueRequest(
+        request_id=new_request_id(),
+        region=region,
+        context=context,
+        bars=bars if bars is not None else bars_for_region(region, context.beats_per_bar),
+        seed=new_seed(),
+        variations=variations,
+        preset_name=preset_name,
+        preset_values=preset_values,
+    )

@@ -1,0 +1,204 @@
+"""Read the selected audio clip and the song's tempo, metre and key from Live's object model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from Live.Clip import Clip
+    from Live.ClipSlot import ClipSlot
+    from Live.Song import Song
+    from Live.Track import Track
+
+__all__ = [
+    "NOTE_NAMES",
+    "ClipRegion",
+    "SelectionError",
+    "SongContext",
+    "Target",
+    "read_clip_region",
+    "read_song_context",
+    "read_target",
+    "song_key",
+]
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+#: Live scale names the sidecar's `key` can express ("<root> major" / "<root> minor").
+_SCALE_QUALITIES = {"Major": "major", "Ionian": "major", "Minor": "minor", "Aeolian": "minor"}
+
+
+class SelectionError(ValueError):
+    """Nothing usable is selected: no clip, a MIDI clip, or a clip without a file."""
+
+
+@dataclass(frozen=True)
+class SongContext:
+    """Tempo, bar length (in quarter-note beats, Live's beat unit) and key of the set."""
+
+    bpm: float
+    beats_per_bar: int
+    key: str | None
+
+
+@dataclass(frozen=True)
+class ClipRegion:
+    """The part of the clip's file that plays: the loop if looping, else start to end marker.
+
+    Seconds are positions in the source file; beats are clip beats (at `clip_bpm` when the
+    clip is warped, at the song tempo otherwise).
+    """
+
+    file_path: str
+    start_beats: float
+    end_beats: float
+    start_seconds: float | None
+    end_seconds: float | None
+    clip_bpm: float | None
+    warping: bool
+    looping: bool
+
+    @property
+    def length_beats(self) -> float:
+        return self.end_beats - self.start_beats
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where results go: below the source slot (Session) or after the clip (Arrangement)."""
+
+    track: Track
+    source_slot: ClipSlot | None
+    arrangement_end_beats: float | None
+    clip_name: str
+
+    @property
+    def is_arrangement(self) -> bool:
+        return self.source_slot is None
+
+
+def song_key(song: Song) -> str | None:
+    """`"F# minor"` from Live 12's root_note/scale_name, when Scale Mode is on; else None."""
+    try:
+        if not song.scale_mode:
+            return None
+        root_note = int(song.root_note)
+        scale_name = str(song.scale_name)
+    except AttributeError:
+        return None  # Live 11 has no song key.
+    quality = _SCALE_QUALITIES.get(scale_name)
+    if quality is None or not 0 <= root_note < len(NOTE_NAMES):
+        return None
+    return f"{NOTE_NAMES[root_note]} {quality}"
+
+
+def read_song_context(song: Song, key_setting: str) -> SongContext:
+    """Tempo and metre from the song; the key from the setting ('auto', 'off' or a key)."""
+    numerator = int(song.signature_numerator)
+    denominator = int(song.signature_denominator)
+    quarter_beats = numerator * 4.0 / denominator
+    beats_per_bar = int(quarter_beats) if quarter_beats.is_integer() else numerator
+    if key_setting == "auto":
+        key = song_key(song)
+    elif key_setting == "off":
+        key = None
+    else:
+        key = key_setting
+    return SongContext(bpm=float(song.tempo), beats_per_bar=max(1, beats_per_bar), key=key)
+
+
+def _selected_clip(song: Song) -> Clip:
+    clip = song.view.detail_clip
+    if clip is None:
+        raise SelectionError("select an audio clip first (click it so it shows in Clip View)")
+    if not clip.is_audio_clip:
+        raise SelectionError(f"'{clip.name}' is a MIDI clip; select an audio clip")
+    if not clip.file_path:
+        raise SelectionError(f"'{clip.name}' has no audio file on disk")
+    return clip
+
+
+def _source_seconds(clip: Clip, beat_time: float) -> float | None:
+    """Position in the source file for a clip beat, through the clip's warp markers."""
+    try:
+        position = float(clip.beat_to_sample_time(beat_time))
+        sample_rate = float(clip.sample_rate)
+        sample_length = float(clip.sample_length)
+    except (AttributeError, RuntimeError):
+        return None
+    # Live reports this "sample time" in seconds, like WarpMarker.sample_time; a value past
+    # the end of the file can only be a frame count.
+    if sample_rate > 0 and sample_length > 0 and position > 1.01 * sample_length / sample_rate:
+        position /= sample_rate
+    return max(0.0, position)
+
+
+def read_clip_region(song: Song, context: SongContext) -> ClipRegion:
+    """The selected clip's playing region; raises SelectionError when nothing fits."""
+    clip = _selected_clip(song)
+    looping = bool(clip.looping)
+    start = float(clip.loop_start if looping else clip.start_marker)
+    end = float(clip.loop_end if looping else clip.end_marker)
+    if end <= start:
+        raise SelectionError(f"'{clip.name}' has an empty region ({start:g} to {end:g})")
+    warping = bool(clip.warping)
+    if not warping:
+        # Unwarped clips keep their markers in seconds of the file.
+        beats_per_second = context.bpm / 60.0
+        return ClipRegion(
+            file_path=str(clip.file_path),
+            start_beats=start * beats_per_second,
+            end_beats=end * beats_per_second,
+            start_seconds=start,
+            end_seconds=end,
+            clip_bpm=None,
+            warping=False,
+            looping=looping,
+        )
+    start_seconds = _source_seconds(clip, start)
+    end_seconds = _source_seconds(clip, end)
+    clip_bpm: float | None = None
+    if start_seconds is not None and end_seconds is not None and end_seconds > start_seconds:
+        clip_bpm = (end - start) * 60.0 / (end_seconds - start_seconds)
+    else:
+        start_seconds = end_seconds = None
+    return ClipRegion(
+        file_path=str(clip.file_path),
+        start_beats=start,
+        end_beats=end,
+        start_seconds=start_seconds,
+        end_seconds=end_seconds,
+        clip_bpm=clip_bpm,
+        warping=True,
+        looping=looping,
+    )
+
+
+def _arrangement_track(song: Song, clip: Clip) -> Track:
+    # The stubs' Vector resolves to Any under mypy; annotate elements so their use is checked.
+    tracks: list[Track] = list(song.tracks)
+    for track in tracks:
+        clips: list[Clip] = list(track.arrangement_clips)
+        if any(candidate == clip for candidate in clips):
+            return track
+    return song.view.selected_track
+
+
+def read_target(song: Song) -> Target:
+    """Where the selected clip's results belong."""
+    clip = _selected_clip(song)
+    if clip.is_arrangement_clip:
+        return Target(
+            track=_arrangement_track(song, clip),
+            source_slot=None,
+            arrangement_end_beats=float(clip.end_time),
+            clip_name=str(clip.name),
+        )
+    slot = clip.canonical_parent
+    return Target(
+        track=slot.canonical_parent,
+        source_slot=slot,
+        arrangement_end_beats=None,
+        clip_name=str(clip.name),
+    )

@@ -1,0 +1,217 @@
+"""The Remote Script's settings file: sidecar address, presets and the MIDI button map."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ACTIONS",
+    "PRESET_KEYS",
+    "SETTINGS_FILE_NAME",
+    "MidiBinding",
+    "Preset",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "parse_settings",
+]
+
+SETTINGS_FILE_NAME = "settings.json"
+
+#: The buttons a controller can press; `variations` takes a CC value (or cycles on a note).
+ACTIONS = ("generate", "cancel", "reroll", "variations")
+
+#: Request keys a preset may set (the sidecar rejects keys it does not know).
+PRESET_KEYS = ("prompt", "preset", "guidance", "temperature", "top_p", "top_k", "loop")
+
+_FLOAT_KEYS = ("guidance", "temperature", "top_p")
+_INT_KEYS = ("top_k", "loop")
+_STR_KEYS = ("prompt", "preset")
+
+
+class SettingsError(ValueError):
+    """The settings file is missing a value, or holds one of the wrong type or range."""
+
+
+@dataclass(frozen=True)
+class MidiBinding:
+    """One button: a note or CC on a MIDI channel (stored 0–15; the file says 1–16)."""
+
+    kind: str
+    channel: int
+    number: int
+
+    def matches(self, status: int, number: int) -> bool:
+        """Whether a message with this status byte and first data byte is this button."""
+        kind_nibble = 0xB0 if self.kind == "cc" else 0x90
+        if self.kind == "note" and status & 0xF0 == 0x80:
+            kind_nibble = 0x80
+        return status == (kind_nibble | self.channel) and number == self.number
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of request keys (prompt, sidecar preset, sampling parameters)."""
+
+    name: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the script reads from its settings file, validated."""
+
+    sidecar_host: str = "127.0.0.1"
+    sidecar_port: int = 9310
+    preset: str = "default"
+    presets: tuple[Preset, ...] = (Preset("default"),)
+    bars: int | None = None
+    variations: int = 1
+    key: str = "auto"
+    clip_color_index: int = 22
+    connect_timeout_seconds: float = 3.0
+    stall_timeout_seconds: float = 300.0
+    buttons: tuple[tuple[str, MidiBinding], ...] = field(default_factory=tuple)
+
+    def preset_named(self, name: str) -> Preset:
+        for preset in self.presets:
+            if preset.name == name:
+                return preset
+        names = ", ".join(p.name for p in self.presets)
+        raise SettingsError(f"no preset named {name!r}; the settings file defines: {names}")
+
+    def binding_for(self, action: str) -> MidiBinding | None:
+        for name, binding in self.buttons:
+            if name == action:
+                return binding
+        return None
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise SettingsError(message)
+
+
+def _number(raw: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+    value = raw.get(name, default)
+    _require(
+        isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high,
+        f"settings '{name}' must be a number in [{low}, {high}]; got {value!r}",
+    )
+    return float(value)
+
+
+def _integer(raw: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = raw.get(name, default)
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+        f"settings '{name}' must be a whole number in [{low}, {high}]; got {value!r}",
+    )
+    return int(value)
+
+
+def _parse_binding(action: str, raw: Any) -> MidiBinding:
+    _require(isinstance(raw, dict), f"buttons.{action} must be an object; got {raw!r}")
+    kind = raw.get("type")
+    _require(kind in ("note", "cc"), f"buttons.{action}.type must be 'note' or 'cc'; got {kind!r}")
+    channel = _integer(raw, "channel", 1, 1, 16)
+    number = raw.get("number")
+    _require(
+        isinstance(number, int) and not isinstance(number, bool) and 0 <= number <= 127,
+        f"buttons.{action}.number must be a MIDI note or CC number 0–127; got {number!r}",
+    )
+    return MidiBinding(kind=str(kind), channel=channel - 1, number=int(number))
+
+
+def _parse_preset(name: str, raw: Any) -> Preset:
+    _require(isinstance(raw, dict), f"presets.{name} must be an object; got {raw!r}")
+    values = []
+    for key in sorted(raw):
+        value = raw[key]
+        _require(
+            key in PRESET_KEYS,
+            f"presets.{name}.{key} is not a request key; allowed: {', '.join(PRESET_KEYS)}",
+        )
+        if key in _STR_KEYS:
+            _require(isinstance(value, str), f"presets.{name}.{key} must be text; got {value!r}")
+        elif key in _INT_KEYS:
+            _require(
+                isinstance(value, int) and not isinstance(value, bool),
+                f"presets.{name}.{key} must be a whole number; got {value!r}",
+            )
+        else:
+            _require(
+                isinstance(value, (int, float)) and not isinstance(value, bool),
+                f"presets.{name}.{key} must be a number; got {value!r}",
+            )
+            value = float(value)
+        values.append((key, value))
+    return Preset(name=name, values=tuple(values))
+
+
+def parse_settings(raw: dict[str, Any]) -> Settings:
+    """Validate a decoded settings object; missing keys take their defaults."""
+    _require(isinstance(raw, dict), f"the settings file must hold an object; got {raw!r}")
+    host = raw.get("sidecar_host", "127.0.0.1")
+    _require(isinstance(host, str) and host != "", f"sidecar_host must be text; got {host!r}")
+    raw_presets = raw.get("presets", {"default": {}})
+    _require(
+        isinstance(raw_presets, dict) and len(raw_presets) > 0,
+        f"presets must be an object with at least one preset; got {raw_presets!r}",
+    )
+    presets = tuple(_parse_preset(name, value) for name, value in raw_presets.items())
+    preset = raw.get("preset", presets[0].name)
+    _require(
+        any(p.name == preset for p in presets),
+        f"preset {preset!r} is not one of the presets: {', '.join(p.name for p in presets)}",
+    )
+    bars_raw = raw.get("bars", "auto")
+    bars: int | None = None
+    if bars_raw != "auto":
+        bars = _integer(raw, "bars", 4, 1, 64)
+    key = raw.get("key", "auto")
+    _require(isinstance(key, str), f"key must be 'auto', 'off' or like 'C major'; got {key!r}")
+    raw_buttons = raw.get("buttons", {})
+    _require(isinstance(raw_buttons, dict), f"buttons must be an object; got {raw_buttons!r}")
+    for action in raw_buttons:
+        _require(action in ACTIONS, f"buttons.{action} is unknown; allowed: {', '.join(ACTIONS)}")
+    buttons = tuple(
+        (action, _parse_binding(action, raw_buttons[action]))
+        for action in ACTIONS
+        if action in raw_buttons
+    )
+    return Settings(
+        sidecar_host=host,
+        sidecar_port=_integer(raw, "sidecar_port", 9310, 1, 65535),
+        preset=str(preset),
+        presets=presets,
+        bars=bars,
+        variations=_integer(raw, "variations", 1, 1, 8),
+        key=key,
+        clip_color_index=_integer(raw, "clip_color_index", 22, 0, 69),
+        connect_timeout_seconds=_number(raw, "connect_timeout_seconds", 3.0, 0.1, 60.0),
+        stall_timeout_seconds=_number(raw, "stall_timeout_seconds", 300.0, 1.0, 3600.0),
+        buttons=buttons,
+    )
+
+
+def load_settings(directory: str) -> Settings:
+    """Read `settings.json` from the script's folder; raises SettingsError with the reason."""
+    path = os.path.join(directory, SETTINGS_FILE_NAME)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = json.load(handle)
+    except OSError as error:
+        raise SettingsError(f"cannot read {path}: {error}") from error
+    except ValueError as error:
+        raise SettingsError(f"{path} is not valid JSON: {error}") from error
+    try:
+        return parse_settings(raw)
+    except SettingsError as error:
+        raise SettingsError(f"{path}: {error}") from error
