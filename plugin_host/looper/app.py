@@ -1,0 +1,440 @@
+"""The looper's control loop: triggers → capture → sidecar request → bar-quantized switch."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import queue
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from plugin_host.looper.audio import AudioEngine, StreamStats
+from plugin_host.looper.client import ContinueRequest, SidecarClient
+from plugin_host.looper.clock import Clock, ClockSnapshot
+from plugin_host.looper.config import LooperConfig
+from plugin_host.looper.history import LoopEntry, LoopHistory
+from plugin_host.looper.player import SwitchCommand
+from plugin_host.looper.scheduler import Timeline, capture_bars, next_switch_bar
+from plugin_host.looper.stems import load_loop
+from plugin_host.looper.triggers import Action, TriggerEvent
+from sidecar.audiofile import write_audio_atomic
+from sidecar.osc.addresses import ACCEPTED, CANCELLED, DONE, ERROR, PROGRESS, STEM
+
+__all__ = ["Looper", "LooperStatus", "QueueState"]
+
+logger = logging.getLogger(__name__)
+
+QueueState = Literal["idle", "capturing", "queued", "generating", "ready", "stopping"]
+SwitchKind = Literal["new", "undo", "variation", "stop"]
+
+
+@dataclass(frozen=True)
+class LooperStatus:
+    """Everything the display shows, as of one control step."""
+
+    clock: ClockSnapshot
+    queue: QueueState
+    progress: float
+    loop_id: int | None
+    variation: int
+    variations: int
+    history: int
+    switch_bar: int | None
+    last_latency_s: float | None
+    message: str
+    stream: StreamStats
+
+
+@dataclass
+class _Capture:
+    event: TriggerEvent
+    bars: int
+    bpm: float
+    start_frame: int
+    num_frames: int
+
+
+@dataclass
+class _Request:
+    event: TriggerEvent
+    request: ContinueRequest
+    sent_s: float
+    stems: dict[int, Path]
+    progress: float = 0.0
+    accepted: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class _Scheduled:
+    command: SwitchCommand
+    kind: SwitchKind
+    bar: int
+    entry: LoopEntry | None
+
+
+class Looper:
+    """Owns the control thread. Every decision is taken here, never in the audio callback.
+
+    `submit()` is thread-safe (MIDI, OSC and keyboard threads call it); `step()` runs one control
+    iteration and is what the thread calls every `period_s` (tests may call it directly).
+    """
+
+    def __init__(
+        self,
+        config: LooperConfig,
+        engine: AudioEngine,
+        clock: Clock,
+        client: SidecarClient,
+        clip_dir: Path | None = None,
+        period_s: float = 0.005,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.clock = clock
+        self.client = client
+        self.history = LoopHistory(config.loop.history)
+        self.timeline = Timeline(clock, engine, output_latency_s=0.0)
+        self._events: queue.SimpleQueue[TriggerEvent] = queue.SimpleQueue()
+        self._period_s = period_s
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if clip_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="sidecar-looper-")
+            clip_dir = Path(self._tmp.name)
+        self.clip_dir = clip_dir
+        self._capture: _Capture | None = None
+        self._request: _Request | None = None
+        self._scheduled: _Scheduled | None = None
+        self._playing_start_bar: int | None = None
+        self._playing_bars: int | None = None
+        self._playing = False
+        self._tokens = itertools.count(1)
+        self._loop_ids = itertools.count(1)
+        self._stop_count = clock.stop_count
+        self._message = ""
+        self._last_latency_s: float | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.latencies_s: list[float] = []
+
+    # -- lifecycle ------
+    def start(self, run_thread: bool = True) -> None:
+        self.engine.start()
+        lat = self.config.audio.output_latency_ms
+        self.timeline.output_latency_s = self.engine.latency_s[1] if lat is None else lat / 1000.0
+        self.clock.start()
+        if run_thread:
+            self._thread = threading.Thread(target=self._run, name="looper-control", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        if self._request is not None:
+            self.client.cancel(self._request.request.request_id)
+        self.clock.close()
+        self.engine.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def submit(self, event: TriggerEvent) -> None:
+        self._events.put(event)
+
+    def trigger(self, action: Action, bars: int | None = None) -> None:
+        self.submit(TriggerEvent(action, bars, "api", time.monotonic()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period_s):
+            try:
+                self.step()
+            except Exception:  # the control loop must survive one bad step; the audio keeps going
+                logger.exception("looper control step failed")
+
+    # -- one control step ------
+    def step(self) -> None:
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                break
+            self._on_event(event)
+        self._check_clock_stop()
+        self._check_capture()
+        self._drain_replies()
+        self._track_switch()
+
+    def _on_event(self, event: TriggerEvent) -> None:
+        logger.info("trigger %s (%s)", event.action.value, event.source)
+        if event.action is Action.CAPTURE:
+            self._start_capture(event)
+        elif event.action is Action.CANCEL:
+            self._cancel()
+        elif event.action is Action.UNDO:
+            entry = self.history.previous()
+            if entry is None:
+                self._message = "nothing to undo"
+            else:
+                self._schedule(entry, "undo")
+        elif event.action is Action.VARIATION:
+            current = self.history.current
+            if current is None:
+                self._message = "no loop yet"
+            elif len(current.variations) < 2:
+                self._message = f"loop {current.loop_id} has one variation"
+            else:
+                self._schedule(current.with_selected(current.selected + 1), "variation")
+        elif event.action is Action.STOP:
+            self._schedule(None, "stop")
+
+    # -- capture and request ------
+    def _start_capture(self, event: TriggerEvent) -> None:
+        if self._capture is not None or self._request is not None:
+            self._message = "busy: cancel first"
+            return
+        beats_now = self.timeline.beats_at_frame(self._frame_at_event(event))
+        if beats_now is None:
+            self._message = "the clock is not running"
+            return
+        bpb = self.clock.beats_per_bar
+        bars = event.bars or self.config.loop.bars
+        bars = max(1, min(bars, self.config.audio.history_bars))
+        start_bar, end_bar = capture_bars(beats_now, bars, bpb, self.config.loop.early_window_beats)
+        start_frame = self.timeline.frame_of_beats(start_bar * bpb)
+        if start_frame is None:
+            self._message = "the clock is not running"
+            return
+        start_frame += round(self.config.audio.input_latency_ms / 1000.0 * self.engine.sample_rate)
+        bpm = self.clock.bpm
+        num_frames = round(bars * bpb * 60.0 / bpm * self.engine.sample_rate)
+        if start_frame < self.engine.ring.oldest_frame():
+            self._message = f"only {self.engine.ring.frames_written} frames recorded so far"
+            return
+        self._capture = _Capture(event, bars, bpm, start_frame, num_frames)
+        self._message = f"capturing bars {start_bar + 1}-{end_bar}"
+
+    def _frame_at_event(self, event: TriggerEvent) -> int:
+        frame = self.engine.frame_at_time(event.time_s) if event.time_s else None
+        return self.engine.frames_processed if frame is None else round(frame)
+
+    def _check_capture(self) -> None:
+        cap = self._capture
+        if cap is None or self.engine.ring.frames_written < cap.start_frame + cap.num_frames:
+            return
+        self._capture = None
+        audio = self.engine.ring.read(cap.start_frame, cap.num_frames)
+        clip = self.clip_dir / f"capture-{cap.start_frame}.wav"
+        write_audio_atomic(clip, audio.T, self.engine.sample_rate, "float32")
+        loop = self.config.loop
+        request = ContinueRequest(
+            clip=clip,
+            bars=cap.bars,
+            bpm=round(cap.bpm, 3),
+            beats_per_bar=self.clock.beats_per_bar,
+            loop=True,
+            variations=loop.variations,
+            sample_rate=self.engine.sample_rate,
+            prompt=loop.prompt,
+            seed=loop.seed,
+        )
+        self.client.request_continue(request)
+        self._request = _Request(cap.event, request, time.monotonic(), {})
+        self._message = f"sent {cap.bars} bars at {cap.bpm:.2f} BPM"
+
+    def _drain_replies(self) -> None:
+        while True:
+            try:
+                reply = self.client.replies.get_nowait()
+            except queue.Empty:
+                break
+            req = self._request
+            if req is None or reply.request_id != req.request.request_id:
+                continue
+            if reply.address == ACCEPTED:
+                req.accepted = True
+            elif reply.address == PROGRESS and len(reply.args) > 1:
+                req.progress = float(reply.args[1])
+            elif reply.address == STEM and len(reply.args) > 2:
+                req.stems[int(reply.args[1])] = Path(str(reply.args[2]))
+            elif reply.address == DONE:
+                self._request = None
+                self._on_done(req)
+            elif reply.address == ERROR:
+                self._request = None
+                code = reply.args[1] if len(reply.args) > 1 else "?"
+                text = reply.args[2] if len(reply.args) > 2 else ""
+                self._message = f"sidecar error {code}: {text}"
+                logger.error("sidecar error for %s: %s %s", req.request.request_id, code, text)
+            elif reply.address == CANCELLED:
+                self._request = None
+                self._message = "cancelled"
+        req = self._request
+        if req is not None and time.monotonic() - req.sent_s > self.config.sidecar.timeout_s:
+            self.client.cancel(req.request.request_id)
+            self._request = None
+            self._message = f"no answer from the sidecar in {self.config.sidecar.timeout_s:.0f} s"
+
+    def _on_done(self, req: _Request) -> None:
+        if not req.stems:
+            self._message = "the sidecar delivered no stems"
+            return
+        r = req.request
+        num_frames = round(r.bars * r.beats_per_bar * 60.0 / r.bpm * self.engine.sample_rate)
+        variations = []
+        for index in sorted(req.stems):
+            audio = load_loop(
+                req.stems[index], self.engine.sample_rate, self.engine.output_channels, num_frames
+            )
+            if audio is not None:
+                variations.append(audio)
+        if not variations:
+            self._message = "no readable stems"
+            return
+        latency = time.monotonic() - req.event.time_s if req.event.time_s else None
+        entry = LoopEntry(
+            loop_id=next(self._loop_ids),
+            request_id=r.request_id,
+            bars=r.bars,
+            bpm=r.bpm,
+            variations=tuple(variations),
+            paths=tuple(req.stems[i] for i in sorted(req.stems)),
+            latency_s=latency,
+        )
+        if latency is not None:
+            self._last_latency_s = latency
+            self.latencies_s.append(latency)
+        self._schedule(entry, "new")
+
+    def _cancel(self) -> None:
+        if self._capture is not None:
+            self._capture = None
+            self._message = "capture cancelled"
+        elif self._request is not None:
+            self.client.cancel(self._request.request.request_id)
+            self._message = "cancelling"
+        elif self._scheduled is not None and self.engine.player.cancel() is not None:
+            self._scheduled = None
+            self._message = "switch cancelled"
+        else:
+            self._message = "nothing to cancel"
+
+    # -- switching ------
+    def _schedule(self, entry: LoopEntry | None, kind: SwitchKind) -> None:
+        bar = self._target_bar(extrapolate=kind == "stop")
+        if bar is None:
+            self._message = "the clock is not running"
+            return
+        frame = self.timeline.frame_of_beats(bar * self.clock.beats_per_bar, kind == "stop")
+        if frame is None:
+            self._message = "the clock is not running"
+            return
+        audio = None if entry is None else entry.audio
+        command = SwitchCommand(next(self._tokens), frame, audio)
+        self.engine.player.schedule(command)
+        self._scheduled = _Scheduled(command, kind, bar, entry)
+        self._message = f"{kind} at bar {bar + 1}"
+
+    def _target_bar(self, extrapolate: bool = False) -> int | None:
+        sr = self.engine.sample_rate
+        lead_frames = max(
+            self.config.loop.lead_ms / 1000.0 * sr, 2 * (self.engine.block_size or 1024)
+        )
+        beats = self.timeline.beats_at_frame(
+            self.engine.frames_processed + lead_frames, extrapolate
+        )
+        if beats is None:
+            return None
+        bars_now = beats / self.clock.beats_per_bar
+        if not self._playing:
+            return math.ceil(bars_now)
+        return next_switch_bar(
+            bars_now, 0.0, self.config.loop.quantize, self._playing_start_bar, self._playing_bars
+        )
+
+    def _track_switch(self) -> None:
+        sched = self._scheduled
+        if sched is None:
+            return
+        applied = self.engine.player.applied_frame(sched.command.token)
+        if applied is None:
+            self._retarget(sched)
+            return
+        self._scheduled = None
+        if sched.kind == "stop":
+            self._playing = False
+            self._message = f"stopped at bar {sched.bar + 1}"
+            return
+        entry = sched.entry
+        if entry is None:
+            return
+        if sched.kind == "new":
+            self.history.push(entry)
+        elif sched.kind == "undo":
+            self.history.undo()
+        else:
+            self.history.replace_current(entry)
+        self._playing = True
+        self._playing_start_bar = sched.bar
+        self._playing_bars = entry.bars
+        self._message = f"loop {entry.loop_id} from bar {sched.bar + 1}"
+
+    def _retarget(self, sched: _Scheduled) -> None:
+        """External clocks: refine the switch frame as the tempo estimate and time map settle."""
+        if self.timeline.frame_locked:
+            return
+        frame = self.timeline.frame_of_beats(
+            sched.bar * self.clock.beats_per_bar, sched.kind == "stop"
+        )
+        margin = 2 * (self.engine.block_size or 1024)
+        command = sched.command
+        if frame is None or abs(frame - command.start_frame) < 8:
+            return
+        if min(frame, command.start_frame) - self.engine.frames_processed < margin:
+            return
+        new = SwitchCommand(command.token, frame, command.audio)
+        self.engine.player.schedule(new)
+        self._scheduled = _Scheduled(new, sched.kind, sched.bar, sched.entry)
+
+    def _check_clock_stop(self) -> None:
+        count = self.clock.stop_count
+        if count == self._stop_count:
+            return
+        self._stop_count = count
+        if self._playing or self._scheduled is not None:
+            self.engine.player.cancel()
+            self._scheduled = None
+            self._schedule(None, "stop")
+
+    # -- status ------
+    def status(self) -> LooperStatus:
+        current = self.history.current
+        if self._capture is not None:
+            state: QueueState = "capturing"
+        elif self._request is not None:
+            state = "generating" if self._request.progress > 0 else "queued"
+        elif self._scheduled is not None:
+            state = "stopping" if self._scheduled.kind == "stop" else "ready"
+        else:
+            state = "idle"
+        beats = self.timeline.beats_now()
+        snap = self.clock.snapshot()
+        snap = ClockSnapshot(
+            snap.source, snap.bpm, snap.running, beats, snap.beats_per_bar, snap.detail
+        )
+        return LooperStatus(
+            clock=snap,
+            queue=state,
+            progress=self._request.progress if self._request is not None else 0.0,
+            loop_id=current.loop_id if current is not None and self._playing else None,
+            variation=current.selected + 1 if current is not None else 0,
+            variations=len(current.variations) if current is not None else 0,
+            history=len(self.history),
+            switch_bar=self._scheduled.bar + 1 if self._scheduled is not None else None,
+            last_latency_s=self._last_latency_s,
+            message=self._message,
+            stream=self.engine.stats(),
+        )

@@ -1,0 +1,243 @@
+"""The duplex sounddevice stream: the callback copies input into the ring and the loop mix out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sounddevice as sd
+
+from plugin_host.looper.player import LoopPlayer
+from plugin_host.looper.ring import AudioRing
+
+__all__ = [
+    "AudioEngine",
+    "DeviceInfo",
+    "StreamStats",
+    "list_devices",
+    "resolve_device",
+]
+
+logger = logging.getLogger(__name__)
+
+_TIME_MAP = 128
+# Counter slots written by the callback.
+_CALLBACKS, _INPUT_UNDERFLOW, _INPUT_OVERFLOW, _OUTPUT_UNDERFLOW, _OUTPUT_OVERFLOW, _PRIMING = (
+    range(6)
+)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    index: int
+    name: str
+    host_api: str
+    max_input_channels: int
+    max_output_channels: int
+    default_sample_rate: float
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """Counters from the callback: xruns are the sum of under- and overflows."""
+
+    callbacks: int
+    input_underflows: int
+    input_overflows: int
+    output_underflows: int
+    output_overflows: int
+    frames: int
+
+    @property
+    def xruns(self) -> int:
+        return (
+            self.input_underflows
+            + self.input_overflows
+            + self.output_underflows
+            + self.output_overflows
+        )
+
+
+def list_devices() -> list[DeviceInfo]:
+    """Every PortAudio device with its host API (ALSA, JACK, CoreAudio…)."""
+    apis = sd.query_hostapis()
+    result = []
+    for index, dev in enumerate(sd.query_devices()):
+        result.append(
+            DeviceInfo(
+                index=index,
+                name=str(dev["name"]),
+                host_api=str(apis[int(dev["hostapi"])]["name"]),
+                max_input_channels=int(dev["max_input_channels"]),
+                max_output_channels=int(dev["max_output_channels"]),
+                default_sample_rate=float(dev["default_samplerate"]),
+            )
+        )
+    return result
+
+
+def resolve_device(spec: str | int | None) -> int | None:
+    """A device index from an index, an exact name, or a unique case-insensitive substring."""
+    if spec is None or spec == "":
+        return None
+    if isinstance(spec, int):
+        return spec
+    if spec.strip().isdigit():
+        return int(spec)
+    devices = list_devices()
+    exact = [d for d in devices if d.name == spec]
+    if exact:
+        return exact[0].index
+    needle = spec.lower()
+    matches = [d for d in devices if needle in f"{d.name} {d.host_api}".lower()]
+    if len(matches) == 1:
+        return matches[0].index
+    names = ", ".join(f"{d.index}: {d.name} ({d.host_api})" for d in devices) or "none"
+    if not matches:
+        raise ValueError(f"no audio device matches '{spec}'; devices: {names}")
+    raise ValueError(f"'{spec}' matches {len(matches)} devices; be more specific: {names}")
+
+
+class AudioEngine:
+    """Owns the duplex stream, the input ring, the loop player and the frame ↔ time map.
+
+    The callback: stamps the block, copies input into the ring, lets the player write output,
+    and counts status flags in a preallocated array. It never logs, locks, or grows anything.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        input_channels: int,
+        output_channels: int,
+        history_frames: int,
+        crossfade_frames: int,
+        block_size: int = 0,
+        device: str | int | None = None,
+        max_block_frames: int = 8192,
+        stream_factory: Callable[..., Any] = sd.Stream,
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.block_size = block_size
+        self.input_channels = input_channels
+        self.output_channels = output_channels
+        self.device = device
+        self.ring = AudioRing(history_frames, input_channels)
+        self.player = LoopPlayer(output_channels, max_block_frames, crossfade_frames)
+        self._stream_factory = stream_factory
+        self._stream: Any = None
+        self._frame = 0
+        self._counters = np.zeros(6, dtype=np.int64)
+        self._time_map = np.zeros((_TIME_MAP, 2), dtype=np.float64)  # (frame, monotonic s)
+        self._time_map_count = 0
+        self._clock = time.monotonic
+
+    # -- lifecycle ------
+    def start(self) -> None:
+        index = resolve_device(self.device)
+        self._stream = self._stream_factory(
+            samplerate=self.sample_rate,
+            blocksize=self.block_size,
+            device=index,
+            channels=(self.input_channels, self.output_channels),
+            dtype="float32",
+            callback=self._callback,
+        )
+        self._stream.start()
+        logger.info(
+            "audio stream started: %d Hz, block %s, %d in / %d out, latency %s",
+            self.sample_rate,
+            self.block_size or "host default",
+            self.input_channels,
+            self.output_channels,
+            getattr(self._stream, "latency", None),
+        )
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
+
+    @property
+    def active(self) -> bool:
+        return self._stream is not None and bool(self._stream.active)
+
+    @property
+    def latency_s(self) -> tuple[float, float]:
+        """(input, output) latency the host reports, in seconds."""
+        if self._stream is None:
+            return (0.0, 0.0)
+        latency = self._stream.latency
+        return (float(latency[0]), float(latency[1]))
+
+    # -- callback ------
+    def _callback(
+        self, indata: np.ndarray, outdata: np.ndarray, frames: int, _t: Any, status: Any
+    ) -> None:
+        now = self._clock()
+        frame0 = self._frame
+        counters = self._counters
+        counters[_CALLBACKS] += 1
+        if status:
+            if status.input_underflow:
+                counters[_INPUT_UNDERFLOW] += 1
+            if status.input_overflow:
+                counters[_INPUT_OVERFLOW] += 1
+            if status.output_underflow:
+                counters[_OUTPUT_UNDERFLOW] += 1
+            if status.output_overflow:
+                counters[_OUTPUT_OVERFLOW] += 1
+            if status.priming_output:
+                counters[_PRIMING] += 1
+        self.ring.write(indata)
+        self.player.render(outdata, frame0)
+        row = self._time_map[self._time_map_count % _TIME_MAP]
+        row[1] = now  # time first: a torn row then reads as late, and the minimum ignores it
+        row[0] = frame0
+        self._time_map_count += 1
+        self._frame = frame0 + frames
+
+    # -- control side ------
+    @property
+    def frames_processed(self) -> int:
+        """Absolute index of the next frame the callback will render."""
+        return self._frame
+
+    def stats(self) -> StreamStats:
+        c = self._counters.copy()
+        return StreamStats(
+            callbacks=int(c[_CALLBACKS]),
+            input_underflows=int(c[_INPUT_UNDERFLOW]),
+            input_overflows=int(c[_INPUT_OVERFLOW]),
+            output_underflows=int(c[_OUTPUT_UNDERFLOW]),
+            output_overflows=int(c[_OUTPUT_OVERFLOW]),
+            frames=self._frame,
+        )
+
+    def _time_offset_s(self) -> float | None:
+        """Monotonic time of frame 0: the earliest-looking stamp wins (wake-ups are only late)."""
+        count = self._time_map_count
+        if count == 0:
+            return None
+        n = min(count, _TIME_MAP)
+        rows = self._time_map.copy() if count >= _TIME_MAP else self._time_map[:n].copy()
+        offsets = rows[:, 1] - rows[:, 0] / self.sample_rate
+        return float(offsets.min())
+
+    def frame_at_time(self, time_s: float) -> float | None:
+        """The stream frame rendered at monotonic `time_s` (None before the first callback)."""
+        offset = self._time_offset_s()
+        if offset is None:
+            return None
+        return (time_s - offset) * self.sample_rate
+
+    def time_at_frame(self, frame: float) -> float | None:
+        offset = self._time_offset_s()
+        if offset is None:
+            return None
+        return offset + frame / self.sample_rate

@@ -1,0 +1,101 @@
+"""Tempo from 24-PPQN clock ticks: a sliding least-squares fit that smooths jitter."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+__all__ = ["PPQN", "TickTempoEstimator"]
+
+PPQN = 24
+
+
+class TickTempoEstimator:
+    """Fits `time = intercept + seconds_per_tick × n` over the last `window_ticks` ticks.
+
+    The fit averages timing jitter out (a 1-bar window at 174 BPM with ±1.5 ms jitter is within
+    a few hundredths of a BPM) and its line gives a jitter-free time for the latest tick. A gap
+    longer than `gap_s` restarts the fit; so do `change_ticks` consecutive ticks that land more than
+    `change_fraction` of a tick away from the line (the tempo changed).
+    """
+
+    def __init__(
+        self,
+        window_ticks: int = 96,
+        gap_s: float = 0.5,
+        change_fraction: float = 0.35,
+        change_ticks: int = 3,
+    ) -> None:
+        if window_ticks < 3:
+            raise ValueError(f"window_ticks must be >= 3; got {window_ticks}")
+        self._window = window_ticks
+        self._gap_s = gap_s
+        self._change_fraction = change_fraction
+        self._change_ticks = change_ticks
+        self._times: deque[float] = deque(maxlen=window_ticks)
+        self._count = 0
+        self._outliers = 0
+        self._seconds_per_tick: float | None = None
+        self._intercept = 0.0
+        self._first_index = 0
+
+    def reset(self) -> None:
+        self._times.clear()
+        self._count = 0
+        self._outliers = 0
+        self._seconds_per_tick = None
+
+    @property
+    def bpm(self) -> float | None:
+        """The current estimate, or None before two ticks."""
+        if self._seconds_per_tick is None or self._seconds_per_tick <= 0:
+            return None
+        return 60.0 / (PPQN * self._seconds_per_tick)
+
+    @property
+    def seconds_per_tick(self) -> float | None:
+        return self._seconds_per_tick
+
+    def fitted_time_of_last_tick(self) -> float | None:
+        """The line's time for the most recent tick (jitter removed), or None before two ticks."""
+        if self._seconds_per_tick is None or not self._times:
+            return None
+        return self._intercept + self._seconds_per_tick * (self._count - 1)
+
+    def add_tick(self, time_s: float) -> float | None:
+        """Add a tick received at `time_s`; returns the tempo estimate in BPM (None if unknown)."""
+        if self._times and time_s - self._times[-1] > self._gap_s:
+            self.reset()
+        if self._seconds_per_tick is not None and len(self._times) >= self._change_ticks:
+            predicted = self._intercept + self._seconds_per_tick * self._count
+            if abs(time_s - predicted) > self._change_fraction * self._seconds_per_tick:
+                self._outliers += 1
+                if self._outliers >= self._change_ticks:
+                    recent = list(self._times)[-(self._change_ticks - 1) :]
+                    self.reset()
+                    for t in recent:
+                        self._append(t)
+            else:
+                self._outliers = 0
+        self._append(time_s)
+        self._fit()
+        return self.bpm
+
+    def _append(self, time_s: float) -> None:
+        self._times.append(time_s)
+        self._count += 1
+
+    def _fit(self) -> None:
+        n = len(self._times)
+        if n < 2:
+            self._seconds_per_tick = None
+            return
+        times = np.fromiter(self._times, dtype=np.float64, count=n)
+        index = np.arange(self._count - n, self._count, dtype=np.float64)
+        index_mean = index.mean()
+        time_mean = times.mean()
+        d_index = index - index_mean
+        slope = float(np.dot(d_index, times - time_mean) / np.dot(d_index, d_index))
+        self._seconds_per_tick = slope
+        self._intercept = float(time_mean - slope * index_mean)
