@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, replace
 from typing import Any
@@ -9,15 +10,19 @@ from typing import Any
 from .selection import ClipRegion, SongContext
 
 __all__ = [
+    "MAX_SECONDS",
     "MAX_SEED",
     "ContinueRequest",
     "bars_for_region",
     "build_request",
+    "max_bars",
     "new_request_id",
     "new_seed",
 ]
 
 MAX_SEED = 2**31 - 1
+#: The sidecar's longest generation (its `seconds` limit); longer regions are capped.
+MAX_SECONDS = 30.0
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -30,9 +35,15 @@ def new_seed() -> int:
     return random.randint(0, MAX_SEED)
 
 
-def bars_for_region(region: ClipRegion, beats_per_bar: int) -> int:
-    """Whole bars in the region (clip beats play as song beats; at least one bar)."""
-    return max(1, round(region.length_beats / beats_per_bar))
+def max_bars(bpm: float, beats_per_bar: int) -> int:
+    """The most whole bars the sidecar generates at this tempo (it caps length at 30 s)."""
+    return max(1, math.floor(MAX_SECONDS * bpm / (60.0 * beats_per_bar) + 1e-9))
+
+
+def bars_for_region(region: ClipRegion, beats_per_bar: int, bpm: float) -> int:
+    """Whole bars in the region (clip beats play as song beats), at least 1, at most max_bars."""
+    bars = max(1, round(region.length_beats / beats_per_bar))
+    return min(bars, max_bars(bpm, beats_per_bar))
 
 
 @dataclass(frozen=True)
@@ -58,14 +69,17 @@ class ContinueRequest:
         """`request_id` followed by key/value pairs, only keys the sidecar knows."""
         region = self.region
         pairs: list[tuple[str, Any]] = [("clip", region.file_path)]
+        # The sidecar takes the range in seconds or in beats, not both: seconds are exact
+        # (they went through the warp markers), beats at clip_bpm are the fallback.
         if region.start_seconds is not None and region.end_seconds is not None:
             pairs += [("clip_start", region.start_seconds), ("clip_end", region.end_seconds)]
-        pairs += [
-            ("clip_start_beats", region.start_beats),
-            ("clip_end_beats", region.end_beats),
-        ]
-        if region.clip_bpm is not None:
-            pairs.append(("clip_bpm", region.clip_bpm))
+        else:
+            pairs += [
+                ("clip_start_beats", region.start_beats),
+                ("clip_end_beats", region.end_beats),
+            ]
+            if region.clip_bpm is not None:
+                pairs.append(("clip_bpm", region.clip_bpm))
         pairs += [
             ("bpm", self.context.bpm),
             ("beats_per_bar", self.context.beats_per_bar),
@@ -75,7 +89,7 @@ class ContinueRequest:
         ]
         if self.context.key is not None:
             pairs.append(("key", self.context.key))
-        pairs += list(self.preset_values)
+        pairs += [(key, value) for key, value in self.preset_values if value != ""]
         arguments: list[Any] = [self.request_id]
         for key, value in pairs:
             arguments += [key, value]
@@ -91,11 +105,15 @@ def build_request(
     bars: int | None = None,
 ) -> ContinueRequest:
     """A fresh request (new id, new seed); `bars=None` means as long as the region."""
+    if bars is None:
+        bars = bars_for_region(region, context.beats_per_bar, context.bpm)
     return ContinueRequest(
         request_id=new_request_id(),
         region=region,
         context=context,
-        bars=bars if bars is not None else bars_for_region(region, context.beats_per_bar),
+        bars=bars
+        if bars is not None
+        else bars_for_region(region, context.beats_per_bar, context.bpm),
         seed=new_seed(),
         variations=variations,
         preset_name=preset_name,

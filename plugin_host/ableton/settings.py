@@ -25,11 +25,10 @@ SETTINGS_FILE_NAME = "settings.json"
 ACTIONS = ("generate", "cancel", "reroll", "variations")
 
 #: Request keys a preset may set (the sidecar rejects keys it does not know).
-PRESET_KEYS = ("prompt", "preset", "guidance", "temperature", "top_p", "top_k", "loop")
+PRESET_KEYS = ("prompt", "guidance", "temperature", "top_p", "top_k", "loop", "loudness")
 
-_FLOAT_KEYS = ("guidance", "temperature", "top_p")
 _INT_KEYS = ("top_k", "loop")
-_STR_KEYS = ("prompt", "preset")
+_STR_KEYS = ("prompt",)
 
 
 class SettingsError(ValueError):
