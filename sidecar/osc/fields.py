@@ -51,7 +51,7 @@ def _field(name: str, kind: Kind, lo: float | None = None, hi: float | None = No
 
 #: Every key a request may carry. Ranges are the contract; the protocol document lists them.
 FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
-    _field("prompt", "str", help="text description; empty for unconditional"),
+    _field("prompt", "str", help="text description; leave it out for unconditional generation"),
     _field("seconds", "float", 0.1, 30.0, "length of the new audio"),
     _field("bars", "int", 1, 64, "length in bars (needs bpm); bars × beats_per_bar × 60 / bpm"),
     _field("bpm", "float", 20.0, 300.0, "session tempo"),
