@@ -1,0 +1,54 @@
+"""The Remote Script folder stays loadable by Live: own address copy, 3.7 syntax, stdlib only."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+import sidecar.osc.addresses as server_addresses
+from plugin_host.ableton import addresses as script_addresses
+
+SCRIPT_DIR = Path(__file__).parents[3] / "plugin_host" / "ableton"
+SCRIPT_FILES = sorted(SCRIPT_DIR.glob("*.py"))
+
+
+def constants(module: object) -> dict[str, object]:
+    return {
+        name: value for name, value in vars(module).items()
+        if name.isupper() and isinstance(value, str | int) and not isinstance(value, bool)
+    }
+
+
+def test_address_copy_equals_the_sidecar_addresses() -> None:
+    assert constants(script_addresses) == constants(server_addresses)
+
+
+@pytest.mark.parametrize("path", SCRIPT_FILES, ids=lambda p: p.name)
+def test_parses_as_python_3_7(path: Path) -> None:
+    ast.parse(path.read_text(), filename=str(path), feature_version=(3, 7))
+
+
+@pytest.mark.parametrize("path", SCRIPT_FILES, ids=lambda p: p.name)
+def test_imports_only_the_stdlib_live_and_itself(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level > 0 or node.module == "__future__":
+                continue
+            names = [node.module or ""]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            assert top in sys.stdlib_module_names or top == "Live", f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", SCRIPT_FILES, ids=lambda p: p.name)
+def test_postpones_annotations(path: Path) -> None:
+    # `X | None` and `list[int]` in annotations only work on Live's older Python this way.
+    assert "from __future__ import annotations" in path.read_text()
