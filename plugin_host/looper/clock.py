@@ -122,7 +122,7 @@ class Clock:
         with self._lock:
             self._anchor_time_s = time_s
             self._anchor_beats = beats
-            if bpm is not None:
+            if bpm is not None and 20.0 <= bpm <= 300.0:
                 self._bpm = bpm
 
     def _set_running(self, running: bool) -> None:

@@ -74,13 +74,24 @@ class MidiClock(Clock):
         bpm = self._estimator.add_tick(time_s)
         self._ticks_seen += 1
         tick = self._next_tick
-        if self._armed:
+        just_started = self._armed
+        if just_started:
             self._armed = False
             self._set_running(True)
         if self.running:
             self._next_tick = tick + 1
+            anchor_time = time_s
             fitted = self._estimator.fitted_time_of_last_tick()
-            anchor_time = time_s if fitted is None else fitted
-            self._set_anchor(anchor_time, tick / PPQN, bpm if bpm is not None else None)
+            period = self._estimator.seconds_per_tick
+            # The fitted line removes jitter, but the first tick after start/continue (or one
+            # that broke the pattern) is taken as it came.
+            if (
+                not just_started
+                and fitted is not None
+                and period is not None
+                and abs(fitted - time_s) < 0.5 * period
+            ):
+                anchor_time = fitted
+            self._set_anchor(anchor_time, tick / PPQN, bpm)
         elif bpm is not None:
             self._set_anchor(time_s, self._next_tick / PPQN, bpm)

@@ -1,0 +1,84 @@
+"""Start a private `jackd -d dummy` for tests and re-initialise PortAudio so it sees it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sounddevice as sd
+
+__all__ = ["JackServer", "jack_available", "jack_dummy", "jack_ports", "jack_connect"]
+
+
+@dataclass(frozen=True)
+class JackServer:
+    name: str
+    sample_rate: int
+    period_frames: int
+    device: int  # the PortAudio device index of the JACK "system" device
+
+
+def jack_available() -> bool:
+    return shutil.which("jackd") is not None and shutil.which("jack_lsp") is not None
+
+
+def jack_ports(connections: bool = False) -> list[str]:
+    cmd = ["jack_lsp"] + (["-c"] if connections else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
+    return [line for line in out.stdout.splitlines() if line.strip()]
+
+
+def jack_connect(source: str, destination: str, connect: bool = True) -> None:
+    tool = "jack_connect" if connect else "jack_disconnect"
+    subprocess.run([tool, source, destination], check=True, timeout=10, capture_output=True)
+
+
+@contextmanager
+def jack_dummy(sample_rate: int = 48000, period_frames: int = 256) -> Iterator[JackServer]:
+    """A non-realtime dummy JACK server with a unique name, for the duration of the block."""
+    name = f"looper-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
+    cmd = [
+        "jackd", "-n", name, "-r", "-t", "10000",
+        "-d", "dummy", "-r", str(sample_rate), "-p", str(period_frames), "-C", "2", "-P", "2",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15.0
+        while "system:playback_1" not in jack_ports():
+            if proc.poll() is not None:
+                output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                raise RuntimeError(f"jackd exited with {proc.returncode}:\n{output}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("jackd did not come up in 15 s")
+            time.sleep(0.1)
+        sd._terminate()
+        sd._initialize()
+        device = next(
+            i
+            for i, d in enumerate(sd.query_devices())
+            if "JACK" in sd.query_hostapis(d["hostapi"])["name"]
+        )
+        yield JackServer(name, sample_rate, period_frames, device)
+    finally:
+        sd._terminate()
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        sd._initialize()
