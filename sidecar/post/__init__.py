@@ -1,0 +1,1 @@
+"""⑤ Post-processing: pure array-in, array-out steps between the model and delivery."""
