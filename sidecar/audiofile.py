@@ -1,4 +1,4 @@
-"""Audio files at the edge: read a prompt clip (range, limits, checks) and write a stem atomically."""
+"""Audio files at the edge: read a prompt clip (range, limits, checks), write a stem atomically."""
 
 from __future__ import annotations
 
@@ -142,7 +142,9 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+        )
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

@@ -49,12 +49,19 @@ def parse_pairs(pairs: list[str]) -> list[Any]:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="facebook/musicgen-small",
-                   help="hub id, local save_pretrained directory, or 'tiny' (offline test model)")
+    p.add_argument(
+        "--model",
+        default="facebook/musicgen-small",
+        help="hub id, local save_pretrained directory, or 'tiny' (offline test model)",
+    )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     p.add_argument("--decoder", default="stock", help="decode path (see docs/performance.md)")
-    p.add_argument("--output-dir", type=Path, default=None,
-                   help="where stems are written (default: the user data directory)")
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where stems are written (default: the user data directory)",
+    )
 
 
 def _output_dir(args: argparse.Namespace) -> Path:
@@ -67,8 +74,13 @@ def _serve(args: argparse.Namespace) -> int:
     from sidecar.server import Server, ServerConfig
 
     config = ServerConfig(
-        model=args.model, host=args.host, port=args.port, device=args.device,
-        decoder=args.decoder, output_dir=_output_dir(args), queue_size=args.queue_size,
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        decoder=args.decoder,
+        output_dir=_output_dir(args),
+        queue_size=args.queue_size,
         warm_up=not args.no_warm_up,
     )
     return asyncio.run(Server(config).run())
@@ -156,8 +168,20 @@ def _demo(args: argparse.Namespace) -> int:
                 sys.stderr.write("the demo server did not start\n")
                 return 1
         print("server:", *pong)
-        client.send(A.CONTINUE, "demo-1", "clip", str(clip), "bars", 2, "bpm", 120.0,
-                    "prompt", "drum groove", "seed", 7)
+        client.send(
+            A.CONTINUE,
+            "demo-1",
+            "clip",
+            str(clip),
+            "bars",
+            2,
+            "bpm",
+            120.0,
+            "prompt",
+            "drum groove",
+            "seed",
+            7,
+        )
         replies = client.until_terminal("demo-1", timeout_seconds=300)
     for address, reply_args in replies:
         print(address, *reply_args)
@@ -183,8 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="one request without a server, with a progress bar")
     _add_model_args(p)
     p.add_argument("--id", default="cli")
-    p.add_argument("pairs", nargs="*", metavar="key=value",
-                   help="request keys, e.g. prompt='lofi beat' bars=4 bpm=90 clip=loop.wav")
+    p.add_argument(
+        "pairs",
+        nargs="*",
+        metavar="key=value",
+        help="request keys, e.g. prompt='lofi beat' bars=4 bpm=90 clip=loop.wav",
+    )
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("send", help="send one OSC request and print replies until the last")
@@ -193,8 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pairs", nargs="*", metavar="key=value")
     p.add_argument("--host", default=A.DEFAULT_HOST)
     p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
-    p.add_argument("--timeout", type=float, default=120.0,
-                   help="give up after this many seconds without a reply")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="give up after this many seconds without a reply",
+    )
     p.set_defaults(func=_send)
 
     p = sub.add_parser("demo", help="offline demo: tiny model, example clip, one continue")
@@ -215,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return int(args.func(args))

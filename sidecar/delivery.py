@@ -1,4 +1,4 @@
-"""⑤ Delivery: stems, their JSON metadata and MIDI tempo maps, written atomically in the output dir."""
+"""⑤ Delivery: stems, their JSON and MIDI tempo maps, written atomically in the output dir."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 from sidecar.audiofile import SampleFormat, write_audio_atomic, write_bytes_atomic
 from sidecar.errors import DeliveryError
 
-__all__ = ["Delivery", "DeliveredStem", "default_output_dir", "safe_name"]
+__all__ = ["DeliveredStem", "Delivery", "default_output_dir", "safe_name"]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def safe_name(text: str, max_length: int = 48) -> str:
     """A file-name-safe form of `text`; a short hash keeps altered names distinct."""
     cleaned = _UNSAFE.sub("_", text).strip("._")[:max_length] or "request"
     if cleaned != text:
-        cleaned = f"{cleaned}-{hashlib.sha1(text.encode()).hexdigest()[:6]}"
+        cleaned = f"{cleaned}-{hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:6]}"
     return cleaned
 
 

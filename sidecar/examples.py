@@ -11,8 +11,13 @@ from sidecar.audiofile import write_audio_atomic
 __all__ = ["drum_loop", "write_example_clip"]
 
 
-def drum_loop(bpm: float = 120.0, bars: int = 2, beats_per_bar: int = 4,
-              sample_rate: int = 48000, seed: int = 0) -> np.ndarray:
+def drum_loop(
+    bpm: float = 120.0,
+    bars: int = 2,
+    beats_per_bar: int = 4,
+    sample_rate: int = 48000,
+    seed: int = 0,
+) -> np.ndarray:
     """Kick on 1 and 3, snare on 2 and 4, closed hats on eighths: float32 (1, samples)."""
     rng = np.random.default_rng(seed)
     beat = 60.0 / bpm
@@ -27,7 +32,9 @@ def drum_loop(bpm: float = 120.0, bars: int = 2, beats_per_bar: int = 4,
     t = np.arange(int(0.35 * sample_rate)) / sample_rate
     kick = np.sin(2 * np.pi * (50 * t + 60 * (1 - np.exp(-t * 30)) / 30)) * np.exp(-t * 9)
     ts = np.arange(int(0.2 * sample_rate)) / sample_rate
-    snare = (0.6 * rng.standard_normal(ts.size) + 0.4 * np.sin(2 * np.pi * 190 * ts)) * np.exp(-ts * 22)
+    snare = (0.6 * rng.standard_normal(ts.size) + 0.4 * np.sin(2 * np.pi * 190 * ts)) * np.exp(
+        -ts * 22
+    )
     th = np.arange(int(0.05 * sample_rate)) / sample_rate
     hat = np.diff(rng.standard_normal(th.size + 1)) * np.exp(-th * 90) * 0.25
     for b in range(bars * beats_per_bar):
@@ -38,7 +45,8 @@ def drum_loop(bpm: float = 120.0, bars: int = 2, beats_per_bar: int = 4,
     return (out / peak * 0.8).astype(np.float32)[None, :]
 
 
-def write_example_clip(path: Path, bpm: float = 120.0, bars: int = 2,
-                       sample_rate: int = 48000) -> Path:
+def write_example_clip(
+    path: Path, bpm: float = 120.0, bars: int = 2, sample_rate: int = 48000
+) -> Path:
     """Write the example drum loop as a 24-bit WAV at `path`."""
     return write_audio_atomic(path, drum_loop(bpm, bars, sample_rate=sample_rate), sample_rate)

@@ -86,7 +86,7 @@ class JobQueue:
         self._closed = False
 
     def submit(self, job: Job) -> int:
-        """Queue `job`; returns its position (0 = next). Raises `BusyError`/`DuplicateRequestError`."""
+        """Queue `job`, return its position (0 = next); `BusyError`, `DuplicateRequestError`."""
         with self._cond:
             rid = job.request_id
             existing = self._known.get(rid)
@@ -97,9 +97,7 @@ class JobQueue:
             if self._closed:
                 raise BusyError("the server is shutting down; no new requests")
             if len(self._queued) >= self.max_size:
-                raise BusyError(
-                    f"queue full ({self.max_size} waiting); retry when a job finishes"
-                )
+                raise BusyError(f"queue full ({self.max_size} waiting); retry when a job finishes")
             self._queued.append(job)
             self._remember(job)
             self._cond.notify()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,13 +87,22 @@ class Server:
                 await self.shutdown()
                 return 0
             self.state.state = "ready"
-            assert self.engine is not None  # set by _load
-            info = self.engine.info
-            log.info("ready: %s on %s (%s) — output in %s", info.name, info.device, info.dtype,
-                     self.delivery.output_dir)
+            info = self._engine().info
+            log.info(
+                "ready: %s on %s (%s) — output in %s",
+                info.name,
+                info.device,
+                info.dtype,
+                self.delivery.output_dir,
+            )
             await self._stop.wait()
             await self.shutdown()
         return 0
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise RuntimeError("the engine is not loaded")
+        return self.engine
 
     def _load(self) -> None:
         from sidecar.engine.loader import load_engine
@@ -105,18 +115,22 @@ class Server:
             engine.warm_up()
             warm_post()
         self.engine = engine
-        assert self._replier is not None
-        self.worker = Worker(self.queue, JobRunner(engine, self.delivery, self._replier))
+        self.worker = Worker(self.queue, JobRunner(engine, self.delivery, self._reply()))
         self.worker.start()
+
+    def _reply(self) -> OscReplier:
+        if self._replier is None:
+            raise RuntimeError("the server is not started")
+        return self._replier
 
     async def shutdown(self) -> None:
         """Cancel what waits, let the running job stop at its next step, answer everyone."""
         log.info("shutting down")
         self.state.state = "stopping"
-        assert self._replier is not None
+        replier = self._reply()
         for job in self.queue.drain():
             if job.finish(JobState.CANCELLED):
-                self._replier.reply(job.reply_to, Cancelled(job.request_id))
+                replier.reply(job.reply_to, Cancelled(job.request_id))
         running = self.queue.running
         if running is not None:
             running.cancel_event.set()
@@ -125,19 +139,19 @@ class Server:
             None, self.queue.wait_idle, self.config.shutdown_timeout_seconds
         )
         if not idle and running is not None and running.finish(JobState.CANCELLED):
-            self._replier.reply(running.reply_to, Cancelled(running.request_id))
+            replier.reply(running.reply_to, Cancelled(running.request_id))
         await asyncio.sleep(0.05)  # let queued replies leave the socket
         if self._transport is not None:
             self._transport.close()
 
 
 @contextlib.contextmanager
-def _signals(loop: asyncio.AbstractEventLoop, stop: object) -> object:
+def _signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Iterator[None]:
     handled = (signal.SIGINT, signal.SIGTERM)
     installed = []
     for sig in handled:
         try:
-            loop.add_signal_handler(sig, stop)  # type: ignore[arg-type]
+            loop.add_signal_handler(sig, stop)
             installed.append(sig)
         except (NotImplementedError, RuntimeError):
             pass

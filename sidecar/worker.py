@@ -13,7 +13,7 @@ import numpy as np
 
 from sidecar import __version__
 from sidecar.audiofile import MAX_CLIP_SECONDS, SampleFormat, read_audio
-from sidecar.delivery import Delivery, DeliveredStem
+from sidecar.delivery import DeliveredStem, Delivery
 from sidecar.engine.base import Engine, GenerationSpec
 from sidecar.errors import CancelledError, OutOfMemoryError, RequestError, SidecarError
 from sidecar.jobs import Job, JobQueue, JobState
@@ -117,9 +117,14 @@ class JobRunner:
         region, rate = read_audio(req.clip, start, end)
         info = self.engine.info
         prompt = prepare_prompt(
-            region, rate, info.sample_rate, info.channels,
-            bpm=req.bpm, clip_bpm=req.clip_bpm,
-            min_seconds=MIN_PROMPT_SECONDS, max_seconds=MAX_CLIP_SECONDS,
+            region,
+            rate,
+            info.sample_rate,
+            info.channels,
+            bpm=req.bpm,
+            clip_bpm=req.clip_bpm,
+            min_seconds=MIN_PROMPT_SECONDS,
+            max_seconds=MAX_CLIP_SECONDS,
         )
         return prompt, region, rate
 
@@ -132,7 +137,11 @@ class JobRunner:
         return max(target, min(target * (1 + _SLACK_RATIO) + _SLACK_SECONDS, room))
 
     def _generate(
-        self, spec: GenerationSpec, job: Job, clock: _Clock, share: float = 1.0,
+        self,
+        spec: GenerationSpec,
+        job: Job,
+        clock: _Clock,
+        share: float = 1.0,
         offset: float = 0.0,
     ) -> np.ndarray:
         """Decode the batch; on out-of-memory, retry the variations in two halves."""
@@ -181,16 +190,22 @@ class JobRunner:
                     "seconds",
                 )
             if prompt_seconds > room:
-                prompt = prompt[:, prompt.shape[1] - int(room * info.sample_rate):]
+                prompt = prompt[:, prompt.shape[1] - int(room * info.sample_rate) :]
                 log.info("prompt cut to its last %.2f s to fit the window", room)
         timings["prompt_seconds"] = time.monotonic() - t
         self._check_cancel(job)
 
         t = time.monotonic()
         spec = GenerationSpec(
-            duration_seconds=gen_seconds, prompt=req.text, audio_prompt=prompt,
-            variations=req.variations, guidance_scale=req.guidance,
-            temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed,
+            duration_seconds=gen_seconds,
+            prompt=req.text,
+            audio_prompt=prompt,
+            variations=req.variations,
+            guidance_scale=req.guidance,
+            temperature=req.temperature,
+            top_k=req.top_k,
+            top_p=req.top_p,
+            seed=seed,
         )
         audio = self._generate(spec, job, clock)
         timings["generate_seconds"] = time.monotonic() - t
@@ -198,9 +213,15 @@ class JobRunner:
 
         t = time.monotonic()
         post = PostSpec(
-            sample_rate=req.sample_rate, channels=req.channels, bpm=req.bpm, bars=req.bars,
-            beats_per_bar=req.beats_per_bar, loop=req.loop, loudness_lufs=req.loudness,
-            sample_format=req.format, downbeat_at_start=prompt is not None,
+            sample_rate=req.sample_rate,
+            channels=req.channels,
+            bpm=req.bpm,
+            bars=req.bars,
+            beats_per_bar=req.beats_per_bar,
+            loop=req.loop,
+            loudness_lufs=req.loudness,
+            sample_format=req.format,
+            downbeat_at_start=prompt is not None,
         )
         results = []
         for i in range(audio.shape[0]):
@@ -219,12 +240,18 @@ class JobRunner:
                 bars = report.bars or req.bars or 1
                 midi = build_tempo_map(req.bpm, int(bars), req.beats_per_bar)
             stem = self.delivery.write_stem(
-                folder, f"{folder.name}-{i + 1}", stem_audio, req.sample_rate,
-                _sample_format(req.format), meta, midi,
+                folder,
+                f"{folder.name}-{i + 1}",
+                stem_audio,
+                req.sample_rate,
+                _sample_format(req.format),
+                meta,
+                midi,
             )
             delivered.append(stem)
-            self.reporter.stem(job, Stem(req.request_id, i, str(stem.path),
-                                         self._stem_info(req, seed, report)))
+            self.reporter.stem(
+                job, Stem(req.request_id, i, str(stem.path), self._stem_info(req, seed, report))
+            )
         timings["deliver_seconds"] = time.monotonic() - t
         self._report(job, clock, 1.0)
         return len(delivered)
@@ -239,7 +266,12 @@ class JobRunner:
         return info
 
     def _metadata(
-        self, req: GenerateRequest, index: int, seed: int, prompt_seconds: float, report: Any,
+        self,
+        req: GenerateRequest,
+        index: int,
+        seed: int,
+        prompt_seconds: float,
+        report: Any,
         timings: dict[str, float],
     ) -> dict[str, Any]:
         info = self.engine.info
@@ -253,11 +285,16 @@ class JobRunner:
             "seed": seed,
             "batch_size": req.variations,
             "sidecar_version": __version__,
-            "prompt_clip": None if req.clip is None else {
+            "prompt_clip": None
+            if req.clip is None
+            else {
                 "path": req.clip,
-                "start_seconds": req.clip_start, "end_seconds": req.clip_end,
-                "start_beats": req.clip_start_beats, "end_beats": req.clip_end_beats,
-                "clip_bpm": req.clip_bpm, "seconds_used": round(prompt_seconds, 4),
+                "start_seconds": req.clip_start,
+                "end_seconds": req.clip_end,
+                "start_beats": req.clip_start_beats,
+                "end_beats": req.clip_end_beats,
+                "clip_bpm": req.clip_bpm,
+                "seconds_used": round(prompt_seconds, 4),
             },
             "report": report.to_dict(),
             "timings": {k: round(v, 4) for k, v in timings.items()},

@@ -60,8 +60,10 @@ def test_cancel_queued_and_running() -> None:
 def test_terminal_state_is_set_once_across_threads() -> None:
     j = job("x")
     wins: list[bool] = []
-    threads = [threading.Thread(target=lambda s=s: wins.append(j.finish(s)))
-               for s in (JobState.DONE, JobState.CANCELLED, JobState.FAILED) * 10]
+    threads = [
+        threading.Thread(target=lambda s=s: wins.append(j.finish(s)))
+        for s in (JobState.DONE, JobState.CANCELLED, JobState.FAILED) * 10
+    ]
     for t in threads:
         t.start()
     for t in threads:

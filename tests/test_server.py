@@ -53,8 +53,20 @@ def test_ping_reports_version_model_device_state(client: SidecarClient) -> None:
 
 
 def test_continue_round_trip_delivers_bar_exact_wav(client: SidecarClient, clip: Path) -> None:
-    client.send(A.CONTINUE, "cont-1", "clip", str(clip), "bars", 2, "bpm", 120.0,
-                "prompt", "drums", "seed", 11)
+    client.send(
+        A.CONTINUE,
+        "cont-1",
+        "clip",
+        str(clip),
+        "bars",
+        2,
+        "bpm",
+        120.0,
+        "prompt",
+        "drums",
+        "seed",
+        11,
+    )
     replies = client.until_terminal("cont-1", 120)
     kinds = addresses(replies)
     assert kinds[0] == A.ACCEPTED
@@ -78,8 +90,18 @@ def test_continue_round_trip_delivers_bar_exact_wav(client: SidecarClient, clip:
 
 
 def test_text_to_music_in_seconds(client: SidecarClient) -> None:
-    client.send(A.GENERATE, "t2m", "prompt", "ambient pad", "seconds", 1.5, "sample_rate", 32000,
-                "format", "float32")
+    client.send(
+        A.GENERATE,
+        "t2m",
+        "prompt",
+        "ambient pad",
+        "seconds",
+        1.5,
+        "sample_rate",
+        32000,
+        "format",
+        "float32",
+    )
     replies = client.until_terminal("t2m", 60)
     assert addresses(replies)[-1] == A.DONE
     stem = next(args for a, args in replies if a == A.STEM)
@@ -146,8 +168,10 @@ def test_status_of_server_and_unknown_request(client: SidecarClient) -> None:
     reply = client.receive(5)
     assert reply is not None and reply[0] == A.STATUS_REPLY and reply[1][:2] == ("", "ready")
     client.send(A.STATUS, "never-sent")
-    assert client.receive(5) == (A.ERROR, ("never-sent", "not_found",
-                                           "request_id: no request 'never-sent' is known"))
+    assert client.receive(5) == (
+        A.ERROR,
+        ("never-sent", "not_found", "request_id: no request 'never-sent' is known"),
+    )
 
 
 def test_twenty_requests_from_two_clients_each_get_one_terminal(server: SidecarProcess) -> None:
@@ -179,8 +203,10 @@ def test_twenty_requests_from_two_clients_each_get_one_terminal(server: SidecarP
 
 
 def test_reply_port_redirects_replies(server: SidecarProcess) -> None:
-    with SidecarClient(server.host, server.port) as sender, \
-            SidecarClient(server.host, server.port) as listener:
+    with (
+        SidecarClient(server.host, server.port) as sender,
+        SidecarClient(server.host, server.port) as listener,
+    ):
         sender.send(A.GENERATE, "rp", "seconds", 0.3, "reply_port", listener.port)
         assert addresses(listener.until_terminal("rp", 60))[-1] == A.DONE
         assert sender.receive(0.3) is None
@@ -240,8 +266,10 @@ def test_raw_osc_message_from_a_generic_tool(server: SidecarProcess, clip: Path)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(60)
-        sock.sendto(encode_message(A.CONTINUE, ["raw", "clip", str(clip), "bars", 1,
-                                                "bpm", 120.0]), (server.host, server.port))
+        sock.sendto(
+            encode_message(A.CONTINUE, ["raw", "clip", str(clip), "bars", 1, "bpm", 120.0]),
+            (server.host, server.port),
+        )
         from pythonosc.osc_message import OscMessage
 
         while True:

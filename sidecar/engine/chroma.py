@@ -35,7 +35,12 @@ def melody_features(audio: np.ndarray, sample_rate: int, batch: int) -> torch.Te
     mono = torch.nn.functional.pad(mono[:length], (0, max(0, length - mono.shape[0])))
     window = torch.hann_window(_N_FFT)
     spec = torch.stft(
-        mono, n_fft=_N_FFT, hop_length=_HOP, window=window, center=True, pad_mode="reflect",
+        mono,
+        n_fft=_N_FFT,
+        hop_length=_HOP,
+        window=window,
+        center=True,
+        pad_mode="reflect",
         return_complex=True,
     )
     power = (spec.abs() / window.pow(2).sum().sqrt()).pow(2)

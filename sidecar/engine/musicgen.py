@@ -44,7 +44,9 @@ class _StepHook(StoppingCriteria):
         self.steps = 0
         self.progress = progress
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> Any:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> Any:
         self.steps += 1
         if self.progress is not None:
             self.progress(min(self.steps, self.total_steps), self.total_steps)
@@ -99,7 +101,8 @@ class MusicgenEngine(Engine):
             from sidecar.engine.tiny import build_tiny_model
 
             model, tokenizer = build_tiny_model()
-            engine = cls(model.to(target), tokenizer, "tiny", target, is_random=True)
+            model = model.to(target)  # type: ignore[arg-type]
+            engine = cls(model, tokenizer, "tiny", target, is_random=True)
             log.warning(
                 "loaded the TINY random-weight MusicGen on %s: it makes noise, for tests and "
                 "the offline demo only",
@@ -165,9 +168,9 @@ class MusicgenEngine(Engine):
                 )
             from sidecar.engine.chroma import melody_features
 
-            inputs["input_features"] = melody_features(spec.melody, self._info.sample_rate, batch).to(
-                self.device, self._dtype
-            )
+            inputs["input_features"] = melody_features(
+                spec.melody, self._info.sample_rate, batch
+            ).to(self.device, self._dtype)
         return inputs, prompt_frames
 
     def sampling_kwargs(self, spec: GenerationSpec) -> dict[str, Any]:
@@ -185,7 +188,9 @@ class MusicgenEngine(Engine):
     def frames_for(self, duration_seconds: float) -> int:
         return max(1, math.ceil(duration_seconds * self._frame_rate))
 
-    def generate(self, spec: GenerationSpec, progress: ProgressCallback | None = None) -> np.ndarray:
+    def generate(
+        self, spec: GenerationSpec, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
         inputs, prompt_frames = self.build_inputs(spec)
         new_frames = self.frames_for(spec.duration_seconds)
         max_frames = int(WINDOW_SECONDS * self._frame_rate)
@@ -269,7 +274,7 @@ def _load_pretrained(model_name: str, device: str) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except ModelLoadError:
         raise
-    except Exception as e:  # noqa: BLE001 - every loader failure is reported the same way
+    except Exception as e:
         raise ModelLoadError(
             f"cannot load model '{model_name}' (looked in {where}): {type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}\n"
@@ -278,5 +283,5 @@ def _load_pretrained(model_name: str, device: str) -> tuple[Any, Any]:
             "       or pass a local directory saved with save_pretrained: --model /path/to/dir,\n"
             "       or run offline with the random test model: --model tiny"
         ) from e
-    model = model.to(device).eval()
+    model = model.to(device).eval()  # type: ignore[arg-type]
     return model, tokenizer

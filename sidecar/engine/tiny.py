@@ -76,7 +76,7 @@ def musicgen_config(
         max_position_embeddings=2048,
         pad_token_id=_CODEBOOK_SIZE,
         bos_token_id=_CODEBOOK_SIZE,
-        decoder_start_token_id=_CODEBOOK_SIZE,
+        decoder_start_token_id=_CODEBOOK_SIZE,  # type: ignore[call-arg]
     )
     return MusicgenConfig(
         text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict()
@@ -114,9 +114,10 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
 def build_tiny_model(
     seed: int = 0, audio_channels: int = 1
 ) -> tuple[MusicgenForConditionalGeneration, PreTrainedTokenizerFast]:
-    """The tiny MusicGen (decoder 32 wide × 2 layers) and its tokenizer, seeded for repeatability."""
-    config = musicgen_config(hidden_size=32, num_layers=2, num_heads=2, ffn_dim=64,
-                             audio_channels=audio_channels)
+    """The tiny MusicGen (decoder 32 wide × 2 layers) and its tokenizer, seeded."""
+    config = musicgen_config(
+        hidden_size=32, num_layers=2, num_heads=2, ffn_dim=64, audio_channels=audio_channels
+    )
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
@@ -124,7 +125,7 @@ def build_tiny_model(
         # EnCodec starts its codebooks at zero (they are learned by k-means); give them random
         # vectors so that different codes decode to different audio, as in a trained codec.
         with torch.no_grad():
-            for layer in model.audio_encoder.quantizer.layers:
+            for layer in model.audio_encoder.quantizer.layers:  # type: ignore[union-attr]
                 layer.codebook.embed.normal_()
                 layer.codebook.embed_avg.copy_(layer.codebook.embed)
     finally:

@@ -46,7 +46,10 @@ PONG = "/sidecar/pong"
 #: address → (arguments, meaning); the protocol document's table is generated from these.
 REQUESTS: dict[str, tuple[str, str]] = {
     GENERATE: ("request_id [key value]...", "text-to-music (or unconditional without `prompt`)"),
-    CONTINUE: ("request_id clip <path> [key value]...", "continue an audio clip; `clip` is required"),
+    CONTINUE: (
+        "request_id clip <path> [key value]...",
+        "continue an audio clip; `clip` is required",
+    ),
     CANCEL: ("request_id", "cancel a queued or running request"),
     STATUS: ("[request_id]", "state of one request, or of the server"),
     PING: ("(none)", "liveness; answered with /sidecar/pong"),

@@ -21,8 +21,13 @@ Reply = tuple[str, tuple[Any, ...]]
 class SidecarClient:
     """Sends from its own UDP socket and reads the replies that come back to it."""
 
-    def __init__(self, host: str = A.DEFAULT_HOST, port: int = A.DEFAULT_PORT,
-                 bind_host: str = "127.0.0.1", bind_port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = A.DEFAULT_HOST,
+        port: int = A.DEFAULT_PORT,
+        bind_host: str = "127.0.0.1",
+        bind_port: int = 0,
+    ) -> None:
         self.server = (host, port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((bind_host, bind_port))
@@ -51,7 +56,7 @@ class SidecarClient:
         self.sock.settimeout(max(timeout_seconds, 1e-3))
         try:
             data, _ = self.sock.recvfrom(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return None
         try:
             packet = OscPacket(data)
@@ -81,8 +86,9 @@ class SidecarClient:
                 seen.append(reply)
                 if address in A.TERMINAL_REPLIES:
                     return seen
-        raise TimeoutError(f"no terminal reply for '{request_id}' within {timeout_seconds} s; "
-                           f"got {seen}")
+        raise TimeoutError(
+            f"no terminal reply for '{request_id}' within {timeout_seconds} s; got {seen}"
+        )
 
     def ping(self, timeout_seconds: float = 2.0) -> tuple[Any, ...] | None:
         """The pong's arguments (version, model, device, state), or None."""

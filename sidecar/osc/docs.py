@@ -22,18 +22,40 @@ def _escape(text: str) -> str:
 
 def render_tables() -> str:
     """Markdown tables of requests, replies, request keys and error codes."""
-    lines = ["**Requests** (client → sidecar, default `udp://127.0.0.1:9310`)", "",
-             "| address | arguments | meaning |", "|---|---|---|"]
-    lines += [f"| `{a}` | `{_escape(args)}` | {_escape(m)} |" for a, (args, m) in A.REQUESTS.items()]
-    lines += ["", "**Replies** (sidecar → the sender's IP; `reply_port` changes the port)", "",
-              "| address | arguments | meaning |", "|---|---|---|"]
+    lines = [
+        "**Requests** (client → sidecar, default `udp://127.0.0.1:9310`)",
+        "",
+        "| address | arguments | meaning |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{a}` | `{_escape(args)}` | {_escape(m)} |" for a, (args, m) in A.REQUESTS.items()
+    ]
+    lines += [
+        "",
+        "**Replies** (sidecar → the sender's IP; `reply_port` changes the port)",
+        "",
+        "| address | arguments | meaning |",
+        "|---|---|---|",
+    ]
     lines += [f"| `{a}` | `{_escape(args)}` | {_escape(m)} |" for a, (args, m) in A.REPLIES.items()]
-    lines += ["", "**Request keys** (`key value` pairs after the request id)", "",
-              "| key | allowed | meaning |", "|---|---|---|"]
-    lines += [f"| `{f.name}` | {_escape(f.allowed())} | {_escape(f.help)} |"
-              for f in FIELDS.values()]
-    lines += ["", "**Error codes** (`/sidecar/error <request_id> <code> <message>`)", "",
-              "| code | meaning |", "|---|---|"]
+    lines += [
+        "",
+        "**Request keys** (`key value` pairs after the request id)",
+        "",
+        "| key | allowed | meaning |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{f.name}` | {_escape(f.allowed())} | {_escape(f.help)} |" for f in FIELDS.values()
+    ]
+    lines += [
+        "",
+        "**Error codes** (`/sidecar/error <request_id> <code> <message>`)",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+    ]
     lines += [f"| `{code}` | {_escape(meaning)} |" for code, meaning in ERROR_CODES.items()]
     return "\n".join(lines) + "\n"
 

@@ -44,39 +44,60 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _field(name: str, kind: Kind, lo: float | None = None, hi: float | None = None,
-           help: str = "", choices: tuple[str, ...] = ()) -> FieldSpec:
+def _field(
+    name: str,
+    kind: Kind,
+    lo: float | None = None,
+    hi: float | None = None,
+    help: str = "",
+    choices: tuple[str, ...] = (),
+) -> FieldSpec:
     return FieldSpec(name=name, kind=kind, minimum=lo, maximum=hi, help=help, choices=choices)
 
 
 #: Every key a request may carry. Ranges are the contract; the protocol document lists them.
-FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
-    _field("prompt", "str", help="text description; leave it out for unconditional generation"),
-    _field("seconds", "float", 0.1, 30.0, "length of the new audio"),
-    _field("bars", "int", 1, 64, "length in bars (needs bpm); bars × beats_per_bar × 60 / bpm"),
-    _field("bpm", "float", 20.0, 300.0, "session tempo"),
-    _field("beats_per_bar", "int", 1, 16, "time signature numerator (default 4)"),
-    _field("guidance", "float", 0.0, 20.0, "classifier-free guidance scale (default 3; ≤1 off)"),
-    _field("temperature", "float", 0.0, 5.0, "sampling temperature (default 1; 0 = greedy)"),
-    _field("top_k", "int", 0, 2048, "top-k sampling (default 250; 0 = off)"),
-    _field("top_p", "float", 0.0, 1.0, "nucleus sampling (default 0 = off)"),
-    _field("seed", "int", 0, _INT32_MAX, "random seed; same seed + request = same audio"),
-    _field("variations", "int", 1, 8, "how many takes, generated as one batch (default 1)"),
-    _field("reply_port", "int", 1, 65535, "send replies to this port (same IP as the sender)"),
-    _field("clip", "str", help="path of the audio clip to continue (/sidecar/continue)"),
-    _field("clip_start", "float", 0.0, 36000.0, "start of the clip range, seconds"),
-    _field("clip_end", "float", 0.0, 36000.0, "end of the clip range, seconds"),
-    _field("clip_start_beats", "float", 0.0, 100000.0, "start of the clip range, beats"),
-    _field("clip_end_beats", "float", 0.0, 100000.0, "end of the clip range, beats"),
-    _field("clip_bpm", "float", 20.0, 300.0, "native tempo of the clip file (default: bpm)"),
-    _field("loop", "bool", help="make the stem loop seamlessly (default 0)"),
-    _field("loudness", "float", -60.0, 0.0, "target integrated loudness, LUFS (default: the clip's)"),
-    _field("sample_rate", "int", 8000, 192000, "delivered sample rate (default 48000)"),
-    _field("channels", "int", 1, 2, "delivered channels (default: the model's)"),
-    _field("format", "choice", help="delivered sample format (default pcm24)",
-           choices=("pcm24", "float32", "pcm16")),
-    _field("key", "str", help="session key, e.g. 'F# minor'; added to the text prompt"),
-)}
+FIELDS: dict[str, FieldSpec] = {
+    f.name: f
+    for f in (
+        _field("prompt", "str", help="text description; leave it out for unconditional generation"),
+        _field("seconds", "float", 0.1, 30.0, "length of the new audio"),
+        _field("bars", "int", 1, 64, "length in bars (needs bpm); bars × beats_per_bar × 60 / bpm"),
+        _field("bpm", "float", 20.0, 300.0, "session tempo"),
+        _field("beats_per_bar", "int", 1, 16, "time signature numerator (default 4)"),
+        _field(
+            "guidance", "float", 0.0, 20.0, "classifier-free guidance scale (default 3; ≤1 off)"
+        ),
+        _field("temperature", "float", 0.0, 5.0, "sampling temperature (default 1; 0 = greedy)"),
+        _field("top_k", "int", 0, 2048, "top-k sampling (default 250; 0 = off)"),
+        _field("top_p", "float", 0.0, 1.0, "nucleus sampling (default 0 = off)"),
+        _field("seed", "int", 0, _INT32_MAX, "random seed; same seed + request = same audio"),
+        _field("variations", "int", 1, 8, "how many takes, generated as one batch (default 1)"),
+        _field("reply_port", "int", 1, 65535, "send replies to this port (same IP as the sender)"),
+        _field("clip", "str", help="path of the audio clip to continue (/sidecar/continue)"),
+        _field("clip_start", "float", 0.0, 36000.0, "start of the clip range, seconds"),
+        _field("clip_end", "float", 0.0, 36000.0, "end of the clip range, seconds"),
+        _field("clip_start_beats", "float", 0.0, 100000.0, "start of the clip range, beats"),
+        _field("clip_end_beats", "float", 0.0, 100000.0, "end of the clip range, beats"),
+        _field("clip_bpm", "float", 20.0, 300.0, "native tempo of the clip file (default: bpm)"),
+        _field("loop", "bool", help="make the stem loop seamlessly (default 0)"),
+        _field(
+            "loudness",
+            "float",
+            -60.0,
+            0.0,
+            "target integrated loudness, LUFS (default: the clip's)",
+        ),
+        _field("sample_rate", "int", 8000, 192000, "delivered sample rate (default 48000)"),
+        _field("channels", "int", 1, 2, "delivered channels (default: the model's)"),
+        _field(
+            "format",
+            "choice",
+            help="delivered sample format (default pcm24)",
+            choices=("pcm24", "float32", "pcm16"),
+        ),
+        _field("key", "str", help="session key, e.g. 'F# minor'; added to the text prompt"),
+    )
+}
 
 
 def check_value(spec: FieldSpec, value: object) -> str | float | int | bool:
@@ -89,8 +110,9 @@ def check_value(spec: FieldSpec, value: object) -> str | float | int | bool:
             )
         if spec.kind == "choice":
             if value not in spec.choices:
-                raise RequestError(f"{name}: {value!r} is not allowed; allowed: {spec.allowed()}",
-                                   name)
+                raise RequestError(
+                    f"{name}: {value!r} is not allowed; allowed: {spec.allowed()}", name
+                )
             return value
         if not value or len(value) > spec.max_length or "\x00" in value:
             raise RequestError(
@@ -114,8 +136,9 @@ def check_value(spec: FieldSpec, value: object) -> str | float | int | bool:
     if spec.kind == "int":
         if isinstance(value, float):
             if not value.is_integer():
-                raise RequestError(f"{name}: {value!r} is not whole; allowed: {spec.allowed()}",
-                                   name)
+                raise RequestError(
+                    f"{name}: {value!r} is not whole; allowed: {spec.allowed()}", name
+                )
             number = int(value)
     else:
         number = float(value)

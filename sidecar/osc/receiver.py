@@ -154,8 +154,12 @@ class OscReceiver(asyncio.DatagramProtocol):
     def on_status(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         if not args:
             running = self.queue.running
-            values: list[OscArg] = ["", self.state.state, len(self.queue),
-                                    running.request_id if running else ""]
+            values: list[OscArg] = [
+                "",
+                self.state.state,
+                len(self.queue),
+                running.request_id if running else "",
+            ]
             self.replier.send(sender, A.STATUS_REPLY, values)
             return
         rid = parse_request_id(args, A.STATUS)
@@ -169,7 +173,8 @@ class OscReceiver(asyncio.DatagramProtocol):
         if job.state is JobState.RUNNING:
             position = 0
         self.replier.send(
-            to, A.STATUS_REPLY,
+            to,
+            A.STATUS_REPLY,
             [job.request_id, job.state.value, position, round(job.progress, 4)],
         )
 

@@ -122,9 +122,7 @@ class GenerateRequest:
                 raise RequestError(f"key: {key!r} is not a string key", "key")
             spec = FIELDS.get(key)
             if spec is None:
-                raise RequestError(
-                    f"{key}: unknown key; allowed: {', '.join(sorted(FIELDS))}", key
-                )
+                raise RequestError(f"{key}: unknown key; allowed: {', '.join(sorted(FIELDS))}", key)
             if key in values:
                 raise RequestError(f"{key}: given twice", key)
             values[key] = check_value(spec, value)
@@ -137,8 +135,14 @@ class GenerateRequest:
         if self.mode == "continue" and self.clip is None:
             raise RequestError("clip: missing; /sidecar/continue needs clip <path>", "clip")
         if self.mode == "generate":
-            for name in ("clip", "clip_start", "clip_end", "clip_start_beats", "clip_end_beats",
-                         "clip_bpm"):
+            for name in (
+                "clip",
+                "clip_start",
+                "clip_end",
+                "clip_start_beats",
+                "clip_end_beats",
+                "clip_bpm",
+            ):
                 if getattr(self, name) is not None:
                     raise RequestError(f"{name}: only /sidecar/continue takes a clip", name)
         if self.bars is not None and self.bpm is None:
@@ -154,11 +158,13 @@ class GenerateRequest:
         seconds_range = self.clip_start is not None or self.clip_end is not None
         beats_range = self.clip_start_beats is not None or self.clip_end_beats is not None
         if seconds_range and beats_range:
-            raise RequestError("clip_start_beats: give the range in seconds or beats, not both",
-                               "clip_start_beats")
+            raise RequestError(
+                "clip_start_beats: give the range in seconds or beats, not both", "clip_start_beats"
+            )
         if beats_range and self.bpm is None and self.clip_bpm is None:
-            raise RequestError("clip_start_beats: a range in beats needs bpm or clip_bpm",
-                               "clip_start_beats")
+            raise RequestError(
+                "clip_start_beats: a range in beats needs bpm or clip_bpm", "clip_start_beats"
+            )
         for lo, hi in (("clip_start", "clip_end"), ("clip_start_beats", "clip_end_beats")):
             a, b = getattr(self, lo), getattr(self, hi)
             if a is not None and b is not None and b <= a:

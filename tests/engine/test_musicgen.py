@@ -83,9 +83,23 @@ def test_melody_needs_a_melody_model(engine: MusicgenEngine) -> None:
 def _serve(model: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     return subprocess.run(
-        [sys.executable, "-m", "sidecar", "serve", "--model", model, "--port", "0",
-         "--output-dir", str(tmp_path / "out"), "--no-warm-up"],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "sidecar",
+            "serve",
+            "--model",
+            model,
+            "--port",
+            "0",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--no-warm-up",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 

@@ -16,9 +16,28 @@ def parse(address: str, *args: object) -> GenerateRequest:
 
 
 def test_continue_request_round_trips_through_osc() -> None:
-    req = parse(A.CONTINUE, "r1", "clip", "/tmp/a.wav", "bars", 4, "bpm", 120, "loop", 1,
-                "prompt", "funk", "variations", 3, "seed", 42, "clip_start_beats", 4.0,
-                "clip_end_beats", 12)
+    req = parse(
+        A.CONTINUE,
+        "r1",
+        "clip",
+        "/tmp/a.wav",
+        "bars",
+        4,
+        "bpm",
+        120,
+        "loop",
+        1,
+        "prompt",
+        "funk",
+        "variations",
+        3,
+        "seed",
+        42,
+        "clip_start_beats",
+        4.0,
+        "clip_end_beats",
+        12,
+    )
     assert req.mode == "continue" and req.bars == 4 and req.bpm == 120.0 and req.loop is True
     assert req.duration_seconds == pytest.approx(8.0)
     assert req.clip_end_beats == 12.0 and isinstance(req.clip_end_beats, float)

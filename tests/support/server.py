@@ -36,17 +36,33 @@ class SidecarProcess:
 
 
 @contextmanager
-def running_sidecar(tmp_path: Path, *extra_args: str, ready_timeout_seconds: float = 120.0,
-                    env: dict[str, str] | None = None) -> Iterator[SidecarProcess]:
+def running_sidecar(
+    tmp_path: Path,
+    *extra_args: str,
+    ready_timeout_seconds: float = 120.0,
+    env: dict[str, str] | None = None,
+) -> Iterator[SidecarProcess]:
     """Start the server, wait for `/sidecar/pong ... ready`, stop it (SIGTERM) afterwards."""
     port = free_udp_port()
     output_dir = tmp_path / "stems"
     log_path = tmp_path / f"sidecar-{port}.log"
-    cmd = [sys.executable, "-m", "sidecar", "serve", "--model", "tiny", "--port", str(port),
-           "--output-dir", str(output_dir), *extra_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sidecar",
+        "serve",
+        "--model",
+        "tiny",
+        "--port",
+        str(port),
+        "--output-dir",
+        str(output_dir),
+        *extra_args,
+    ]
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     server = SidecarProcess("127.0.0.1", port, output_dir, proc, log_path)
     try:
         with SidecarClient("127.0.0.1", port) as client:
@@ -58,8 +74,9 @@ def running_sidecar(tmp_path: Path, *extra_args: str, ready_timeout_seconds: flo
                 if pong is not None and pong[3] == "ready":
                     break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"sidecar not ready in {ready_timeout_seconds} s:\n"
-                                       f"{server.log()}")
+                    raise RuntimeError(
+                        f"sidecar not ready in {ready_timeout_seconds} s:\n{server.log()}"
+                    )
         yield server
     finally:
         if proc.poll() is None:
