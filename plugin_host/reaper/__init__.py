@@ -1,0 +1,1 @@
+"""REAPER ReaScripts (Python) that drive the MusicGen sidecar."""

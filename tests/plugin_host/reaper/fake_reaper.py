@@ -1,0 +1,146 @@
+"""A fake REAPER project behind the ReaScript Python API's function names and return shapes."""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Take:
+    source: str
+    name: str = ""
+    start_offset_seconds: float = 0.0
+    playrate: float = 1.0
+
+
+@dataclass
+class Item:
+    track: str
+    position_seconds: float
+    length_seconds: float
+    takes: list[Take] = field(default_factory=list)
+
+
+@dataclass
+class FakeReaper:
+    """Pointers are strings like REAPER's; out-parameters come back in tuples as in ReaScript."""
+
+    bpm: float = 120.0
+    numerator: int = 4
+    denominator: int = 4
+    items: dict[str, Item] = field(default_factory=dict)
+    takes: dict[str, Take] = field(default_factory=dict)
+    selected: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    ext_state: dict[tuple[str, str], str] = field(default_factory=dict)
+    deferred: list[str] = field(default_factory=list)
+    undo_blocks: list[str] = field(default_factory=list)
+
+    def add_item(self, track: str, position: float, length: float, source: str,
+                 offset: float = 0.0) -> str:
+        pointer = f"(MediaItem*)0x{len(self.items) + 1:04x}"
+        take = Take(source=source, start_offset_seconds=offset)
+        take_pointer = f"(MediaItem_Take*)0x{len(self.takes) + 1:04x}"
+        self.takes[take_pointer] = take
+        self.items[pointer] = Item(track, position, length, [take])
+        return pointer
+
+    def take_pointer(self, take: Take) -> str:
+        return next(p for p, t in self.takes.items() if t is take)
+
+    # ---- ReaScript functions ----------------------------------------------------------
+
+    def RPR_CountSelectedMediaItems(self, proj: int) -> int:
+        return len(self.selected)
+
+    def RPR_GetSelectedMediaItem(self, proj: int, selitem: int) -> str:
+        return self.selected[selitem]
+
+    def RPR_GetActiveTake(self, item: str) -> str:
+        takes = self.items[item].takes
+        return self.take_pointer(takes[-1]) if takes else ""
+
+    def RPR_GetMediaItem_Track(self, item: str) -> str:
+        return self.items[item].track
+
+    def RPR_GetMediaItemTake_Source(self, take: str) -> str:
+        return "(PCM_source*)" + self.takes[take].source
+
+    def RPR_GetMediaSourceFileName(self, source: str, buf: str, size: int) -> tuple[str, str, int]:
+        return (source, source.removeprefix("(PCM_source*)"), size)
+
+    def RPR_GetMediaSourceLength(self, source: str, is_qn: bool) -> tuple[float, str, bool]:
+        path = source.removeprefix("(PCM_source*)")
+        with wave.open(path, "rb") as handle:
+            return (handle.getnframes() / handle.getframerate(), source, False)
+
+    def RPR_GetMediaItemInfo_Value(self, item: str, name: str) -> float:
+        found = self.items[item]
+        return {"D_POSITION": found.position_seconds, "D_LENGTH": found.length_seconds}[name]
+
+    def RPR_SetMediaItemInfo_Value(self, item: str, name: str, value: float) -> bool:
+        found = self.items[item]
+        if name == "D_POSITION":
+            found.position_seconds = value
+        elif name == "D_LENGTH":
+            found.length_seconds = value
+        return True
+
+    def RPR_GetMediaItemTakeInfo_Value(self, take: str, name: str) -> float:
+        found = self.takes[take]
+        return {"D_STARTOFFS": found.start_offset_seconds, "D_PLAYRATE": found.playrate}[name]
+
+    def RPR_GetSetMediaItemTakeInfo_String(self, take: str, name: str, value: str,
+                                           set_new: bool) -> tuple[bool, str, str, str, bool]:
+        if set_new and name == "P_NAME":
+            self.takes[take].name = value
+        return (True, take, name, self.takes[take].name, set_new)
+
+    def RPR_TimeMap_GetTimeSigAtTime(self, proj: int, time: float, num: int, denom: int,
+                                     tempo: float) -> tuple[int, float, int, int, float]:
+        return (proj, time, self.numerator, self.denominator, self.bpm)
+
+    def RPR_AddMediaItemToTrack(self, track: str) -> str:
+        pointer = f"(MediaItem*)0x{len(self.items) + 1:04x}"
+        self.items[pointer] = Item(track, 0.0, 0.0, [])
+        return pointer
+
+    def RPR_AddTakeToMediaItem(self, item: str) -> str:
+        take = Take(source="")
+        pointer = f"(MediaItem_Take*)0x{len(self.takes) + 1:04x}"
+        self.takes[pointer] = take
+        self.items[item].takes.append(take)
+        return pointer
+
+    def RPR_PCM_Source_CreateFromFile(self, filename: str) -> str:
+        return "(PCM_source*)" + filename
+
+    def RPR_SetMediaItemTake_Source(self, take: str, source: str) -> bool:
+        self.takes[take].source = source.removeprefix("(PCM_source*)")
+        return True
+
+    def RPR_UpdateArrange(self) -> None:
+        return None
+
+    def RPR_Undo_BeginBlock(self) -> None:
+        self.undo_blocks.append("begin")
+
+    def RPR_Undo_EndBlock(self, description: str, flags: int) -> None:
+        self.undo_blocks.append(description)
+
+    def RPR_ShowConsoleMsg(self, message: str) -> None:
+        self.console.append(message)
+
+    def RPR_GetExtState(self, section: str, key: str) -> str:
+        return self.ext_state.get((section, key), "")
+
+    def RPR_SetExtState(self, section: str, key: str, value: str, persist: bool) -> None:
+        self.ext_state[(section, key)] = value
+
+    def RPR_defer(self, code: str) -> None:
+        self.deferred.append(code)
+
+    def items_on(self, track: str) -> list[Item]:
+        return sorted((i for i in self.items.values() if i.track == track),
+                      key=lambda i: i.position_seconds)
