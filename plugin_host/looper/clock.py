@@ -125,6 +125,11 @@ class Clock:
             if bpm is not None and 20.0 <= bpm <= 300.0:
                 self._bpm = bpm
 
+    def _set_tempo(self, bpm: float) -> None:
+        if 20.0 <= bpm <= 300.0:
+            with self._lock:
+                self._bpm = bpm
+
     def _set_running(self, running: bool) -> None:
         with self._lock:
             if self._running and not running:

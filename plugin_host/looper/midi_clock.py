@@ -94,4 +94,6 @@ class MidiClock(Clock):
                 anchor_time = fitted
             self._set_anchor(anchor_time, tick / PPQN, bpm)
         elif bpm is not None:
-            self._set_anchor(time_s, self._next_tick / PPQN, bpm)
+            # Stopped: track the tempo only; the position stays where the clock stopped, so
+            # "the next bar" after a stop stays put.
+            self._set_tempo(bpm)
