@@ -9,7 +9,7 @@ import struct
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -129,7 +129,7 @@ def make_surface(tmp_path: Path, song: FakeSong, live: FakeLiveModule) -> Iterat
         folder.mkdir()
         (folder / "settings.json").write_text(json.dumps(settings))
         c_instance = FakeCInstance(song)
-        surface = SidecarSurface(c_instance, settings_directory=str(folder))
+        surface = SidecarSurface(cast(Any, c_instance), settings_directory=str(folder))
         surfaces.append(surface)
         return surface, c_instance
 

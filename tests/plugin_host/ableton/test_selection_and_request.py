@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,8 @@ from sidecar.osc.schema import GenerateRequest
 from tests.plugin_host.ableton.fake_live import FakeClip, FakeSong
 
 SCRIPT_DIR = Path(__file__).parents[3] / "plugin_host" / "ableton"
+# Fakes have the stubs' shape (test_typecheck checks it) but are not subclasses of the stubs'
+# nominal classes, so tests hand them to the script as Any.
 
 
 def select(song: FakeSong, clip: FakeClip) -> FakeClip:
@@ -32,7 +35,7 @@ def select(song: FakeSong, clip: FakeClip) -> FakeClip:
     (90.0, (4.0, 12.0), (4.0 * 60 / 90, 12.0 * 60 / 90)),
 ])
 def test_warped_loop_region_goes_through_the_warp_map(file_bpm, loop, seconds) -> None:
-    song = FakeSong(tempo=128.0)
+    song: Any = FakeSong(tempo=128.0)
     select(song, FakeClip("/a.wav", file_bpm=file_bpm, file_seconds=60.0,
                           loop_start=loop[0], loop_end=loop[1]))
     region = read_clip_region(song, read_song_context(song, "off"))
@@ -43,7 +46,7 @@ def test_warped_loop_region_goes_through_the_warp_map(file_bpm, loop, seconds) -
 
 
 def test_unwarped_markers_are_seconds() -> None:
-    song = FakeSong(tempo=100.0)
+    song: Any = FakeSong(tempo=100.0)
     select(song, FakeClip("/a.wav", warping=False, looping=False, start_marker=1.0,
                           end_marker=5.8))
     region = read_clip_region(song, read_song_context(song, "off"))
@@ -55,7 +58,7 @@ def test_unwarped_markers_are_seconds() -> None:
 @pytest.mark.parametrize(("numerator", "denominator", "beats_per_bar"), [
     (4, 4, 4), (3, 4, 3), (6, 8, 3), (7, 8, 7), (2, 2, 4)])
 def test_beats_per_bar_in_quarter_notes(numerator, denominator, beats_per_bar) -> None:
-    song = FakeSong(numerator=numerator, denominator=denominator)
+    song: Any = FakeSong(numerator=numerator, denominator=denominator)
     assert read_song_context(song, "off").beats_per_bar == beats_per_bar
 
 
@@ -63,7 +66,7 @@ def test_beats_per_bar_in_quarter_notes(numerator, denominator, beats_per_bar) -
     (True, 6, "Minor", "F# minor"), (True, 0, "Major", "C major"),
     (True, 2, "Dorian", None), (False, 6, "Minor", None)])
 def test_song_key_from_live_12(scale_mode, root, scale, key) -> None:
-    song = FakeSong()
+    song: Any = FakeSong()
     song.scale_mode, song.root_note, song.scale_name = scale_mode, root, scale
     assert read_song_context(song, "auto").key == key
     assert read_song_context(song, "off").key is None
@@ -71,7 +74,7 @@ def test_song_key_from_live_12(scale_mode, root, scale, key) -> None:
 
 
 def test_missing_selection_raises_selection_error() -> None:
-    song = FakeSong()
+    song: Any = FakeSong()
     with pytest.raises(SelectionError, match="select an audio clip"):
         read_target(song)
 
@@ -79,7 +82,7 @@ def test_missing_selection_raises_selection_error() -> None:
 @pytest.mark.parametrize("warping", [True, False])
 @pytest.mark.parametrize("tempo", [60.0, 120.0, 174.0])
 def test_every_request_passes_the_sidecar_schema(warping: bool, tempo: float) -> None:
-    song = FakeSong(tempo=tempo)
+    song: Any = FakeSong(tempo=tempo)
     song.scale_mode, song.root_note, song.scale_name = True, 9, "Minor"
     select(song, FakeClip("/a.wav", warping=warping, file_seconds=60.0, loop_end=16.0,
                           end_marker=16.0))
@@ -97,7 +100,7 @@ def test_every_request_passes_the_sidecar_schema(warping: bool, tempo: float) ->
 
 
 def test_beats_fallback_when_seconds_are_unknown() -> None:
-    song = FakeSong()
+    song: Any = FakeSong()
     clip = select(song, FakeClip("/a.wav"))
     def refuse(beat_time: float) -> float:
         raise RuntimeError("Live refused the conversion")

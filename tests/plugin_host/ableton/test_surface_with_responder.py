@@ -82,7 +82,7 @@ def test_variations_go_to_consecutive_empty_slots(
     make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
     session_clip: FakeClip, tmp_path: Path,
 ) -> None:
-    surface, c_instance = make_surface(responder.port, variations=3)
+    surface, _ = make_surface(responder.port, variations=3)
     occupied = FakeClip(str(tmp_path / "x.wav"), name="keep")
     song.tracks[0].clip_slots[2].put(occupied)
     surface.receive_midi(GENERATE_NOTE)
