@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -82,6 +83,9 @@ def _serve(args: argparse.Namespace) -> int:
         output_dir=_output_dir(args),
         queue_size=args.queue_size,
         warm_up=not args.no_warm_up,
+        allow_remote=args.allow_remote,
+        token=args.token or os.environ.get("SIDECAR_TOKEN") or None,
+        allowed_roots=tuple(Path(p) for p in args.allow_root) if args.allow_root else None,
     )
     return asyncio.run(Server(config).run())
 
@@ -202,6 +206,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
     p.add_argument("--queue-size", type=int, default=32)
     p.add_argument("--no-warm-up", action="store_true", help="skip the warm-up generation")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (needs a token); see docs/security.md",
+    )
+    p.add_argument(
+        "--token",
+        default=None,
+        help="shared token every request must end with ('token <value>'); "
+        "prefer the SIDECAR_TOKEN environment variable",
+    )
+    p.add_argument(
+        "--allow-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder clips may be read from (repeatable; default: home, output "
+        "and temp directories)",
+    )
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("generate", help="one request without a server, with a progress bar")

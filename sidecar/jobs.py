@@ -23,10 +23,12 @@ class JobState(enum.Enum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Was running when the previous server process died (kill -9, power loss).
+    INTERRUPTED = "interrupted"
 
     @property
     def finished(self) -> bool:
-        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+        return self is not JobState.QUEUED and self is not JobState.RUNNING
 
 
 @dataclass(eq=False)
@@ -111,6 +113,11 @@ class JobQueue:
             if not oldest.state.finished:
                 break
             del self._known[oldest_id]
+
+    def remember_finished(self, job: Job) -> None:
+        """Make a job that never ran here (interrupted last time) answer `/sidecar/status`."""
+        with self._cond:
+            self._remember(job)
 
     def take(self, timeout_seconds: float | None = None) -> Job | None:
         """Block until a job is queued (the worker thread); None on timeout or close."""

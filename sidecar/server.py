@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 from collections.abc import Callable, Iterator
@@ -12,12 +13,14 @@ from pathlib import Path
 
 from sidecar.delivery import Delivery
 from sidecar.engine.base import Engine
-from sidecar.errors import ModelLoadError, SidecarError
-from sidecar.jobs import JobQueue, JobState
+from sidecar.errors import ModelLoadError, SidecarError, UnauthorizedError
+from sidecar.jobs import Job, JobQueue, JobState
+from sidecar.journal import Journal
 from sidecar.osc.addresses import DEFAULT_HOST, DEFAULT_PORT
 from sidecar.osc.receiver import OscReceiver, ServerState
 from sidecar.osc.replier import OscReplier
-from sidecar.osc.schema import Cancelled
+from sidecar.osc.schema import Cancelled, GenerateRequest
+from sidecar.paths import PathPolicy, default_roots
 from sidecar.worker import JobRunner, Worker
 
 __all__ = ["Server", "ServerConfig"]
@@ -36,6 +39,36 @@ class ServerConfig:
     queue_size: int = 32
     warm_up: bool = True
     shutdown_timeout_seconds: float = 10.0
+    allow_remote: bool = False
+    token: str | None = None
+    #: Folders clips may be read from; None → the home, output and temp directories.
+    allowed_roots: tuple[Path, ...] | None = None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_network(config: ServerConfig) -> None:
+    """Refuse a non-loopback bind without --allow-remote, and a remote bind without a token."""
+    if _is_loopback(config.host):
+        return
+    if not config.allow_remote:
+        raise UnauthorizedError(
+            f"refusing to listen on {config.host}: only 127.0.0.1 is served by default. "
+            "To serve other machines, pass --allow-remote and a shared token "
+            "(--token or the SIDECAR_TOKEN environment variable); see docs/security.md"
+        )
+    if not config.token or len(config.token) < 8:
+        raise UnauthorizedError(
+            f"refusing to listen on {config.host} without a shared token of at least 8 "
+            "characters: pass --token or set SIDECAR_TOKEN"
+        )
 
 
 class Server:
@@ -51,6 +84,9 @@ class Server:
         self._stop: asyncio.Event | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._replier: OscReplier | None = None
+        self.journal: Journal | None = None
+        output = self.delivery.output_dir
+        self.policy = PathPolicy.of([*(config.allowed_roots or default_roots(output)), output])
 
     def request_stop(self) -> None:
         if self._stop is not None:
@@ -60,12 +96,20 @@ class Server:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
+            check_network(self.config)
             self.delivery.ensure_writable()
+            self.journal = Journal(self.delivery.output_dir)
         except SidecarError as e:
             log.error("%s", e.message)
             return 1
+        for rid in self.journal.interrupted:
+            job = Job(request=GenerateRequest(request_id=rid), reply_to=("", 0))
+            job.state = JobState.INTERRUPTED
+            self.queue.remember_finished(job)
         self._replier = OscReplier(loop)
-        receiver = OscReceiver(self.queue, self._replier, self.state)
+        receiver = OscReceiver(
+            self.queue, self._replier, self.state, self.policy, self.config.token
+        )
         try:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: receiver, local_addr=(self.config.host, self.config.port)
@@ -115,7 +159,8 @@ class Server:
             engine.warm_up()
             warm_post()
         self.engine = engine
-        self.worker = Worker(self.queue, JobRunner(engine, self.delivery, self._reply()))
+        runner = JobRunner(engine, self.delivery, self._reply(), self.policy, self.journal)
+        self.worker = Worker(self.queue, runner)
         self.worker.start()
 
     def _reply(self) -> OscReplier:

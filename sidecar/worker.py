@@ -17,7 +17,9 @@ from sidecar.delivery import DeliveredStem, Delivery
 from sidecar.engine.base import Engine, GenerationSpec
 from sidecar.errors import CancelledError, OutOfMemoryError, RequestError, SidecarError
 from sidecar.jobs import Job, JobQueue, JobState
+from sidecar.journal import Journal
 from sidecar.osc.schema import GenerateRequest, OscArg, Stem
+from sidecar.paths import PathPolicy
 from sidecar.post.pipeline import PostSpec, build_tempo_map, process
 from sidecar.post.prompt import prepare_prompt
 
@@ -65,12 +67,30 @@ class _Clock:
 class JobRunner:
     """Runs one job end to end and sends exactly one terminal answer through the reporter."""
 
-    def __init__(self, engine: Engine, delivery: Delivery, reporter: Reporter) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        delivery: Delivery,
+        reporter: Reporter,
+        policy: PathPolicy | None = None,
+        journal: Journal | None = None,
+    ) -> None:
         self.engine = engine
         self.delivery = delivery
         self.reporter = reporter
+        self.policy = policy
+        self.journal = journal
 
     def run(self, job: Job) -> None:
+        if self.journal is not None:
+            self.journal.start(job.request_id)
+        try:
+            self._run_and_answer(job)
+        finally:
+            if self.journal is not None:
+                self.journal.end(job.request_id, job.state.value)
+
+    def _run_and_answer(self, job: Job) -> None:
         try:
             n_files = self._run(job)
         except CancelledError:
@@ -114,7 +134,8 @@ class JobRunner:
                 start = req.clip_start_beats * 60.0 / beat_bpm
             if req.clip_end_beats is not None:
                 end = req.clip_end_beats * 60.0 / beat_bpm
-        region, rate = read_audio(req.clip, start, end)
+        clip = req.clip if self.policy is None else str(self.policy.check_clip(req.clip))
+        region, rate = read_audio(clip, start, end)
         info = self.engine.info
         prompt = prepare_prompt(
             region,

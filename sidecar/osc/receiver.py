@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hmac
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from sidecar import __version__
-from sidecar.audiofile import check_clip_path
-from sidecar.errors import NotFoundError, SidecarError, UnknownAddressError
+from sidecar.errors import NotFoundError, SidecarError, UnauthorizedError, UnknownAddressError
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.osc import addresses as A
 from sidecar.osc.replier import OscReplier
@@ -26,6 +26,7 @@ from sidecar.osc.schema import (
     Pong,
     parse_request_id,
 )
+from sidecar.paths import PathPolicy
 
 __all__ = ["OscReceiver", "ServerState"]
 
@@ -74,10 +75,19 @@ def _reply_port_of(args: tuple[Any, ...] | list[Any]) -> int | None:
 class OscReceiver(asyncio.DatagramProtocol):
     """Handles every datagram on the server socket."""
 
-    def __init__(self, queue: JobQueue, replier: OscReplier, state: ServerState) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        replier: OscReplier,
+        state: ServerState,
+        policy: PathPolicy,
+        token: str | None = None,
+    ) -> None:
         self.queue = queue
         self.replier = replier
         self.state = state
+        self.policy = policy
+        self.token = token
         self.rejections = _RateLimitedLog()
         self.handlers: dict[str, Callable[[tuple[Any, ...], tuple[str, int]], None]] = {
             A.GENERATE: self.on_generate,
@@ -94,7 +104,9 @@ class OscReceiver(asyncio.DatagramProtocol):
         sender = (addr[0], addr[1])
         try:
             packet = OscPacket(data)
-        except ParseError as e:
+        except (ParseError, ValueError, IndexError, TypeError, OverflowError) as e:
+            # python-osc raises more than ParseError on hostile bytes (UnicodeDecodeError on
+            # invalid UTF-8, found by tests/osc/test_fuzz.py): all of it is a malformed packet.
             self.rejections.warning("malformed OSC from %s:%d: %s", *sender, e)
             self.replier.reply(sender, ErrorReply("", "bad_request", f"malformed OSC packet: {e}"))
             return
@@ -105,9 +117,25 @@ class OscReceiver(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         log.warning("socket error: %s", exc)
 
+    def _authorize(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Strip a trailing `token <value>` pair; refuse the message if a token is required and
+        it is missing or wrong."""
+        sent: Any = None
+        if len(args) >= 2 and args[-2] == "token":
+            sent, args = args[-1], args[:-2]
+        if self.token is not None and not (
+            isinstance(sent, str) and hmac.compare_digest(sent.encode(), self.token.encode())
+        ):
+            raise UnauthorizedError(
+                "token: missing or wrong; this server takes requests only with "
+                "'token <value>' as the last two arguments"
+            )
+        return args
+
     def dispatch(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         handler = self.handlers.get(address)
         try:
+            args = self._authorize(args)
             if handler is None:
                 raise UnknownAddressError(
                     f"no handler for {address}; known: {', '.join(sorted(self.handlers))}"
@@ -134,7 +162,8 @@ class OscReceiver(asyncio.DatagramProtocol):
     def _submit(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         request = GenerateRequest.from_osc(address, args)
         if request.clip is not None:
-            check_clip_path(Path(request.clip))
+            resolved = self.policy.check_clip(request.clip)
+            request = dataclasses.replace(request, clip=str(resolved))
         reply_to = (sender[0], request.reply_port or sender[1])
         job = Job(request=request, reply_to=reply_to)
         position = self.queue.submit(job)

@@ -1,0 +1,70 @@
+"""③ A small append-only journal of running jobs, so a restart after `kill -9` can tell."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+__all__ = ["Journal"]
+
+log = logging.getLogger(__name__)
+
+_NAME = ".sidecar-journal.jsonl"
+
+
+class Journal:
+    """`start`/`end` lines per job; on open, jobs started but never ended were interrupted."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.path = output_dir / _NAME
+        self._lock = threading.Lock()
+        self.interrupted: dict[str, str] = self._recover()
+
+    def _recover(self) -> dict[str, str]:
+        """Read the last run's journal, clean its partial files, start a fresh journal."""
+        open_jobs: dict[str, str] = {}  # request id → when it started
+        if self.path.exists():
+            for line in self.path.read_text(errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by the crash itself
+                rid = str(entry.get("request_id", ""))
+                if entry.get("event") == "start":
+                    open_jobs[rid] = str(entry.get("time", ""))
+                elif entry.get("event") == "end":
+                    open_jobs.pop(rid, None)
+        for rid in open_jobs:
+            log.warning("request %s was interrupted by the last shutdown", rid)
+        self._remove_partials(self.path.parent)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("")
+        return open_jobs
+
+    @staticmethod
+    def _remove_partials(folder: Path) -> None:
+        """Delete temporary files a crash left (hidden `.name.partial` files) under `folder`."""
+        if not folder.is_dir():
+            return
+        for tmp in folder.glob("**/.*.partial*"):
+            try:
+                tmp.unlink()
+            except OSError as e:
+                log.warning("cannot remove partial file %s: %s", tmp, e)
+
+    def _append(self, entry: dict[str, str]) -> None:
+        line = json.dumps(entry) + "\n"
+        with self._lock, open(self.path, "a") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def start(self, request_id: str) -> None:
+        self._append({"event": "start", "request_id": request_id, "time": f"{time.time():.3f}"})
+
+    def end(self, request_id: str, state: str) -> None:
+        self._append({"event": "end", "request_id": request_id, "state": state})
