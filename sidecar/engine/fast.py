@@ -1,0 +1,413 @@
+"""③ A fast MusicGen decode loop behind the engine interface: static cache, cross K/V once."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from transformers.masking_utils import create_bidirectional_mask
+
+from sidecar.engine.base import GenerationSpec, ProgressCallback
+from sidecar.engine.fast_decoder import DecoderWeights, LinearKind, pack_decoder
+from sidecar.engine.kv_cache import CacheShape, StaticKVCache
+from sidecar.engine.musicgen import WINDOW_SECONDS, MusicgenEngine
+from sidecar.engine.sampling import SamplingPlan, choose_tokens, guide
+from sidecar.engine.static_step import StaticStepper, StepKey
+from sidecar.engine.stream import AudioCallback, WindowedAudio
+from sidecar.errors import OutOfMemoryError, RequestError
+
+__all__ = ["DECODE_MODES", "DecodeMode", "DecodeSettings", "FastMusicgenEngine", "GeneratedCodes"]
+
+log = logging.getLogger(__name__)
+
+DecodeMode = Literal["exact", "fast", "int8"]
+DECODE_MODES: tuple[str, ...] = ("exact", "fast", "int8")
+#: Cache lengths are rounded up to this many positions so that requests share buffers/graphs.
+_POSITION_BUCKET = 256
+_SOURCE_BUCKET = 32
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How a mode runs on a device."""
+
+    mode: DecodeMode
+    linear: LinearKind
+    weight_dtype: torch.dtype
+    act_dtype: torch.dtype
+    fuse: bool
+    #: Decode steps through `StaticStepper` (fixed shapes); captured as CUDA graphs on GPU.
+    static_steps: bool
+    cuda_graphs: bool
+
+    @staticmethod
+    def choose(mode: str, device: torch.device, model_dtype: torch.dtype) -> DecodeSettings:
+        if mode not in DECODE_MODES:
+            raise ValueError(f"mode: '{mode}' is not one of {', '.join(DECODE_MODES)}")
+        cuda = device.type == "cuda"
+        if mode == "exact":
+            # the model's own tensors and kernels: token-identical to transformers' generate
+            return DecodeSettings("exact", "torch", model_dtype, model_dtype, False, False, False)
+        if cuda:
+            half = torch.float16 if model_dtype != torch.bfloat16 else torch.bfloat16
+            chosen: DecodeMode = "int8" if mode == "int8" else "fast"
+            return DecodeSettings(chosen, "torch", half, half, True, True, True)
+        if mode == "int8":
+            return DecodeSettings("int8", "int8", torch.bfloat16, torch.float32, True, False, False)
+        return DecodeSettings("fast", "mkldnn", torch.bfloat16, torch.float32, True, False, False)
+
+
+@dataclass(frozen=True)
+class GeneratedCodes:
+    """Audio codes `(batch, codebooks, frames)` on the device, prompt frames included."""
+
+    codes: torch.Tensor
+    prompt_frames: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class _Request:
+    batch: int
+    rows: int
+    plan: SamplingPlan
+    encoder_states: torch.Tensor
+    encoder_mask: torch.Tensor
+    decoder_ids: torch.Tensor
+    prompt_frames: int
+    steps: int
+
+
+class FastMusicgenEngine(MusicgenEngine):
+    """`MusicgenEngine` with its own decode loop; `mode` trades exactness for speed.
+
+    - `exact`: the model's weights and kernels, a static KV cache, cross-attention keys/values
+      computed once, the delay pattern applied per column: token-identical to stock `generate`.
+    - `fast`: CPU: bf16 weights prepacked for oneDNN, q/k/v and the four heads fused;
+      CUDA: fp16, fused, every decode step replayed from a CUDA graph.
+    - `int8`: CPU: weight-only int8 linears (bf16 activations); CUDA: same as `fast`.
+    Melody models fall back to the stock loop.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        name: str,
+        device: str,
+        is_random: bool = False,
+        mode: DecodeMode = "fast",
+    ) -> None:
+        super().__init__(model, tokenizer, name, device, is_random)
+        self.settings = DecodeSettings.choose(mode, self.device, self._dtype)
+        self._info = dataclasses.replace(
+            self._info, dtype=f"{str(self.settings.weight_dtype).removeprefix('torch.')}"
+            f"/{self.settings.linear}/{mode}"
+        )
+        self._weights: DecoderWeights | None = None
+        self._cache: StaticKVCache | None = None
+        self._steppers: dict[StepKey, StaticStepper] = {}
+
+    @classmethod
+    def load(
+        cls, model_name: str, device: str | None = None, mode: DecodeMode = "fast"
+    ) -> FastMusicgenEngine:
+        base = MusicgenEngine.load(model_name, device)
+        return cls(base.model, base.tokenizer, base.info.name, str(base.device),
+                   base.info.is_random, mode=mode)
+
+    @property
+    def mode(self) -> DecodeMode:
+        return self.settings.mode
+
+    @property
+    def weights(self) -> DecoderWeights:
+        """The packed decoder, built on first use (exact mode shares the model's tensors)."""
+        if self._weights is None:
+            s = self.settings
+            self._weights = pack_decoder(self.model.decoder, s.linear, s.weight_dtype, s.act_dtype,
+                                         s.fuse)
+        return self._weights
+
+    # ---------------------------------------------------------------- public API
+
+    def generate(
+        self,
+        spec: GenerationSpec,
+        progress: ProgressCallback | None = None,
+        on_audio: AudioCallback | None = None,
+        audio_every_seconds: float = 2.0,
+    ) -> np.ndarray:
+        """As `Engine.generate`; with `on_audio`, new audio also arrives in chunks while decoding.
+
+        `on_audio(chunk, seconds_ready)` gets float32 `(batch, channels, samples)` of new audio
+        (prompt excluded) about every `audio_every_seconds`, decoded by windows; the returned
+        array is one full decode of the final codes (identical to stock in exact mode).
+        """
+        if self._info.supports_melody:
+            return super().generate(spec, progress)
+        try:
+            with torch.inference_mode():
+                result = self.generate_codes(spec, progress, on_audio, audio_every_seconds)
+                audio = self.decode_codes(result.codes)
+        except torch.OutOfMemoryError as e:
+            self._cache = None
+            self._steppers.clear()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            raise OutOfMemoryError(
+                f"out of memory on {self.device} generating {spec.duration_seconds:.1f} s"
+            ) from e
+        return self.cut(audio, result.prompt_frames, spec.duration_seconds)
+
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """EnCodec `(batch, codebooks, frames)` → audio `(batch, channels, samples)`, as stock."""
+        codec = self.model.audio_encoder
+        scales = [None] * codes.shape[0]
+        if self._info.channels == 1:
+            return codec.decode(codes[None], audio_scales=scales).audio_values
+        left = codec.decode(codes[None, :, ::2], audio_scales=scales).audio_values
+        right = codec.decode(codes[None, :, 1::2], audio_scales=scales).audio_values
+        return torch.cat([left, right], dim=1)
+
+    def generate_codes(
+        self,
+        spec: GenerationSpec,
+        progress: ProgressCallback | None = None,
+        on_audio: AudioCallback | None = None,
+        audio_every_seconds: float = 2.0,
+    ) -> GeneratedCodes:
+        """Decode the codes for `spec` (prompt frames included); no audio synthesis at the end."""
+        with torch.inference_mode():
+            request = self._prepare(spec)
+            return self._decode(request, spec, progress, on_audio, audio_every_seconds)
+
+    # ---------------------------------------------------------------- request set-up
+
+    def _plan(self, spec: GenerationSpec, has_text: bool) -> SamplingPlan:
+        kw = self.sampling_kwargs(spec)
+        # without text both CFG halves are the same null condition: guidance changes nothing
+        scale = kw["guidance_scale"] if has_text else None
+        if not kw["do_sample"]:
+            return SamplingPlan(greedy=True, guidance_scale=scale)
+        return SamplingPlan(
+            greedy=False, guidance_scale=scale, temperature=float(kw["temperature"]),
+            top_k=int(kw["top_k"] or 0), top_p=float(kw["top_p"] or 0.0),
+        )
+
+    def _prepare(self, spec: GenerationSpec) -> _Request:
+        inputs, prompt_frames = self.build_inputs(spec)
+        new_frames = self.frames_for(spec.duration_seconds)
+        if prompt_frames + new_frames > int(WINDOW_SECONDS * self._frame_rate):
+            raise RequestError(
+                f"seconds: prompt ({prompt_frames / self._frame_rate:.2f} s) + continuation "
+                f"({spec.duration_seconds:.2f} s) exceed the model's {WINDOW_SECONDS:.0f} s window"
+            )
+        has_text = "input_ids" in inputs
+        plan = self._plan(spec, has_text)
+        mask = inputs["attention_mask"]
+        if has_text:
+            states = self.model.text_encoder(
+                input_ids=inputs["input_ids"], attention_mask=mask
+            ).last_hidden_state
+        else:
+            states = inputs["encoder_outputs"][0]
+        if plan.guidance_scale is not None:
+            states = torch.cat([states, torch.zeros_like(states)], dim=0)
+            mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
+        proj = getattr(self.model, "enc_to_dec_proj", None)
+        if proj is not None:
+            states = proj(states)
+        states = states * mask[..., None]
+        batch = mask.shape[0] // (2 if plan.guidance_scale is not None else 1)
+        decoder_ids = self._decoder_ids(inputs, batch)
+        return _Request(batch, mask.shape[0], plan, states, mask, decoder_ids, prompt_frames,
+                        new_frames + (self._channel_codebooks - 1))
+
+    @property
+    def _channel_codebooks(self) -> int:
+        k = int(self.model.decoder.num_codebooks)
+        return k // 2 if self._info.channels == 2 else k
+
+    @property
+    def _start_token(self) -> int:
+        return int(self.model.generation_config.decoder_start_token_id)
+
+    def _decoder_ids(self, inputs: dict[str, Any], batch: int) -> torch.Tensor:
+        """`(batch * codebooks, 1 + prompt_frames)`: the start token, then the prompt's codes."""
+        k = int(self.model.decoder.num_codebooks)
+        start = torch.full((batch * k, 1), self._start_token, dtype=torch.long, device=self.device)
+        values = inputs.get("input_values")
+        if values is None:
+            return start
+        codec = self.model.audio_encoder
+        pad = inputs["padding_mask"]
+        if self._info.channels == 1:
+            codes = codec.encode(input_values=values, padding_mask=pad).audio_codes
+        else:
+            left = codec.encode(input_values=values[:, :1], padding_mask=pad).audio_codes
+            right = codec.encode(input_values=values[:, 1:], padding_mask=pad).audio_codes
+            codes = torch.stack([left, right], dim=3).flatten(2, 3)
+        return torch.cat([start, codes[0].reshape(batch * k, -1)], dim=-1)
+
+    def _cache_for(self, rows: int, positions: int) -> StaticKVCache:
+        w = self.weights
+        shape = CacheShape(len(w.layers), rows, w.num_heads, w.head_dim,
+                           _POSITION_BUCKET * math.ceil(positions / _POSITION_BUCKET),
+                           w.act_dtype, self.device)
+        if self._cache is None or not self._cache.shape.fits(shape):
+            self._cache = None
+            self._steppers.clear()
+            self._cache = StaticKVCache(shape)
+        return self._cache
+
+    def _cross_mask(self, request: _Request, queries: int) -> torch.Tensor | None:
+        dummy = torch.zeros((request.rows, queries, self.weights.hidden_size),
+                            dtype=self.weights.act_dtype, device=self.device)
+        mask = create_bidirectional_mask(
+            config=self.model.decoder.config, inputs_embeds=dummy,
+            attention_mask=request.encoder_mask, encoder_hidden_states=request.encoder_states,
+        )
+        if mask is not None and not isinstance(mask, torch.Tensor):
+            raise RuntimeError(
+                f"attention implementation '{self.model.decoder.config._attn_implementation}' "
+                "gives block masks; the fast engine needs sdpa or eager"
+            )
+        return mask
+
+    # ---------------------------------------------------------------- decoding
+
+    def _decode(
+        self,
+        request: _Request,
+        spec: GenerationSpec,
+        progress: ProgressCallback | None,
+        on_audio: AudioCallback | None,
+        audio_every_seconds: float,
+    ) -> GeneratedCodes:
+        w = self.weights
+        k = w.num_codebooks
+        lm = self.model.decoder
+        prefix_len = request.decoder_ids.shape[-1]
+        total_len = prefix_len + request.steps
+        ids, pattern = lm.build_delay_pattern_mask(
+            request.decoder_ids, pad_token_id=self._start_token, max_length=total_len
+        )
+        first = ids.shape[-1]  # the first position to generate (1 + prompt frames)
+        cache = self._cache_for(request.rows, total_len)
+        keys, values = w.cross_kv(request.encoder_states.to(w.act_dtype))
+        cache.set_cross(keys, values)
+        generator = torch.Generator(device=self.device).manual_seed(spec.seed)
+        sequence = lm.apply_delay_pattern_mask(ids, pattern)
+        sequence = torch.cat([sequence, pattern[:, first:]], dim=-1)
+
+        # prefill: every known position at once, then the first new token
+        tokens = sequence[:, :first].reshape(request.batch, k, first)
+        hidden = w.forward(self._embed(tokens, 0, request), cache, 0,
+                           self._cross_mask(request, first))
+        chosen = self._choose(hidden, request.plan, generator)
+        self._place(sequence, pattern, first, chosen)
+
+        stream = self._stream(request, spec, on_audio)
+        every = max(1, round(audio_every_seconds * self._frame_rate))
+        delivered_at = 0
+        stepper = None
+        if self.settings.static_steps and request.steps > 1:
+            stepper = self._stepper(request, cache)
+            stepper.load(sequence[:, first].reshape(request.batch, k, 1), first, pattern,
+                         sequence, (keys, values),
+                         self._padded_cross_mask(request, stepper.key.source_length),
+                         seed=spec.seed + 1)
+        else:
+            step_mask = self._cross_mask(request, 1)
+        for step in range(1, request.steps + 1):
+            if progress is not None:
+                progress(step, request.steps)
+            position = first + step - 1  # holds the token chosen by this step
+            if stream is not None:
+                ready = position - (self._channel_codebooks - 1)
+                if ready - delivered_at >= every:
+                    self._push(stream, stepper.sequence if stepper else sequence, pattern,
+                               ready, request, final=False)
+                    delivered_at = ready
+            if step == request.steps:
+                break
+            if stepper is not None:
+                stepper.step()
+                continue
+            tokens = sequence[:, position].reshape(request.batch, k, 1)
+            hidden = w.forward(self._embed(tokens, position, request), cache, position, step_mask)
+            self._place(sequence, pattern, position + 1, self._choose(hidden, request.plan,
+                                                                      generator))
+        if stepper is not None:
+            sequence = stepper.sequence[:, :total_len].clone()
+        codes = self._undelay(sequence, total_len, request.batch)
+        if stream is not None:
+            stream.push(codes, codes.shape[-1], final=True)
+        return GeneratedCodes(codes, request.prompt_frames, request.steps)
+
+    def _embed(self, tokens: torch.Tensor, start: int, request: _Request) -> torch.Tensor:
+        n = tokens.shape[-1]
+        embeds = self.weights.embed(tokens, self.weights.positions[start : start + n])
+        return torch.cat([embeds, embeds], dim=0) if request.rows != request.batch else embeds
+
+    def _choose(
+        self, hidden: torch.Tensor, plan: SamplingPlan, generator: torch.Generator
+    ) -> torch.Tensor:
+        logits = self.weights.logits(hidden).reshape(-1, self.weights.vocab_size)
+        return choose_tokens(guide(logits, plan.guidance_scale), plan, generator)
+
+    @staticmethod
+    def _place(sequence: torch.Tensor, pattern: torch.Tensor, position: int,
+               chosen: torch.Tensor) -> None:
+        column = pattern[:, position]
+        sequence[:, position] = torch.where(column == -1, chosen, column)
+
+    def _undelay(self, sequence: torch.Tensor, total_len: int, batch: int) -> torch.Tensor:
+        """Codebook row r is delayed by d(r) positions: frames sit at d(r)+1 .. d(r)+frames."""
+        c = self._channel_codebooks
+        k = self.weights.num_codebooks
+        frames = total_len - c
+        rows = sequence.view(batch, k, -1)
+        parts = []
+        for r in range(k):
+            d = r // 2 if self._info.channels == 2 else r
+            parts.append(rows[:, r, d + 1 : d + 1 + frames])
+        return torch.stack(parts, dim=1)
+
+    def _stepper(self, request: _Request, cache: StaticKVCache) -> StaticStepper:
+        source = _SOURCE_BUCKET * math.ceil(request.encoder_states.shape[1] / _SOURCE_BUCKET)
+        key = StepKey(request.batch, request.rows, cache.shape.max_positions, source, request.plan)
+        stepper = self._steppers.get(key)
+        if stepper is None:
+            stepper = StaticStepper(self.weights, cache, key, self.device,
+                                    capture=self.settings.cuda_graphs)
+            self._steppers[key] = stepper
+        return stepper
+
+    def _padded_cross_mask(self, request: _Request, source: int) -> torch.Tensor:
+        """`(rows, 1, 1, source)` bool; fully masked rows (null condition) attend to zero values."""
+        valid = request.encoder_mask.bool()
+        valid = torch.nn.functional.pad(valid, (0, source - valid.shape[1]))
+        empty = ~valid.any(dim=1, keepdim=True)
+        return (valid | empty).view(request.rows, 1, 1, source)
+
+    def _stream(
+        self, request: _Request, spec: GenerationSpec, on_audio: AudioCallback | None
+    ) -> WindowedAudio | None:
+        if on_audio is None:
+            return None
+        rate = self._info.sample_rate
+        return WindowedAudio(self.decode_codes, self._hop, rate, request.prompt_frames,
+                             int(round(spec.duration_seconds * rate)), on_audio)
+
+    def _push(self, stream: WindowedAudio, sequence: torch.Tensor, pattern: torch.Tensor,
+              ready: int, request: _Request, final: bool) -> None:
+        total_len = pattern.shape[-1]
+        codes = self._undelay(sequence[:, :total_len], total_len, request.batch)
+        stream.push(codes, ready, final=final)

@@ -1,0 +1,55 @@
+"""③ Token choice on the device: classifier-free guidance, temperature, top-k/top-p, sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["SamplingPlan", "choose_tokens", "guide"]
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How a request picks tokens; `greedy` ignores the rest. Fixed for a whole request."""
+
+    greedy: bool
+    guidance_scale: float | None
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.0
+
+
+def guide(logits: torch.Tensor, guidance_scale: float | None) -> torch.Tensor:
+    """Rows `[cond; uncond]` → `uncond + (cond - uncond) * scale`, as transformers computes it."""
+    if guidance_scale is None:
+        return logits
+    half = logits.shape[0] // 2
+    cond, uncond = logits.split(half, dim=0)
+    return uncond + (cond - uncond) * guidance_scale
+
+
+def choose_tokens(
+    scores: torch.Tensor, plan: SamplingPlan, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Pick one token per row of `scores` `(rows, vocab)` without leaving the device.
+
+    Sampling draws `argmax(p / E)` with `E ~ Exponential(1)`: the same distribution as
+    `torch.multinomial(p, 1)` but with fixed shapes and no host sync (graph-capturable).
+    The warpers follow transformers: temperature, then top-k, then top-p.
+    """
+    if plan.greedy:
+        return scores.argmax(dim=-1)
+    scores = scores / plan.temperature
+    if plan.top_k > 0:
+        kth = torch.topk(scores, min(plan.top_k, scores.shape[-1])).values[..., -1:]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    if 0.0 < plan.top_p < 1.0:
+        sorted_scores, order = torch.sort(scores, descending=False)
+        cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+        drop = cumulative <= (1.0 - plan.top_p)
+        drop[..., -1:] = False
+        scores = scores.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+    probs = scores.softmax(dim=-1)
+    noise = torch.empty_like(probs).exponential_(generator=generator)
+    return (probs / noise).argmax(dim=-1)
