@@ -85,7 +85,7 @@ def _handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `install-ableton` subcommand."""
     parser = subparsers.add_parser(
         "install-ableton",
