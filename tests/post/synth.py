@@ -80,7 +80,12 @@ def clicks(
     hits = []
     for i, when in enumerate(_beat_times(bpm, bars, beats_per_bar, pickup_beats)):
         is_downbeat = (i - pickup_beats) % beats_per_bar == 0
-        hits.append((when, _click(sample_rate, 2000.0 if is_downbeat else 1000.0, 0.9 if is_downbeat else 0.5)))
+        hits.append(
+            (
+                when,
+                _click(sample_rate, 2000.0 if is_downbeat else 1000.0, 0.9 if is_downbeat else 0.5),
+            )
+        )
     total = (bars * beats_per_bar + pickup_beats) * beat + tail_seconds
     audio = _render(hits, total, sample_rate, channels)
     return Material(audio, sample_rate, bpm, pickup_beats * beat)

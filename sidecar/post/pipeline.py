@@ -1,0 +1,388 @@
+"""⑤ The post-processing pipeline: generated audio in, a tempo-matched bar-exact stem out."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from sidecar.errors import RequestError
+from sidecar.post.channels import as_audio, to_channels
+from sidecar.post.fmt import SAMPLE_FORMATS, to_sample_format
+from sidecar.post.grid import cut_to_grid, grid_num_samples, refine_attack, whole_bars
+from sidecar.post.loudness import DEFAULT_LOUDNESS_LUFS, integrated_loudness, normalize_loudness
+from sidecar.post.resample import resample
+from sidecar.post.stretch import StretchEngine, needs_stretch, time_stretch
+from sidecar.post.tempo import TempoEstimate, estimate_tempo
+from sidecar.post.tempo_map import build_tempo_map
+
+__all__ = [
+    "Decision",
+    "PostSpec",
+    "StemReport",
+    "build_tempo_map",
+    "process",
+    "warm_up",
+]
+
+logger = logging.getLogger(__name__)
+
+#: What was done about tempo, in the report:
+#: "stretched": measured confidently and stretched to the session tempo;
+#: "in_tempo": measured confidently and already within 5 ms of drift over the stem: untouched;
+#: "unstretched_low_confidence": no clear pulse (noise, ambient, a random-weight model): left
+#:   at its own tempo and cut to the grid from sample 0 (or the trusted bar line);
+#: "unstretched_far_off": a clear pulse, but further from the session tempo (after half/double
+#:   folding) than `max_stretch_ratio`: a stretch that large would sound worse than a clip the
+#:   producer can warp by hand; cut to the grid from the measured downbeat;
+#: "no_tempo_contract": `bpm` was None: only rate, channels, loudness and format.
+Decision = Literal[
+    "stretched",
+    "in_tempo",
+    "unstretched_low_confidence",
+    "unstretched_far_off",
+    "no_tempo_contract",
+]
+#: Where sample 0 of the stem came from: "tracker" (the measured downbeat), "sample0" (the
+#: generated audio's own sample 0), "sample0_snapped" (a bar line trusted at sample 0, moved
+#: to the measured beat within a quarter beat of it), "none" (no grid).
+DownbeatSource = Literal["tracker", "sample0", "sample0_snapped", "none"]
+
+_SEARCH_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class PostSpec:
+    """What the delivered stem must be. Invalid values raise `RequestError` naming the field."""
+
+    sample_rate: int = 48000
+    #: None: as generated; else 1 or 2.
+    channels: int | None = None
+    #: Session tempo; None: no tempo contract (only rate, channels, loudness and format).
+    bpm: float | None = None
+    #: None with `bpm` set: as many whole bars as the audio holds.
+    bars: int | None = None
+    beats_per_bar: int = 4
+    loop: bool = False
+    #: Target loudness; None: the reference (prompt clip) if given, else -14 LUFS.
+    loudness_lufs: float | None = None
+    sample_format: str = "pcm24"
+    #: Sample 0 of the generated audio is a bar line (continuation of a bar-aligned prompt).
+    downbeat_at_start: bool = False
+    true_peak_dbtp: float = -1.0
+    #: Below this tempo confidence the audio is not stretched.
+    min_confidence: float = 0.5
+    #: Largest stretch (either way) after half/double folding; None: 1.15 when
+    #: `downbeat_at_start` (a continuation should already be near the session tempo), else 1.5
+    #: (which lets any tempo be conformed: folding leaves at most a factor of 1.41).
+    max_stretch_ratio: float | None = None
+    #: Length of the loop seam crossfade.
+    crossfade_seconds: float = 0.01
+
+    def __post_init__(self) -> None:
+        def bad(name: str, value: object, allowed: str) -> RequestError:
+            return RequestError(f"{name}: got {value!r}; {allowed}", field=name)
+
+        if not isinstance(self.sample_rate, int) or not 8000 <= self.sample_rate <= 384000:
+            raise bad("sample_rate", self.sample_rate, "expected an integer 8000 to 384000 Hz")
+        if self.channels not in (None, 1, 2):
+            raise bad("channels", self.channels, "expected 1, 2 or none (as generated)")
+        if self.bpm is not None and not (math.isfinite(self.bpm) and 20.0 <= self.bpm <= 400.0):
+            raise bad("bpm", self.bpm, "expected 20 to 400 BPM")
+        if self.bars is not None and (not isinstance(self.bars, int) or not 1 <= self.bars <= 512):
+            raise bad("bars", self.bars, "expected an integer 1 to 512")
+        if self.bars is not None and self.bpm is None:
+            raise bad("bars", self.bars, "bars need the session bpm")
+        if not isinstance(self.beats_per_bar, int) or not 1 <= self.beats_per_bar <= 32:
+            raise bad("beats_per_bar", self.beats_per_bar, "expected an integer 1 to 32")
+        if self.loudness_lufs is not None and not -70.0 <= self.loudness_lufs <= 0.0:
+            raise bad("loudness_lufs", self.loudness_lufs, "expected -70 to 0 LUFS")
+        if self.sample_format not in SAMPLE_FORMATS:
+            raise bad("sample_format", self.sample_format, f"expected one of {SAMPLE_FORMATS}")
+        if not -20.0 <= self.true_peak_dbtp <= 0.0:
+            raise bad("true_peak_dbtp", self.true_peak_dbtp, "expected -20 to 0 dBTP")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise bad("min_confidence", self.min_confidence, "expected 0 to 1")
+        if self.max_stretch_ratio is not None and not 1.0 <= self.max_stretch_ratio <= 4.0:
+            raise bad("max_stretch_ratio", self.max_stretch_ratio, "expected 1 to 4")
+        if not 0.0 <= self.crossfade_seconds <= 0.5:
+            raise bad("crossfade_seconds", self.crossfade_seconds, "expected 0 to 0.5 s")
+
+    @property
+    def stretch_limit(self) -> float:
+        if self.max_stretch_ratio is not None:
+            return self.max_stretch_ratio
+        return 1.15 if self.downbeat_at_start else 1.5
+
+
+@dataclass(frozen=True)
+class StemReport:
+    """What happened to one stem; `to_dict` gives the flat JSON that goes beside it."""
+
+    #: Tempo of the generated audio at the metrical level nearest the session tempo.
+    source_bpm: float | None
+    tempo_confidence: float
+    #: Target tempo / source tempo (> 1: sped up); 1.0 when not stretched.
+    stretch_ratio: float
+    bars: int | None
+    #: Tempo measured again on the delivered stem.
+    delivered_bpm: float | None
+    loudness_lufs: float | None
+    true_peak_dbtp: float | None
+    decision: Decision
+    target_bpm: float | None = None
+    beats_per_bar: int = 4
+    #: The tracker's own tempo before half/double folding.
+    source_bpm_raw: float | None = None
+    stretch_engine: str = "none"
+    delivered_tempo_confidence: float = 0.0
+    downbeat_source: DownbeatSource = "none"
+    #: Where in the generated audio (seconds from its sample 0) the stem's sample 0 comes from.
+    grid_start_seconds: float = 0.0
+    #: Silence added at the end because the generated audio was too short for the bars.
+    padded_seconds: float = 0.0
+    loop_seam: str = "none"
+    loudness_target_lufs: float = DEFAULT_LOUDNESS_LUFS
+    #: "target" (spec.loudness_lufs), "reference" (the prompt clip) or "default".
+    loudness_source: str = "default"
+    gain_db: float = 0.0
+    limiter_reduction_db: float = 0.0
+    sample_rate: int = 48000
+    channels: int = 1
+    num_samples: int = 0
+    sample_format: str = "pcm24"
+    #: Wall time of each step, in pipeline order.
+    step_seconds: tuple[tuple[str, float], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, float | int | str | None]:
+        out: dict[str, float | int | str | None] = {}
+        for key, value in asdict(self).items():
+            if key == "step_seconds":
+                continue
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            out[key] = value
+        for step, seconds in self.step_seconds:
+            out[f"seconds_{step}"] = round(seconds, 6)
+        return out
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float]] = []
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps.append((step, now - self._last))
+        self._last = now
+
+
+def _decide(
+    source: TempoEstimate, spec: PostSpec, duration_seconds: float
+) -> tuple[Decision, float]:
+    if spec.bpm is None:
+        return "no_tempo_contract", 1.0
+    if source.bpm is None or source.confidence < spec.min_confidence:
+        return "unstretched_low_confidence", 1.0
+    ratio = spec.bpm / source.bpm
+    if abs(math.log(ratio)) > math.log(spec.stretch_limit):
+        return "unstretched_far_off", 1.0
+    if not needs_stretch(ratio, duration_seconds):
+        return "in_tempo", 1.0
+    return "stretched", ratio
+
+
+def _grid_start(
+    source: TempoEstimate, spec: PostSpec, confident: bool
+) -> tuple[float, DownbeatSource]:
+    """Where the first downbeat is in the generated audio, in seconds, and why."""
+    if not confident or source.bpm is None or source.first_beat_seconds is None:
+        return 0.0, "sample0"
+    if spec.downbeat_at_start:
+        beat = 60.0 / source.bpm
+        nearest = min(
+            (source.first_beat_seconds, source.first_beat_seconds - beat), key=lambda t: abs(t)
+        )
+        if abs(nearest) <= beat / 4:
+            return nearest, "sample0_snapped"
+        return 0.0, "sample0"
+    if source.first_downbeat_seconds is None:
+        return 0.0, "sample0"
+    return source.first_downbeat_seconds, "tracker"
+
+
+def process(
+    audio: np.ndarray,
+    sample_rate: int,
+    spec: PostSpec,
+    reference: np.ndarray | None = None,
+    reference_sample_rate: int | None = None,
+) -> tuple[np.ndarray, StemReport]:
+    """Turn generated float32 `(channels, samples)` audio into the stem `spec` asks for.
+
+    Steps: channels (downmix first) -> tempo estimate -> decision -> stretch -> resample ->
+    grid (downbeat on sample 0, exact length, loop seam) -> channels (upmix) -> loudness and
+    true-peak ceiling -> sample format -> tempo measured again on the result.
+    `reference` is the prompt clip (any rate: `reference_sample_rate`, default `sample_rate`);
+    its loudness is matched unless `spec.loudness_lufs` is set. Pure: no I/O, inputs untouched.
+    """
+    clock = _Clock()
+    if not isinstance(sample_rate, int) or sample_rate < 1:
+        raise RequestError(f"sample_rate: got {sample_rate!r}; expected a positive integer Hz")
+    work = as_audio(audio, "generated audio")
+    if spec.channels is not None and spec.channels < work.shape[0]:
+        work = to_channels(work, spec.channels)
+    clock.lap("channels")
+
+    source = estimate_tempo(
+        work, sample_rate, reference_bpm=spec.bpm, beats_per_bar=spec.beats_per_bar
+    )
+    clock.lap("estimate")
+    if spec.bpm is not None and spec.bars is not None:
+        duration = spec.bars * spec.beats_per_bar * 60.0 / spec.bpm
+    else:
+        duration = work.shape[1] / sample_rate
+    decision, ratio = _decide(source, spec, duration)
+    confident = source.bpm is not None and source.confidence >= spec.min_confidence
+    start_seconds, downbeat_source = _grid_start(source, spec, confident)
+    logger.debug(
+        "tempo %s BPM (confidence %.2f) -> %s, ratio %.5f",
+        source.bpm,
+        source.confidence,
+        decision,
+        ratio,
+    )
+
+    engine: StretchEngine = "none"
+    if ratio != 1.0 and spec.bpm is not None:
+        work, engine = time_stretch(work, sample_rate, ratio)
+    clock.lap("stretch")
+    work = resample(work, sample_rate, spec.sample_rate, engine="soxr")
+    rate = spec.sample_rate
+    clock.lap("resample")
+
+    bars: int | None = None
+    padded = 0
+    seam = "none"
+    if spec.bpm is None:
+        downbeat_source = "none"
+        start_seconds = 0.0
+    else:
+        start = round(start_seconds / ratio * rate)
+        if downbeat_source in ("tracker", "sample0_snapped") and start > 0:
+            start = refine_attack(work, rate, start, _SEARCH_SECONDS)
+        bars = spec.bars or whole_bars(
+            work.shape[1] - max(0, start), spec.beats_per_bar, spec.bpm, rate
+        )
+        num_samples = grid_num_samples(bars, spec.beats_per_bar, spec.bpm, rate)
+        work, cut = cut_to_grid(
+            work,
+            start,
+            num_samples,
+            loop=spec.loop,
+            crossfade_samples=round(spec.crossfade_seconds * rate),
+            sample_rate=rate,
+        )
+        padded, seam = cut.padded_samples, cut.loop_seam
+        start_seconds = start / rate * ratio
+    clock.lap("grid")
+
+    if spec.channels is not None and spec.channels > work.shape[0]:
+        work = to_channels(work, spec.channels)
+    target, loudness_source = _loudness_target(spec, reference, reference_sample_rate, sample_rate)
+    work, level = normalize_loudness(work, rate, target, spec.true_peak_dbtp)
+    clock.lap("loudness")
+    work = to_sample_format(work, spec.sample_format)
+    clock.lap("format")
+
+    delivered = (
+        estimate_tempo(work, rate, reference_bpm=spec.bpm, beats_per_bar=spec.beats_per_bar)
+        if spec.bpm is not None
+        else TempoEstimate.nothing()
+    )
+    clock.lap("verify")
+    report = StemReport(
+        source_bpm=source.bpm,
+        tempo_confidence=round(source.confidence, 4),
+        stretch_ratio=ratio,
+        bars=bars,
+        delivered_bpm=delivered.bpm,
+        loudness_lufs=level.loudness_lufs,
+        true_peak_dbtp=level.true_peak_dbtp,
+        decision=decision,
+        target_bpm=spec.bpm,
+        beats_per_bar=spec.beats_per_bar,
+        source_bpm_raw=source.raw_bpm,
+        stretch_engine=engine,
+        delivered_tempo_confidence=round(delivered.confidence, 4),
+        downbeat_source=downbeat_source,
+        grid_start_seconds=start_seconds,
+        padded_seconds=padded / rate,
+        loop_seam=seam,
+        loudness_target_lufs=target,
+        loudness_source=loudness_source,
+        gain_db=level.gain_db,
+        limiter_reduction_db=level.limiter_reduction_db,
+        sample_rate=rate,
+        channels=work.shape[0],
+        num_samples=work.shape[1],
+        sample_format=spec.sample_format,
+        step_seconds=tuple(clock.steps),
+    )
+    return work, report
+
+
+def _loudness_target(
+    spec: PostSpec,
+    reference: np.ndarray | None,
+    reference_sample_rate: int | None,
+    sample_rate: int,
+) -> tuple[float, str]:
+    if spec.loudness_lufs is not None:
+        return spec.loudness_lufs, "target"
+    if reference is None:
+        return DEFAULT_LOUDNESS_LUFS, "default"
+    ref = as_audio(reference, "reference")
+    measured = integrated_loudness(ref, reference_sample_rate or sample_rate)
+    if measured is None:
+        logger.info(
+            "reference too short or silent for a loudness; using %s LUFS", DEFAULT_LOUDNESS_LUFS
+        )
+        return DEFAULT_LOUDNESS_LUFS, "default"
+    return measured, "reference"
+
+
+def _warm_up_audio(sample_rate: int, bpm: float, seconds: float) -> np.ndarray:
+    t = np.arange(int(0.03 * sample_rate)) / sample_rate
+    click = (0.6 * np.sin(2 * np.pi * 1000.0 * t) * np.exp(-t / 0.006)).astype(np.float32)
+    out = np.zeros(int(seconds * sample_rate), dtype=np.float32)
+    for k in range(int(seconds * bpm / 60.0)):
+        at = round(k * 60.0 / bpm * sample_rate)
+        out[at : at + click.size] += click[: max(0, out.size - at)]
+    return out[np.newaxis, :]
+
+
+def warm_up() -> None:
+    """Run every post-processing path once on a few seconds of clicks.
+
+    Imports and first calls (librosa's lazy modules and numba kernels, Rubber Band R2 and R3,
+    soxr, pyloudnorm, the limiter) cost seconds cold; call this once at server start so the
+    first request doesn't pay for it.
+    """
+    from sidecar.post.prompt import prepare_prompt  # the prompt path too
+
+    started = time.perf_counter()
+    clip = _warm_up_audio(32000, 118.0, 4.0)
+    prepare_prompt(
+        np.repeat(clip, 2, axis=0), 32000, 32000, 1, start_beats=0.0, end_beats=4.0, bpm=118.0
+    )
+    process(clip, 32000, PostSpec(bpm=120.0, bars=1, loop=True), reference=clip)
+    process(clip, 32000, PostSpec(bpm=100.0, bars=1, channels=2, sample_format="pcm16"))
+    process(clip, 32000, PostSpec(bpm=None, loudness_lufs=-3.0))
+    build_tempo_map(120.0, 1, 4)
+    logger.info("post-processing warmed up in %.2f s", time.perf_counter() - started)
