@@ -25,8 +25,8 @@ __all__ = ["DECODE_MODES", "DecodeMode", "DecodeSettings", "FastMusicgenEngine",
 
 log = logging.getLogger(__name__)
 
-DecodeMode = Literal["exact", "fast", "int8"]
-DECODE_MODES: tuple[str, ...] = ("exact", "fast", "int8")
+DecodeMode = Literal["exact", "fp32", "fast", "int8"]
+DECODE_MODES: tuple[str, ...] = ("exact", "fp32", "fast", "int8")
 #: Cache lengths are rounded up to this many positions so that requests share buffers/graphs.
 _POSITION_BUCKET = 256
 _SOURCE_BUCKET = 32
@@ -55,8 +55,12 @@ class DecodeSettings:
             return DecodeSettings("exact", "torch", model_dtype, model_dtype, False, False, False)
         if cuda:
             half = torch.float16 if model_dtype != torch.bfloat16 else torch.bfloat16
+            if mode == "fp32":
+                return DecodeSettings("fp32", "torch", model_dtype, model_dtype, True, True, True)
             chosen: DecodeMode = "int8" if mode == "int8" else "fast"
             return DecodeSettings(chosen, "torch", half, half, True, True, True)
+        if mode == "fp32":
+            return DecodeSettings("fp32", "mkldnn", torch.float32, torch.float32, True, False, False)
         if mode == "int8":
             return DecodeSettings("int8", "int8", torch.bfloat16, torch.float32, True, False, False)
         return DecodeSettings("fast", "mkldnn", torch.bfloat16, torch.float32, True, False, False)
@@ -88,6 +92,8 @@ class FastMusicgenEngine(MusicgenEngine):
 
     - `exact`: the model's weights and kernels, a static KV cache, cross-attention keys/values
       computed once, the delay pattern applied per column: token-identical to stock `generate`.
+    - `fp32`: full precision with fused projections; CPU: oneDNN-prepacked weights (rounding
+      differs from stock in the last bits); CUDA: the model's dtype through CUDA graphs.
     - `fast`: CPU: bf16 weights prepacked for oneDNN, q/k/v and the four heads fused;
       CUDA: fp16, fused, every decode step replayed from a CUDA graph.
     - `int8`: CPU: weight-only int8 linears (bf16 activations); CUDA: same as `fast`.
@@ -112,6 +118,8 @@ class FastMusicgenEngine(MusicgenEngine):
         self._weights: DecoderWeights | None = None
         self._cache: StaticKVCache | None = None
         self._steppers: dict[StepKey, StaticStepper] = {}
+        #: The codes of the last `generate` (prompt frames included), for comparisons.
+        self.last_codes: torch.Tensor | None = None
 
     @classmethod
     def load(
@@ -154,6 +162,7 @@ class FastMusicgenEngine(MusicgenEngine):
         try:
             with torch.inference_mode():
                 result = self.generate_codes(spec, progress, on_audio, audio_every_seconds)
+                self.last_codes = result.codes
                 audio = self.decode_codes(result.codes)
         except torch.OutOfMemoryError as e:
             self._cache = None

@@ -1,0 +1,1 @@
+"""③ Benchmarks: decode speed of the engines."""

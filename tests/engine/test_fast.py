@@ -1,0 +1,196 @@
+"""The fast decode engine against stock transformers generate, on the tiny model (CPU)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from sidecar.engine.base import GenerationSpec
+from sidecar.engine.fast import FastMusicgenEngine
+from sidecar.engine.loader import DECODERS, load_engine
+from sidecar.engine.musicgen import MusicgenEngine
+from sidecar.engine.sampling import SamplingPlan, choose_tokens
+
+RATE = 32000
+PROMPT = (np.random.RandomState(0).randn(1, RATE // 2) * 0.1).astype(np.float32)
+
+CASES = {
+    "text-cfg-batch2": GenerationSpec(duration_seconds=0.4, prompt="warm bass", variations=2),
+    "texts-padded-cfg": GenerationSpec(duration_seconds=0.4, prompts=("a b", "a longer prompt")),
+    "text-no-cfg": GenerationSpec(duration_seconds=0.4, prompt="drums", guidance_scale=1.0),
+    "continuation-cfg-batch2": GenerationSpec(
+        duration_seconds=0.4, prompt="keys", audio_prompt=PROMPT, variations=2
+    ),
+    "continuation-no-cfg": GenerationSpec(
+        duration_seconds=0.4, audio_prompt=PROMPT, guidance_scale=1.0, variations=2
+    ),
+    "continuation-unconditional": GenerationSpec(duration_seconds=0.4, audio_prompt=PROMPT),
+}
+
+
+@pytest.fixture(scope="module")
+def stock() -> MusicgenEngine:
+    return MusicgenEngine.load("tiny", "cpu")
+
+
+def _fast(stock: MusicgenEngine, mode: str, static_steps: bool = False) -> FastMusicgenEngine:
+    engine = FastMusicgenEngine(stock.model, stock.tokenizer, "tiny", "cpu", True, mode=mode)
+    if static_steps:
+        engine.settings = dataclasses.replace(engine.settings, static_steps=True)
+    return engine
+
+
+def _greedy(spec: GenerationSpec) -> GenerationSpec:
+    return dataclasses.replace(spec, temperature=0.0)
+
+
+def _stock_run(stock: MusicgenEngine, spec: GenerationSpec) -> tuple[torch.Tensor, np.ndarray]:
+    """Stock audio, and the codes stock generate hands to EnCodec (its tokens, de-delayed)."""
+    codec = stock.model.audio_encoder
+    original = codec.decode
+    seen: list[torch.Tensor] = []
+
+    def decode(codes, *args, **kwargs):
+        seen.append(codes[0].clone())
+        return original(codes, *args, **kwargs)
+
+    codec.decode = decode
+    try:
+        audio = stock.generate(spec)
+    finally:
+        del codec.decode
+    return seen[0], audio
+
+
+@pytest.fixture(scope="module")
+def exact(stock: MusicgenEngine) -> FastMusicgenEngine:
+    return _fast(stock, "exact")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_exact_mode_is_token_identical_to_stock_under_greedy(stock, exact, case):
+    spec = _greedy(CASES[case])
+    codes, audio = _stock_run(stock, spec)
+    ours = exact.generate(spec)
+    assert exact.last_codes is not None
+    assert exact.last_codes.shape == codes.shape
+    assert torch.equal(exact.last_codes, codes)
+    assert np.array_equal(ours, audio)
+
+
+@pytest.mark.parametrize("case", ["text-cfg-batch2", "continuation-cfg-batch2",
+                                  "continuation-unconditional"])
+def test_static_step_path_is_token_identical_in_exact_precision(stock, case):
+    """The fixed-shape step that CUDA graphs capture, run eagerly on CPU."""
+    spec = _greedy(CASES[case])
+    codes, _ = _stock_run(stock, spec)
+    engine = _fast(stock, "exact", static_steps=True)
+    assert torch.equal(engine.generate_codes(spec).codes, codes)
+    # a second request reuses the same step buffers
+    assert torch.equal(engine.generate_codes(spec).codes, codes)
+
+
+@pytest.mark.parametrize("mode", ["fp32", "fast", "int8"])
+def test_fast_modes_stay_close_to_stock(stock, mode):
+    spec = _greedy(CASES["continuation-cfg-batch2"])
+    codes, audio = _stock_run(stock, spec)
+    engine = _fast(stock, mode)
+    ours = engine.generate(spec)
+    agreement = (engine.last_codes == codes).float().mean().item()
+    rel = np.sqrt(np.mean((ours - audio) ** 2)) / np.sqrt(np.mean(audio**2))
+    assert agreement >= {"fp32": 0.99, "fast": 0.9, "int8": 0.85}[mode]
+    assert rel < 0.5
+    assert ours.shape == audio.shape
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_same_seed_same_audio_other_seed_other_audio(stock, mode):
+    engine = _fast(stock, mode)
+    spec = GenerationSpec(duration_seconds=0.3, prompt="seeded", variations=2, seed=7)
+    first = engine.generate(spec)
+    again = engine.generate(spec)
+    other = engine.generate(dataclasses.replace(spec, seed=8))
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert not np.array_equal(first[0], first[1])  # variations differ within the batch
+
+
+def test_progress_is_called_after_every_step_like_stock(stock, exact):
+    spec = _greedy(CASES["text-no-cfg"])
+    seen_stock: list[tuple[int, int]] = []
+    seen_fast: list[tuple[int, int]] = []
+    stock.generate(spec, lambda s, t: seen_stock.append((s, t)))
+    exact.generate(spec, lambda s, t: seen_fast.append((s, t)))
+    assert seen_fast == seen_stock
+    assert seen_fast[-1][0] == seen_fast[-1][1] == exact.frames_for(0.4) + 3
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@pytest.mark.parametrize("static_steps", [False, True])
+def test_cancel_from_progress_propagates_and_engine_stays_usable(stock, static_steps):
+    engine = _fast(stock, "fast", static_steps=static_steps)
+    spec = GenerationSpec(duration_seconds=0.4, prompt="cancel me", seed=1)
+    expected = engine.generate(spec)
+
+    def cancel(step: int, total: int) -> None:
+        if step == 5:
+            raise _Cancelled
+
+    with pytest.raises(_Cancelled):
+        engine.generate(spec, cancel)
+    assert np.array_equal(engine.generate(spec), expected)
+
+
+def test_streamed_chunks_cover_the_request_and_match_the_final_audio(stock):
+    engine = _fast(stock, "exact")
+    spec = _greedy(dataclasses.replace(CASES["continuation-cfg-batch2"], duration_seconds=1.5))
+    chunks: list[np.ndarray] = []
+    seconds: list[float] = []
+    decoded_frames: list[int] = []
+    original = engine.decode_codes
+
+    def counting(codes):
+        decoded_frames.append(codes.shape[-1])
+        return original(codes)
+
+    engine.decode_codes = counting  # type: ignore[method-assign]
+    final = engine.generate(spec, on_audio=lambda c, s: (chunks.append(c), seconds.append(s)),
+                            audio_every_seconds=0.3)
+    streamed = np.concatenate(chunks, axis=-1)
+    assert len(chunks) >= 3
+    assert streamed.shape == final.shape
+    assert seconds[-1] == pytest.approx(1.5)
+    assert all(b > a for a, b in zip(seconds, seconds[1:], strict=False))
+    # every window is left context + one chunk + the held-back frames, never everything again
+    every_frames, context_frames, hold_frames = 15, 50, 5
+    windows, full = decoded_frames[:-1], decoded_frames[-1]
+    assert full == engine.last_codes.shape[-1]
+    assert max(windows) <= context_frames + every_frames + hold_frames
+    rel = np.sqrt(np.mean((streamed - final) ** 2)) / np.sqrt(np.mean(final**2))
+    assert rel < 0.25
+
+
+def test_loader_offers_the_fast_modes():
+    assert {"stock", "exact", "fast"} <= set(DECODERS)
+    engine = load_engine("tiny", "cpu", "exact")
+    assert isinstance(engine, FastMusicgenEngine)
+    assert engine.mode == "exact"
+    assert type(load_engine("tiny", "cpu", "stock")) is MusicgenEngine
+    with pytest.raises(ValueError, match="decoder"):
+        load_engine("tiny", "cpu", "warp")
+
+
+def test_sampling_degenerate_cases_match_argmax():
+    scores = torch.randn(6, 2048, generator=torch.Generator().manual_seed(0))
+    greedy = scores.argmax(dim=-1)
+    gen = torch.Generator().manual_seed(0)
+    top1 = choose_tokens(scores, SamplingPlan(False, None, temperature=1.0, top_k=1), gen)
+    tiny_p = choose_tokens(scores, SamplingPlan(False, None, temperature=1.0, top_p=1e-6), gen)
+    assert torch.equal(top1, greedy)
+    assert torch.equal(tiny_p, greedy)
