@@ -1,0 +1,127 @@
+"""⑤ `sidecar conform`: the tempo contract on any audio file, no model: stem, report, tempo map."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import cast
+
+from sidecar.audiofile import SampleFormat, read_audio, write_audio_atomic, write_bytes_atomic
+from sidecar.errors import SidecarError
+from sidecar.post.fmt import SAMPLE_FORMATS
+from sidecar.post.pipeline import PostSpec, StemReport, build_tempo_map, process
+
+__all__ = ["conform_file", "output_paths", "register"]
+
+logger = logging.getLogger(__name__)
+
+
+def output_paths(input_path: Path, output: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """The stem, its `.json` report and its `.mid` tempo map for `-o OUT`.
+
+    OUT naming an existing directory (or ending in a separator) gets `<input stem>.conformed.wav`
+    inside it; otherwise OUT is the stem's path (`.wav` added when it has no suffix). The report
+    and tempo map sit beside the stem with the same name.
+    """
+    text = os.fspath(output)
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        stem_path = path / f"{input_path.stem}.conformed.wav"
+    elif path.suffix == "":
+        stem_path = path.with_suffix(".wav")
+    else:
+        stem_path = path
+    return stem_path, stem_path.with_suffix(".json"), stem_path.with_suffix(".mid")
+
+
+def conform_file(
+    input_path: Path, output: str | os.PathLike[str], spec: PostSpec
+) -> tuple[tuple[Path, Path, Path], StemReport]:
+    """Read `input_path`, run the post-processing pipeline, write stem, report and tempo map.
+
+    With no `spec.loudness_lufs` the input itself is the loudness reference: the stem keeps
+    the file's loudness. Raises `SidecarError` subclasses (AudioError, DeliveryError, ...).
+    """
+    audio, sample_rate = read_audio(input_path)
+    stem_path, report_path, midi_path = output_paths(input_path, output)
+    reference = audio if spec.loudness_lufs is None else None
+    stem, report = process(audio, sample_rate, spec, reference, sample_rate)
+    # PostSpec has checked the name against SampleFormat's values.
+    write_audio_atomic(stem_path, stem, spec.sample_rate, cast(SampleFormat, spec.sample_format))
+    payload = {"input": str(input_path), "stem": str(stem_path), **report.to_dict()}
+    write_bytes_atomic(report_path, (json.dumps(payload, indent=2) + "\n").encode())
+    if spec.bpm is not None and report.bars is not None:
+        buffer = io.BytesIO()
+        build_tempo_map(spec.bpm, report.bars, spec.beats_per_bar).save(file=buffer)
+        write_bytes_atomic(midi_path, buffer.getvalue())
+    return (stem_path, report_path, midi_path), report
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        spec = PostSpec(
+            sample_rate=args.sample_rate,
+            channels=args.channels,
+            bpm=args.bpm,
+            bars=args.bars,
+            beats_per_bar=args.beats_per_bar,
+            loop=args.loop,
+            loudness_lufs=args.lufs,
+            sample_format=args.format,
+            downbeat_at_start=args.downbeat_at_start,
+            max_stretch_ratio=args.max_stretch,
+        )
+        (stem_path, _, _), report = conform_file(Path(args.input), args.output, spec)
+    except SidecarError as e:
+        print(f"sidecar conform: error: {e}", file=sys.stderr)
+        return 2
+    source = "?" if report.source_bpm is None else f"{report.source_bpm:.2f}"
+    delivered = "?" if report.delivered_bpm is None else f"{report.delivered_bpm:.2f}"
+    loudness = "?" if report.loudness_lufs is None else f"{report.loudness_lufs:.1f}"
+    print(
+        f"{stem_path}: {report.bars} bars at {args.bpm:g} BPM, {report.decision} "
+        f"(source {source} BPM, confidence {report.tempo_confidence:.2f}, "
+        f"ratio {report.stretch_ratio:.4f}); delivered {delivered} BPM, {loudness} LUFS"
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `sidecar conform INPUT --bpm B [--bars N] -o OUT` to the CLI's subcommands."""
+    parser = subparsers.add_parser(
+        "conform",
+        help="tempo-match an audio file to a BPM, cut it to whole bars, match loudness",
+        description=(
+            "Apply the stem contract to any audio file, no model: stretch to --bpm when the "
+            "measured tempo differs, put the first downbeat on sample 0, cut to exactly --bars "
+            "bars, keep the file's loudness (or --lufs) under a -1 dBTP true peak. Writes the "
+            "stem, a .json report and a .mid tempo map beside it."
+        ),
+    )
+    parser.add_argument("input", help="audio file (WAV, AIFF, FLAC, MP3, OGG)")
+    parser.add_argument("--bpm", type=float, required=True, help="session tempo")
+    parser.add_argument("--bars", type=int, default=None, help="bars (default: all that fit)")
+    parser.add_argument("--beats-per-bar", type=int, default=4, help="beats per bar (default 4)")
+    parser.add_argument("-o", "--output", required=True, help="output .wav, or a directory")
+    parser.add_argument("--sample-rate", type=int, default=48000, help="default 48000 Hz")
+    parser.add_argument("--channels", type=int, choices=(1, 2), default=None)
+    parser.add_argument("--loop", action="store_true", help="crossfade the seam for looping")
+    parser.add_argument("--lufs", type=float, default=None, help="target loudness (LUFS)")
+    parser.add_argument("--format", choices=SAMPLE_FORMATS, default="pcm24")
+    parser.add_argument(
+        "--downbeat-at-start",
+        action="store_true",
+        help="sample 0 of the input is a bar line: trust it over the beat tracker",
+    )
+    parser.add_argument(
+        "--max-stretch",
+        type=float,
+        default=None,
+        help="largest stretch ratio either way before leaving the tempo alone (default 1.5)",
+    )
+    parser.set_defaults(func=_run)
