@@ -60,7 +60,8 @@ class DecodeSettings:
             chosen: DecodeMode = "int8" if mode == "int8" else "fast"
             return DecodeSettings(chosen, "torch", half, half, True, True, True)
         if mode == "fp32":
-            return DecodeSettings("fp32", "mkldnn", torch.float32, torch.float32, True, False, False)
+            f32 = torch.float32
+            return DecodeSettings("fp32", "mkldnn", f32, f32, True, False, False)
         if mode == "int8":
             return DecodeSettings("int8", "int8", torch.bfloat16, torch.float32, True, False, False)
         return DecodeSettings("fast", "mkldnn", torch.bfloat16, torch.float32, True, False, False)
