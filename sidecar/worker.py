@@ -36,6 +36,21 @@ MIN_PROMPT_SECONDS = 0.5
 _DECODE_SHARE = 0.9
 
 
+#: Report fields carried on `/sidecar/stem` (in this order), after `seed` and `bpm`.
+_STEM_REPLY_FIELDS = (
+    "bars",
+    "source_bpm",
+    "tempo_confidence",
+    "stretch_ratio",
+    "delivered_bpm",
+    "decision",
+    "loudness_lufs",
+    "true_peak_dbtp",
+    "sample_rate",
+    "channels",
+)
+
+
 class Reporter(Protocol):
     """How the worker answers: OSC replies in the server, a progress bar in the one-shot CLI."""
 
@@ -56,7 +71,7 @@ class _Clock:
 
     def due(self, fraction: float) -> bool:
         now = time.monotonic()
-        if fraction - self.last_fraction >= 0.05 or (
+        if fraction - self.last_fraction >= 0.05 - 1e-9 or fraction >= 1.0 or (
             now - self.last_time >= 0.5 and fraction > self.last_fraction
         ):
             self.last_fraction, self.last_time = fraction, now
@@ -278,10 +293,13 @@ class JobRunner:
         return len(delivered)
 
     def _stem_info(self, req: GenerateRequest, seed: int, report: Any) -> dict[str, OscArg]:
+        """The report fields a DAW acts on; the full report is in the JSON beside the file."""
         info: dict[str, OscArg] = {"seed": seed}
         if req.bpm is not None:
             info["bpm"] = req.bpm
-        for key, value in report.to_dict().items():
+        values = report.to_dict()
+        for key in _STEM_REPLY_FIELDS:
+            value = values.get(key)
             if value is not None and isinstance(value, str | int | float):
                 info[key] = value
         return info

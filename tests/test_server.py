@@ -70,11 +70,11 @@ def test_continue_round_trip_delivers_bar_exact_wav(client: SidecarClient, clip:
     replies = client.until_terminal("cont-1", 120)
     kinds = addresses(replies)
     assert kinds[0] == A.ACCEPTED
-    assert A.PROGRESS in kinds and kinds[-2] == A.STEM and kinds[-1] == A.DONE
+    assert kinds.count(A.STEM) == 1 and kinds[-1] == A.DONE
     fractions = [args[1] for a, args in replies if a == A.PROGRESS]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert all(b - a <= 0.1 + 1e-6 for a, b in zip([0.0, *fractions], fractions, strict=False))
-    _, stem_args = replies[-2]
+    stem_args = next(args for a, args in replies if a == A.STEM)
     assert stem_args[:2] == ("cont-1", 0)
     path = stem_args[2]
     rate, channels, frames = wav_info(path)

@@ -292,7 +292,7 @@ class SidecarController:
         request = job.request
         seed = int(_number(extras.get("seed"), float(request.seed + index)))
         bpm = _number(extras.get("bpm"), request.context.bpm)
-        name = clip_name(request.preset_name, seed, bpm)
+        name = clip_name(request.preset_name, seed, bpm, index + 1, request.variations)
         version = self._host.live_version()
         if not can_insert(version):
             shown = ".".join(str(part) for part in version)

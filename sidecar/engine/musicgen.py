@@ -175,9 +175,13 @@ class MusicgenEngine(Engine):
 
     def sampling_kwargs(self, spec: GenerationSpec) -> dict[str, Any]:
         greedy = spec.temperature == 0.0
+        # Guidance contrasts the text condition with none: without text there is nothing to
+        # guide towards (and transformers' null inputs are not doubled for it).
+        has_text = bool(spec.prompts) or bool(spec.prompt)
+        guided = has_text and spec.guidance_scale > 1.0
         kwargs: dict[str, Any] = {
             "do_sample": not greedy,
-            "guidance_scale": spec.guidance_scale if spec.guidance_scale > 1.0 else None,
+            "guidance_scale": spec.guidance_scale if guided else None,
         }
         if not greedy:
             kwargs["temperature"] = spec.temperature

@@ -51,6 +51,10 @@ def test_continuation_returns_only_new_audio(engine: MusicgenEngine) -> None:
 
 def test_unconditional_and_greedy(engine: MusicgenEngine) -> None:
     assert engine.generate(GenerationSpec(duration_seconds=0.3, seed=2)).shape == (1, 1, 9600)
+    # Unconditional continuation of a batch (regression: CFG doubled the decoder batch only).
+    prompt = np.zeros((1, 16000), dtype=np.float32)
+    batch = engine.generate(GenerationSpec(duration_seconds=0.3, audio_prompt=prompt, variations=2))
+    assert batch.shape == (2, 1, 9600)
     greedy = GenerationSpec(duration_seconds=0.3, prompt="x", temperature=0.0)
     assert np.array_equal(engine.generate(greedy), engine.generate(greedy))
 

@@ -71,9 +71,6 @@ def test_press_generate_creates_a_named_warped_clip_in_the_next_slot(
     assert ticks < MAX_TICKS
 
 
-@pytest.mark.xfail(reason="sidecar: /sidecar/continue with variations > 1 fails with "
-                          "'size of tensor a (4) must match ... b (2)' (server-side)",
-                   strict=False)
 def test_variations_land_in_consecutive_slots(
     sidecar, make_surface: SurfaceFactory, song: FakeSong, session_clip: FakeClip,
 ) -> None:

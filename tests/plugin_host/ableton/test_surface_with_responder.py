@@ -92,12 +92,13 @@ def test_variations_go_to_consecutive_empty_slots(
     responder.reply(addresses.ACCEPTED, request_id, 0)
     for index in range(3):
         stem = write_wav(tmp_path / f"v{index}.wav", 1.0)
-        responder.reply(addresses.STEM, request_id, index, str(stem), "seed", 10 + index)
+        # Like the sidecar: the takes of one request are one batch with one seed.
+        responder.reply(addresses.STEM, request_id, index, str(stem), "seed", 10)
     responder.reply(addresses.DONE, request_id, 3)
     slots = song.tracks[0].clip_slots
     tick_until(surface, lambda: surface.controller is not None and not surface.controller.jobs)
     assert [slots[i].clip.name for i in (1, 3, 4)] == [
-        "default s10 120bpm", "default s11 120bpm", "default s12 120bpm"]
+        "default s10 v1/3 120bpm", "default s10 v2/3 120bpm", "default s10 v3/3 120bpm"]
     assert slots[2].clip is occupied
 
 
@@ -131,13 +132,13 @@ def test_arrangement_clip_gets_stems_after_it(
     request_id = responder.receive_address(addresses.CONTINUE)[0]
     for index in range(2):
         stem = write_wav(tmp_path / f"a{index}.wav", 2.0)  # 4 beats at 120 bpm
-        responder.reply(addresses.STEM, request_id, index, str(stem), "seed", 5 + index)
+        responder.reply(addresses.STEM, request_id, index, str(stem), "seed", 5)
     responder.reply(addresses.DONE, request_id, 2)
     tick_until(surface, lambda: len(track.arrangement_clips) == 3)
     created = track.arrangement_clips[1:]
     assert [c.start_time for c in created] == [24.0, 28.0]
     assert all(c.warping for c in created)
-    assert [c.name for c in created] == ["default s5 120bpm", "default s6 120bpm"]
+    assert [c.name for c in created] == ["default s5 v1/2 120bpm", "default s5 v2/2 120bpm"]
 
 
 def test_cancel_sends_cancel_and_ignores_late_stems(
