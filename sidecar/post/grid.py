@@ -79,6 +79,9 @@ def refine_attack(
     if hi - lo < 4 * width:
         return approx_sample
     mono = to_mono(audio[:, lo:hi]).astype(np.float64)
+    if lo == 0:  # before sample 0 is silence: an attack right at the start is still a rise
+        mono = np.concatenate([np.zeros(2 * width), mono])
+        lo = -2 * width
     power = np.concatenate([[0.0], np.cumsum(mono * mono)])
     energy = (power[width:] - power[:-width]) / width  # energy[i] covers mono[i : i + width]
     rise = energy[width:] - energy[:-width]  # rise[i]: window at i + width vs window at i
@@ -94,8 +97,8 @@ def refine_attack(
     segment = np.abs(mono[start : onset + 2 * width])
     peak = float(segment.max())
     if peak <= 0:
-        return lo + onset
-    return lo + start + int(np.argmax(segment >= 0.1 * peak))
+        return max(0, lo + onset)
+    return max(0, lo + start + int(np.argmax(segment >= 0.1 * peak)))
 
 
 def _raised_cosine(num_samples: int) -> np.ndarray:
