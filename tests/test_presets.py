@@ -240,8 +240,10 @@ def test_valid_preset_with_everything(tmp_path: Path) -> None:
     board = preset.build_board(bpm=120)
     assert isinstance(board[0], pedalboard.LadderFilter)
     assert board[0].mode == pedalboard.LadderFilter.Mode.HPF24
-    assert board[1].delay_seconds == pytest.approx(0.25)  # half a beat at 120 bpm
-    assert preset.build_board(bpm=60)[1].delay_seconds == pytest.approx(0.5)
+    delay, slower = board[1], preset.build_board(bpm=60)[1]
+    assert isinstance(delay, pedalboard.Delay) and isinstance(slower, pedalboard.Delay)
+    assert delay.delay_seconds == pytest.approx(0.25)  # half a beat at 120 bpm
+    assert slower.delay_seconds == pytest.approx(0.5)
 
 
 def test_stems_shorthand(tmp_path: Path) -> None:
