@@ -87,8 +87,18 @@ def make_case(name: str, d: Path) -> Path:
     raise ValueError(name)
 
 
-WORKS = ["wrong extension", "8 kHz", "192 kHz", "mono", "stereo", "6 channels",
-         "mp3", "flac", "aiff", "ogg"]
+WORKS = [
+    "wrong extension",
+    "8 kHz",
+    "192 kHz",
+    "mono",
+    "stereo",
+    "6 channels",
+    "mp3",
+    "flac",
+    "aiff",
+    "ogg",
+]
 FAILS = {
     "empty file": "empty",
     "truncated header": "decode",
@@ -102,8 +112,9 @@ FAILS = {
 
 
 @pytest.mark.parametrize("case", WORKS + list(FAILS))
-def test_clip_works_or_gets_one_clear_error(server: SidecarProcess, tmp_path: Path,
-                                            case: str) -> None:
+def test_clip_works_or_gets_one_clear_error(
+    server: SidecarProcess, tmp_path: Path, case: str
+) -> None:
     clip = make_case(case, tmp_path)
     rid = f"bad-{case.replace(' ', '-')}"
     with SidecarClient(server.host, server.port) as client:

@@ -27,8 +27,10 @@ class SidecarClient:
         port: int = A.DEFAULT_PORT,
         bind_host: str = "127.0.0.1",
         bind_port: int = 0,
+        token: str | None = None,
     ) -> None:
         self.server = (host, port)
+        self.token = token
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((bind_host, bind_port))
 
@@ -46,7 +48,9 @@ class SidecarClient:
         self.close()
 
     def send(self, address: str, *args: OscArg) -> None:
-        self.sock.sendto(encode_message(address, list(args)), self.server)
+        """Send one message; with a token, `token <value>` goes last, as the server expects."""
+        tail: list[OscArg] = ["token", self.token] if self.token else []
+        self.sock.sendto(encode_message(address, [*args, *tail]), self.server)
 
     def send_raw(self, data: bytes) -> None:
         self.sock.sendto(data, self.server)

@@ -41,6 +41,7 @@ def running_sidecar(
     *extra_args: str,
     ready_timeout_seconds: float = 120.0,
     env: dict[str, str] | None = None,
+    token: str | None = None,
 ) -> Iterator[SidecarProcess]:
     """Start the server, wait for `/sidecar/pong ... ready`, stop it (SIGTERM) afterwards."""
     port = free_udp_port()
@@ -58,6 +59,7 @@ def running_sidecar(
         "--output-dir",
         str(output_dir),
         *extra_args,
+        *(["--token", token] if token else []),
     ]
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
@@ -65,7 +67,7 @@ def running_sidecar(
         )
     server = SidecarProcess("127.0.0.1", port, output_dir, proc, log_path)
     try:
-        with SidecarClient("127.0.0.1", port) as client:
+        with SidecarClient("127.0.0.1", port, token=token) as client:
             deadline = time.monotonic() + ready_timeout_seconds
             while True:
                 if proc.poll() is not None:
