@@ -4,59 +4,29 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plugin_host.ableton import addresses
 from plugin_host.ableton.link import LinkError, SidecarLink
 from plugin_host.ableton.osc_codec import OscMessage
+from plugin_host.ableton.placement import clip_name
+
+from .request import (
+    CANCEL_KEY,
+    EXT_SECTION,
+    SidecarRequest,
+    last_request_id,
+    new_seed,
+    save_last_request,
+)
+from .settings import Settings
 
 if TYPE_CHECKING:
-    from typing import Protocol
+    from collections.abc import Callable
 
-    class ReaperApi(Protocol):
-        """The ReaScript Python functions this script calls (signatures as REAPER's API doc).
-
-        ReaScript returns a function's out-parameters by giving back every argument in a
-        tuple, after the return value when there is one.
-        """
-
-        def RPR_CountSelectedMediaItems(self, proj: int) -> int: ...
-        def RPR_GetSelectedMediaItem(self, proj: int, selitem: int) -> str: ...
-        def RPR_GetActiveTake(self, item: str) -> str: ...
-        def RPR_GetMediaItem_Track(self, item: str) -> str: ...
-        def RPR_GetMediaItemTake_Source(self, take: str) -> str: ...
-        def RPR_GetMediaSourceFileName(
-            self, source: str, filenamebuf: str, filenamebuf_sz: int
-        ) -> tuple[str, str, int]: ...
-        def RPR_GetMediaSourceLength(
-            self, source: str, lengthIsQNOut: bool
-        ) -> tuple[float, str, bool]: ...
-        def RPR_GetMediaItemInfo_Value(self, item: str, parmname: str) -> float: ...
-        def RPR_SetMediaItemInfo_Value(self, item: str, parmname: str, newvalue: float) -> bool: ...
-        def RPR_GetMediaItemTakeInfo_Value(self, take: str, parmname: str) -> float: ...
-        def RPR_GetSetMediaItemTakeInfo_String(
-            self, tk: str, parmname: str, stringNeedBig: str, setNewValue: bool
-        ) -> tuple[bool, str, str, str, bool]: ...
-        def RPR_TimeMap_GetTimeSigAtTime(
-            self,
-            proj: int,
-            time: float,
-            timesig_numOut: int,
-            timesig_denomOut: int,
-            tempoOut: float,
-        ) -> tuple[int, float, int, int, float]: ...
-        def RPR_AddMediaItemToTrack(self, tr: str) -> str: ...
-        def RPR_AddTakeToMediaItem(self, item: str) -> str: ...
-        def RPR_PCM_Source_CreateFromFile(self, filename: str) -> str: ...
-        def RPR_SetMediaItemTake_Source(self, take: str, source: str) -> bool: ...
-        def RPR_UpdateArrange(self) -> None: ...
-        def RPR_Undo_BeginBlock(self) -> None: ...
-        def RPR_Undo_EndBlock(self, descchange: str, extraflags: int) -> None: ...
-        def RPR_ShowConsoleMsg(self, msg: str) -> None: ...
-        def RPR_GetExtState(self, section: str, key: str) -> str: ...
-        def RPR_SetExtState(self, section: str, key: str, value: str, persist: bool) -> None: ...
-
+    from .api import ReaperApi
 
 __all__ = [
     "EXT_SECTION",
@@ -64,12 +34,11 @@ __all__ = [
     "ReaperSession",
     "SelectionError",
     "read_selected_item",
+    "request_from_selection",
+    "take_name",
 ]
 
-#: ExtState section shared by the generate and cancel actions.
-EXT_SECTION = "musicgen_sidecar"
 _MAX_SECONDS = 30.0  # the sidecar's longest generation
-_MAX_SEED = 2**31 - 1
 
 
 class SelectionError(ValueError):
@@ -88,14 +57,6 @@ class ItemSelection:
     source_end_seconds: float
     bpm: float
     beats_per_bar: int
-
-    @property
-    def source_start_beats(self) -> float:
-        return self.source_start_seconds * self.bpm / 60.0
-
-    @property
-    def source_end_beats(self) -> float:
-        return self.source_end_seconds * self.bpm / 60.0
 
     @property
     def end_seconds(self) -> float:
@@ -139,158 +100,200 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
     )
 
 
-def request_arguments(
-    request_id: str, item: ItemSelection, seed: int, variations: int, prompt: str
-) -> list[Any]:
-    """`/sidecar/continue` arguments; the range goes in seconds (the sidecar takes one unit)."""
-    pairs: list[tuple[str, Any]] = [
-        ("clip", item.file_path),
-        ("clip_start", item.source_start_seconds),
-        ("clip_end", item.source_end_seconds),
-        ("bpm", item.bpm),
-        ("beats_per_bar", item.beats_per_bar),
-        ("bars", item.bars()),
-        ("seed", seed),
-        ("variations", variations),
-    ]
-    if prompt:
-        pairs.append(("prompt", prompt))
-    arguments: list[Any] = [request_id]
-    for key, value in pairs:
-        arguments += [key, value]
-    return arguments
+def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest:
+    """The request for the selected item with the settings' preset; raises SelectionError."""
+    item = read_selected_item(api)
+    options = list(settings.preset_values())
+    if settings.key != "off":
+        options.append(("key", settings.key))
+    return SidecarRequest(
+        track=item.track,
+        insert_at_seconds=item.end_seconds,
+        file_path=item.file_path,
+        source_start_seconds=item.source_start_seconds,
+        source_end_seconds=item.source_end_seconds,
+        bpm=item.bpm,
+        beats_per_bar=item.beats_per_bar,
+        bars=settings.bars if settings.bars is not None else item.bars(),
+        variations=settings.variations,
+        seed=new_seed(),
+        preset=settings.preset,
+        options=tuple(options),
+    )
+
+
+def take_name(request: SidecarRequest, index: int, extras: dict[str, Any]) -> str:
+    """`<preset> s<seed> [v<take>/<takes>] <bpm>bpm`: the takes of one request share a seed."""
+    seed = extras.get("seed", request.seed)
+    bpm = extras.get("bpm", request.bpm)
+    if not isinstance(seed, int):
+        seed = request.seed
+    if not isinstance(bpm, (int, float)):
+        bpm = request.bpm
+    return clip_name(request.preset, seed, float(bpm), index + 1, request.variations)
 
 
 class ReaperSession:
-    """One generate press: send, then `step()` from REAPER's defer loop until it returns False."""
+    """One action run: `start()`, then `step()` from REAPER's defer loop until it returns False."""
 
     def __init__(
         self,
         api: ReaperApi,
         link: SidecarLink,
         *,
-        variations: int = 1,
-        prompt: str = "",
-        timeout_steps: int = 100,
+        connect_timeout_seconds: float = 5.0,
+        stall_timeout_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
         self._link = link
-        self._variations = variations
-        self._prompt = prompt
-        self._timeout_steps = timeout_steps
+        self._connect_timeout_seconds = connect_timeout_seconds
+        self._stall_timeout_seconds = stall_timeout_seconds
+        self._clock = clock
         self.request_id = "reaper-" + "".join(random.choice("0123456789abcdef") for _ in range(10))
-        self.seed = random.randint(0, _MAX_SEED)
-        self.item: ItemSelection | None = None
+        self.request: SidecarRequest | None = None
         self.inserted: list[str] = []
-        self._next_position = 0.0
-        self._silent_steps = 0
+        self.ignored_replies = 0
+        self._next_position_seconds = 0.0
+        self._last_heard = 0.0
         self._accepted = False
         self._cancelling = False
+        self._cancel_token = ""
+        self._not_inserted = 0
         self._reported_decile = -1
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
         self._api.RPR_ShowConsoleMsg("MusicGen: " + text + "\n")
 
-    def start(self) -> bool:
-        """Read the selection and send the request; False when there is nothing to wait for."""
-        self._api.RPR_SetExtState(EXT_SECTION, "cancel", "", False)
+    def _where(self) -> str:
+        return "{}:{}".format(*self._link.address)
+
+    def start(self, request: SidecarRequest) -> bool:
+        """Send the request; False when there is nothing to wait for (the reason is shown)."""
+        self._cancel_token = str(self._api.RPR_GetExtState(EXT_SECTION, CANCEL_KEY))
         try:
-            self.item = read_selected_item(self._api)
-            self._link.send(
-                addresses.CONTINUE,
-                request_arguments(
-                    self.request_id, self.item, self.seed, self._variations, self._prompt
-                ),
-            )
-        except SelectionError as error:
-            self._say(str(error))
-            return False
+            self._link.send(addresses.CONTINUE, request.to_osc_arguments(self.request_id))
         except LinkError as error:
-            self._say(f"{error}; start it with `sidecar serve`")
+            self.say(f"{error}; start it with `sidecar serve`")
             return False
-        self._next_position = self.item.end_seconds
-        self._say(f"asked for {self.item.bars()} bars at {self.item.bpm:g} bpm (seed {self.seed})")
+        self.request = request
+        self._next_position_seconds = request.insert_at_seconds
+        self._last_heard = self._clock()
+        save_last_request(self._api, self.request_id, request)
+        self.say(
+            f"asked for {request.bars} bars at {request.bpm:g} bpm "
+            f"({request.preset}, seed {request.seed}, x{request.variations})"
+        )
         return True
 
     def step(self) -> bool:
-        """Handle waiting replies; True while the request is still running."""
-        if self._api.RPR_GetExtState(EXT_SECTION, "cancel") == "1" and not self._cancelling:
-            self._api.RPR_SetExtState(EXT_SECTION, "cancel", "", False)
+        """Handle the replies waiting; True while the request is still running."""
+        now = self._clock()
+        if not self._cancelling and self._cancel_requested():
             self._cancelling = True
-            self._silent_steps = 0
+            self._last_heard = now
+            self.say("cancelling…")
             try:
                 self._link.send(addresses.CANCEL, [self.request_id])
             except LinkError as error:
-                self._say(str(error))
+                self.say(f"cancelled ({error})")
                 return False
         try:
             messages = self._link.poll()
         except LinkError as error:
-            self._say(f"{error}; start it with `sidecar serve`")
+            self.say(f"{error}; start it with `sidecar serve`")
             return False
-        self._silent_steps += 1
         for message in messages:
             if not self._handle(message):
                 return False
-        if self._silent_steps > self._timeout_steps:
-            where = "{}:{}".format(*self._link.address)
-            if self._cancelling:
-                self._say("cancelled (the sidecar did not confirm)")
-            elif not self._accepted:
-                self._say(f"sidecar not answering at {where}: start it with `sidecar serve`")
-            else:
-                self._say(f"no news from the sidecar at {where}; gave up")
+        return not self._timed_out(now)
+
+    def _cancel_requested(self) -> bool:
+        return str(self._api.RPR_GetExtState(EXT_SECTION, CANCEL_KEY)) != self._cancel_token
+
+    def _timed_out(self, now: float) -> bool:
+        silent_seconds = now - self._last_heard
+        if self._cancelling and silent_seconds > self._connect_timeout_seconds:
+            self.say("cancelled (the sidecar did not confirm)")
+        elif not self._accepted and silent_seconds > self._connect_timeout_seconds:
+            self.say(f"sidecar not answering at {self._where()}: start it with `sidecar serve`")
+        elif silent_seconds > self._stall_timeout_seconds:
+            self.say(
+                f"no news from the sidecar at {self._where()} for {silent_seconds:.0f} s; gave up"
+            )
+            try:
+                self._link.send(addresses.CANCEL, [self.request_id])
+            except LinkError:
+                pass  # giving up anyway; the message above says so
+        else:
             return False
         return True
 
     def _handle(self, message: OscMessage) -> bool:
         arguments = message.arguments
         if not arguments or str(arguments[0]) != self.request_id:
-            return True  # another client's, or an older request's reply
-        self._silent_steps = 0
+            self.ignored_replies += 1  # another client's, or a finished request's reply
+            return True
+        self._last_heard = self._clock()
         self._accepted = True
         if message.address == addresses.PROGRESS and len(arguments) > 1:
-            value = arguments[1]
-            fraction = float(value) if isinstance(value, int | float) else 0.0
-            decile = int(fraction * 10)
-            if decile > self._reported_decile:
-                self._reported_decile = decile
-                self._say(f"{decile * 10}%")
-        elif message.address == addresses.STEM and len(arguments) > 2 and not self._cancelling:
-            self._insert(str(arguments[2]), arguments[3:])
+            self._progress(arguments[1])
+        elif message.address == addresses.STEM and len(arguments) > 2:
+            if self._cancelling:
+                self._not_inserted += 1
+            else:
+                index = arguments[1] if isinstance(arguments[1], int) else len(self.inserted)
+                self._insert(index, str(arguments[2]), arguments[3:])
         elif message.address == addresses.DONE:
-            self._say(f"done: {len(self.inserted)} item(s) inserted")
+            if self._cancelling:
+                self.say(
+                    f"the cancel came too late: the sidecar finished; "
+                    f"{self._not_inserted} stem(s) not inserted"
+                )
+            else:
+                self.say(f"done: {len(self.inserted)} item(s) inserted")
             return False
         elif message.address == addresses.ERROR:
             details = " ".join(str(a) for a in arguments[1:])
-            self._say(f"sidecar error: {details}")
+            self.say(f"sidecar error: {details}")
             return False
         elif message.address == addresses.CANCELLED:
-            self._say("cancelled")
+            self.say("cancelled")
             return False
         return True
 
-    def _insert(self, path: str, extras: tuple[Any, ...]) -> None:
+    def _progress(self, value: Any) -> None:
+        fraction = float(value) if isinstance(value, (int, float)) else 0.0
+        decile = int(fraction * 10)
+        if decile > self._reported_decile:
+            self._reported_decile = decile
+            self.say(f"{decile * 10}%")
+
+    def _insert(self, index: int, path: str, extras: tuple[Any, ...]) -> None:
         api = self._api
-        selection = self.item
-        if selection is None:
+        request = self.request
+        if request is None:
             return
         options = {str(extras[i]): extras[i + 1] for i in range(0, len(extras) - 1, 2)}
-        seed = options.get("seed", self.seed + len(self.inserted))
-        name = f"musicgen s{seed} {selection.bpm:g}bpm"
+        name = take_name(request, index, options)
+        if not api.RPR_ValidatePtr2(0, request.track, "MediaTrack*"):
+            self.say(f"the track is gone; '{name}' not inserted (file: {path})")
+            return
         api.RPR_Undo_BeginBlock()
         try:
-            item = api.RPR_AddMediaItemToTrack(selection.track)
+            item = api.RPR_AddMediaItemToTrack(request.track)
             take = api.RPR_AddTakeToMediaItem(item)
             source = api.RPR_PCM_Source_CreateFromFile(path)
             api.RPR_SetMediaItemTake_Source(take, source)
             length = float(api.RPR_GetMediaSourceLength(source, False)[0])
-            api.RPR_SetMediaItemInfo_Value(item, "D_POSITION", self._next_position)
+            api.RPR_SetMediaItemInfo_Value(item, "D_POSITION", self._next_position_seconds)
             api.RPR_SetMediaItemInfo_Value(item, "D_LENGTH", length)
             api.RPR_GetSetMediaItemTakeInfo_String(take, "P_NAME", name, True)
         finally:
             api.RPR_Undo_EndBlock("MusicGen: insert " + name, -1)
         api.RPR_UpdateArrange()
-        self._next_position += length
+        self._next_position_seconds += length
         self.inserted.append(name)
-        self._say(f"inserted '{name}' ({path})")
+        if last_request_id(api) == self.request_id:  # a re-roll goes after these takes
+            save_last_request(api, self.request_id, request.placed_at(self._next_position_seconds))
+        self.say(f"inserted '{name}' ({path})")

@@ -36,9 +36,11 @@ class FakeReaper:
     ext_state: dict[tuple[str, str], str] = field(default_factory=dict)
     deferred: list[str] = field(default_factory=list)
     undo_blocks: list[str] = field(default_factory=list)
+    tracks: set[str] = field(default_factory=set)
 
     def add_item(self, track: str, position: float, length: float, source: str,
                  offset: float = 0.0) -> str:
+        self.tracks.add(track)
         pointer = f"(MediaItem*)0x{len(self.items) + 1:04x}"
         take = Take(source=source, start_offset_seconds=offset)
         take_pointer = f"(MediaItem_Take*)0x{len(self.takes) + 1:04x}"
@@ -101,6 +103,11 @@ class FakeReaper:
                                      tempo: float) -> tuple[int, float, int, int, float]:
         return (proj, time, self.numerator, self.denominator, self.bpm)
 
+    def RPR_ValidatePtr2(self, proj: int, pointer: str, ctypename: str) -> bool:
+        if ctypename == "MediaTrack*":
+            return pointer in self.tracks
+        raise NotImplementedError(ctypename)
+
     def RPR_AddMediaItemToTrack(self, track: str) -> str:
         pointer = f"(MediaItem*)0x{len(self.items) + 1:04x}"
         self.items[pointer] = Item(track, 0.0, 0.0, [])
@@ -140,6 +147,13 @@ class FakeReaper:
 
     def RPR_defer(self, code: str) -> None:
         self.deferred.append(code)
+
+    def run_deferred(self, namespace: dict) -> int:
+        """One pass of REAPER's defer loop: evaluate what was deferred, as REAPER does."""
+        pending, self.deferred = self.deferred, []
+        for code in pending:
+            exec(code, namespace)
+        return len(self.deferred)
 
     def items_on(self, track: str) -> list[Item]:
         return sorted((i for i in self.items.values() if i.track == track),

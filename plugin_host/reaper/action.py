@@ -1,0 +1,79 @@
+"""Run one REAPER action (continue or re-roll) on REAPER's defer loop, never blocking REAPER."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from plugin_host.ableton.link import SidecarLink
+
+from .request import RerollError, SidecarRequest, load_last_request
+from .settings import SETTINGS_FILE_NAME, SettingsError, load_settings
+from .sidecar_reaper import ReaperSession, SelectionError, request_from_selection
+
+if TYPE_CHECKING:
+    from .api import ReaperApi
+    from .settings import Settings
+
+__all__ = ["ACTIONS", "run_action"]
+
+#: The actions that send a request: the selected item, or the last request with a new seed.
+ACTIONS = ("continue", "reroll")
+
+
+def _say(api: ReaperApi, text: str) -> None:
+    api.RPR_ShowConsoleMsg("MusicGen: " + text + "\n")
+
+
+def _build_request(api: ReaperApi, action: str, settings: Settings) -> SidecarRequest:
+    if action == "reroll":
+        return load_last_request(api).rerolled()
+    return request_from_selection(api, settings)
+
+
+def run_action(api: ReaperApi, action: str, script_folder: str, namespace: dict[str, Any]) -> None:
+    """Send the request, then poll for replies from `RPR_defer` until it ends.
+
+    `namespace` is the action script's globals: REAPER evaluates deferred code there.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
+    try:
+        settings = load_settings(os.path.join(script_folder, SETTINGS_FILE_NAME))
+        request = _build_request(api, action, settings)
+        link = SidecarLink(settings.sidecar_host, settings.sidecar_port)
+    except SettingsError as error:
+        _say(api, f"settings: {error}; fix the file and run the action again")
+        return
+    except (SelectionError, RerollError) as error:
+        _say(api, str(error))
+        return
+    except OSError as error:
+        _say(api, f"cannot open a UDP socket for the sidecar: {error}")
+        return
+    session = ReaperSession(
+        api,
+        link,
+        connect_timeout_seconds=settings.connect_timeout_seconds,
+        stall_timeout_seconds=settings.stall_timeout_seconds,
+    )
+    if not session.start(request):
+        link.close()
+        return
+    step_name = "_musicgen_step_" + session.request_id.replace("-", "_")
+
+    def step() -> None:
+        try:
+            running = session.step()
+        except Exception:
+            session.say("stopped on an unexpected error:\n" + traceback.format_exc())
+            running = False
+        if running:
+            api.RPR_defer(step_name + "()")
+        else:
+            link.close()
+            namespace.pop(step_name, None)
+
+    namespace[step_name] = step
+    api.RPR_defer(step_name + "()")

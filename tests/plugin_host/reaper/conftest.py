@@ -1,0 +1,91 @@
+"""Fixtures: a fake REAPER project with a selected item, and the action scripts run as REAPER does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plugin_host.reaper.settings import SETTINGS_FILE_NAME
+from tests.plugin_host.ableton.conftest import Responder, write_wav
+from tests.plugin_host.reaper.fake_reaper import FakeReaper
+
+TRACK = "(MediaTrack*)0x0001"
+SCRIPTS = Path(__file__).resolve().parents[3] / "plugin_host" / "reaper"
+ACTION_SCRIPTS = ("sidecar_continue.py", "sidecar_reroll.py", "sidecar_cancel.py")
+#: REAPER runs deferred code about every 30 ms.
+DEFER_SECONDS = 0.03
+
+
+@dataclass
+class Rig:
+    """The action scripts copied into a REAPER-like Scripts folder, run on a fake project."""
+
+    reaper: FakeReaper
+    folder: Path
+    namespace: dict[str, Any] = field(default_factory=dict)
+
+    def write_settings(self, **fields: Any) -> Path:
+        path = self.folder / SETTINGS_FILE_NAME
+        path.write_text(json.dumps(fields), encoding="utf-8")
+        return path
+
+    def run(self, script: str) -> None:
+        """Run an action the way REAPER does: the file executed as a script."""
+        path = self.folder / script
+        self.namespace.update({"__file__": str(path), "__name__": "__main__"})
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), self.namespace)
+
+    def tick(self, max_ticks: int, until: Callable[[], bool] | None = None) -> int:
+        """Run the defer loop until nothing is deferred (or `until()`); ticks taken."""
+        for n in range(1, max_ticks + 1):
+            self.reaper.run_deferred(self.namespace)
+            if not self.reaper.deferred or (until is not None and until()):
+                return n
+            time.sleep(DEFER_SECONDS)
+        raise AssertionError(f"still running after {max_ticks} defer ticks: {self.reaper.console}")
+
+    def said(self, text: str) -> bool:
+        return any(text in line for line in self.reaper.console)
+
+
+@pytest.fixture
+def responder() -> Iterator[Responder]:
+    r = Responder()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> FakeReaper:
+    """100 bpm 4/4; a 4.8 s item at 12 s plays the file from 1.5 s; it is selected."""
+    reaper = FakeReaper(bpm=100.0)
+    source = write_wav(tmp_path / "prompt.wav", 10.0)
+    item = reaper.add_item(TRACK, position=12.0, length=4.8, source=str(source), offset=1.5)
+    reaper.selected.append(item)
+    return reaper
+
+
+@pytest.fixture
+def make_rig(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[FakeReaper], Rig]:
+    """Copy the scripts to <tmp>/Scripts/reaper/ and let `import reaper_python` find the fake."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the scripts add their root folder
+
+    def make(reaper: FakeReaper) -> Rig:
+        folder = tmp_path / "Scripts" / "reaper"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ACTION_SCRIPTS:
+            shutil.copy(SCRIPTS / name, folder / name)
+        monkeypatch.setitem(sys.modules, "reaper_python", reaper)
+        return Rig(reaper, folder)
+
+    return make
