@@ -160,7 +160,7 @@ class TakeHistory:
             float(take.created),
             take.seed,
             _to_json(take.params, "params"),
-            _to_json(list(take.files), "files"),
+            _to_json([str(f) for f in take.files], "files"),
             take.tempo_bpm,
             take.key,
             take.model,

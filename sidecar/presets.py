@@ -160,6 +160,8 @@ class Preset:
         as it will when the DAW loops the clip. Pass `board` to reuse a chain from
         `build_board()` (worth it for a VST3 plugin).
         """
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive; got {sample_rate}")
         chain = board if board is not None else self.build_board(bpm)
         try:
             return apply_chain(

@@ -103,6 +103,12 @@ def test_get_by_request_returns_the_latest(history: TakeHistory) -> None:
     assert history.get_by_request("missing") is None
 
 
+def test_files_may_be_paths(history: TakeHistory) -> None:
+    take_id = history.record(_take(files=(Path("/out/a.wav"), "/out/b.wav")))
+    got = history.get(take_id)
+    assert got is not None and got.files == ("/out/a.wav", "/out/b.wav")
+
+
 def test_record_rejects_bad_takes(history: TakeHistory) -> None:
     with pytest.raises(ValueError, match="already recorded"):
         history.record(_take(take_id=3))
