@@ -32,6 +32,8 @@ _FINE_STEPS = 41
 #: nothing? The confidence compares the beat period's comb contrast against these.
 _NULL_FACTORS = (0.618, 0.707, 0.794, 1.26, 1.414, 1.618)
 _MIN_SECONDS = 1.0
+#: Bar positions scoring within this fraction of the best count as tied for the downbeat.
+_DOWNBEAT_TIE = 0.9
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,9 @@ def _downbeat_frames(accents: np.ndarray, period: float, phase: float, beats_per
     at_beats = window[np.round(beats).astype(np.int64)]
     whole_bars = at_beats.size // beats_per_bar * beats_per_bar
     scores = at_beats[:whole_bars].reshape(-1, beats_per_bar).mean(axis=0)
-    return float(beats[int(np.argmax(scores))])
+    # Near-ties (kick on 1 and 3, or the two source bars in a half-time bar): the earliest.
+    best = int(np.argmax(scores >= _DOWNBEAT_TIE * scores.max()))
+    return float(beats[best])
 
 
 def _parabolic_offset(values: np.ndarray, index: int, circular: bool = False) -> float:

@@ -1,0 +1,61 @@
+"""BS.1770 loudness, true peak and the limiter."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from sidecar.post.loudness import integrated_loudness, normalize_loudness, true_peak_dbtp
+
+from .synth import drums
+
+
+def _sine(freq: float, seconds: float, rate: int, amplitude: float = 1.0, phase: float = 0.0):
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)[np.newaxis, :]
+
+
+def test_integrated_loudness_of_a_reference_tone() -> None:
+    # BS.1770: a 997 Hz sine at 0 dBFS in one channel reads -3.01 LUFS.
+    assert integrated_loudness(_sine(997, 5, 48000), 48000) == pytest.approx(-3.01, abs=0.05)
+
+
+def test_integrated_loudness_none_for_silence_or_too_short() -> None:
+    assert integrated_loudness(np.zeros((1, 48000), np.float32), 48000) is None
+    assert integrated_loudness(_sine(997, 0.2, 48000), 48000) is None
+
+
+def test_true_peak_sees_between_the_samples() -> None:
+    # fs/4 at 45 degrees: every sample is +-0.707, the waveform peaks at 1.0 (0 dBTP).
+    tone = _sine(12000, 1, 48000, phase=math.pi / 4)
+    assert float(np.abs(tone).max()) == pytest.approx(0.7071, abs=1e-3)
+    peak = true_peak_dbtp(tone, 48000)
+    assert peak is not None and peak == pytest.approx(0.0, abs=0.15)
+
+
+def test_plain_gain_when_under_the_ceiling() -> None:
+    tone = _sine(440, 3, 48000, amplitude=0.1)
+    out, result = normalize_loudness(tone, 48000, -23.0)
+    assert result.limiter_reduction_db == 0.0
+    assert integrated_loudness(out, 48000) == pytest.approx(-23.0, abs=0.05)
+    gain = out[0, 100] / tone[0, 100]
+    assert np.allclose(out, tone * gain, rtol=1e-4, atol=1e-6)
+
+
+def test_limiter_keeps_true_peak_under_the_ceiling_at_the_target() -> None:
+    audio = drums(120, 4, 48000, 2).audio
+    out, result = normalize_loudness(audio, 48000, -15.0, ceiling_dbtp=-1.0)
+    assert result.limiter_reduction_db > 0
+    assert integrated_loudness(out, 48000) == pytest.approx(-15.0, abs=0.1)
+    up = scipy.signal.resample_poly(out.astype(np.float64), 8, 1, axis=1)
+    assert 20 * math.log10(float(np.abs(up).max())) <= -1.0 + 0.05
+
+
+def test_silence_passes_through() -> None:
+    silent = np.zeros((2, 48000), np.float32)
+    out, result = normalize_loudness(silent, 48000, -14.0)
+    assert np.array_equal(out, silent)
+    assert result.loudness_lufs is None and result.true_peak_dbtp is None
