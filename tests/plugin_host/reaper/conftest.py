@@ -1,4 +1,4 @@
-"""Fixtures: a fake REAPER project with a selected item, and the action scripts run as REAPER does."""
+"""Fixtures: a fake REAPER project with a selected item; the action scripts run as REAPER does."""
 
 from __future__ import annotations
 
@@ -74,9 +74,7 @@ def project(tmp_path: Path) -> FakeReaper:
 
 
 @pytest.fixture
-def make_rig(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[FakeReaper], Rig]:
+def make_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeReaper], Rig]:
     """Copy the scripts to <tmp>/Scripts/reaper/ and let `import reaper_python` find the fake."""
     monkeypatch.setattr(sys, "path", list(sys.path))  # the scripts add their root folder
 

@@ -78,7 +78,10 @@ def test_stems_are_inserted_after_the_item_and_named(
     run_steps(session)
     items = project.items_on(TRACK)
     assert [round(i.position_seconds, 3) for i in items] == [12.0, 16.8, 21.6]
-    assert [i.takes[0].name for i in items[1:]] == ["drums s40 v1/2 100bpm", "drums s40 v2/2 100bpm"]
+    assert [i.takes[0].name for i in items[1:]] == [
+        "drums s40 v1/2 100bpm",
+        "drums s40 v2/2 100bpm",
+    ]
     assert "done: 2 item(s)" in project.console[-1]
     assert session.ignored_replies == 1
     link.close()
