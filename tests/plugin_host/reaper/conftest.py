@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from plugin_host.ableton.link import SidecarLink
 from plugin_host.reaper.settings import SETTINGS_FILE_NAME
 from tests.plugin_host.ableton.conftest import Responder, write_wav
 from tests.plugin_host.reaper.fake_reaper import FakeReaper
@@ -73,10 +74,22 @@ def project(tmp_path: Path) -> FakeReaper:
     return reaper
 
 
+def close_unfinished(namespace: dict[str, Any]) -> None:
+    """Close the sockets of actions a test left running (their steps hold the link)."""
+    for name, step in list(namespace.items()):
+        if name.startswith("_musicgen_step_"):
+            for cell in step.__closure__ or ():
+                if isinstance(cell.cell_contents, SidecarLink):
+                    cell.cell_contents.close()
+
+
 @pytest.fixture
-def make_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeReaper], Rig]:
+def make_rig(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[FakeReaper], Rig]]:
     """Copy the scripts to <tmp>/Scripts/reaper/ and let `import reaper_python` find the fake."""
     monkeypatch.setattr(sys, "path", list(sys.path))  # the scripts add their root folder
+    rigs: list[Rig] = []
 
     def make(reaper: FakeReaper) -> Rig:
         folder = tmp_path / "Scripts" / "reaper"
@@ -84,6 +97,9 @@ def make_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeR
         for name in ACTION_SCRIPTS:
             shutil.copy(SCRIPTS / name, folder / name)
         monkeypatch.setitem(sys.modules, "reaper_python", reaper)
-        return Rig(reaper, folder)
+        rigs.append(Rig(reaper, folder))
+        return rigs[-1]
 
-    return make
+    yield make
+    for rig in rigs:
+        close_unfinished(rig.namespace)

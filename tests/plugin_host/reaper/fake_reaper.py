@@ -38,8 +38,9 @@ class FakeReaper:
     undo_blocks: list[str] = field(default_factory=list)
     tracks: set[str] = field(default_factory=set)
 
-    def add_item(self, track: str, position: float, length: float, source: str,
-                 offset: float = 0.0) -> str:
+    def add_item(
+        self, track: str, position: float, length: float, source: str, offset: float = 0.0
+    ) -> str:
         self.tracks.add(track)
         pointer = f"(MediaItem*)0x{len(self.items) + 1:04x}"
         take = Take(source=source, start_offset_seconds=offset)
@@ -93,14 +94,16 @@ class FakeReaper:
         found = self.takes[take]
         return {"D_STARTOFFS": found.start_offset_seconds, "D_PLAYRATE": found.playrate}[name]
 
-    def RPR_GetSetMediaItemTakeInfo_String(self, take: str, name: str, value: str,
-                                           set_new: bool) -> tuple[bool, str, str, str, bool]:
+    def RPR_GetSetMediaItemTakeInfo_String(
+        self, take: str, name: str, value: str, set_new: bool
+    ) -> tuple[bool, str, str, str, bool]:
         if set_new and name == "P_NAME":
             self.takes[take].name = value
         return (True, take, name, self.takes[take].name, set_new)
 
-    def RPR_TimeMap_GetTimeSigAtTime(self, proj: int, time: float, num: int, denom: int,
-                                     tempo: float) -> tuple[int, float, int, int, float]:
+    def RPR_TimeMap_GetTimeSigAtTime(
+        self, proj: int, time: float, num: int, denom: int, tempo: float
+    ) -> tuple[int, float, int, int, float]:
         return (proj, time, self.numerator, self.denominator, self.bpm)
 
     def RPR_ValidatePtr2(self, proj: int, pointer: str, ctypename: str) -> bool:
@@ -156,5 +159,6 @@ class FakeReaper:
         return len(self.deferred)
 
     def items_on(self, track: str) -> list[Item]:
-        return sorted((i for i in self.items.values() if i.track == track),
-                      key=lambda i: i.position_seconds)
+        return sorted(
+            (i for i in self.items.values() if i.track == track), key=lambda i: i.position_seconds
+        )
