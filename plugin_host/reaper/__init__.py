@@ -1,1 +1,3 @@
 """REAPER ReaScripts (Python) that drive the MusicGen sidecar."""
+
+from __future__ import annotations

@@ -1,0 +1,113 @@
+"""Run under REAPER-era Python (3.7): Continue then Re-roll, a stub reaper_python, a UDP stub."""
+
+# Usage: python3.7 py37_smoke.py REPOSITORY_ROOT. Stdlib only, 3.7 syntax; exits non-zero on
+# an unexpected result.
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import types
+import wave
+
+ROOT = sys.argv[1]
+sys.path.insert(0, ROOT)
+
+from plugin_host.ableton.osc_codec import decode_packet, encode_message  # noqa: E402
+
+PCM = "(PCM_source*)"
+
+
+def stub_reaper(wav_path, state):
+    """The ReaScript functions the actions call: a 4-s item at 2 s, 120 bpm 4/4."""
+    api = types.ModuleType("reaper_python")
+    counter = [0]
+
+    def add_item(track):
+        counter[0] += 1
+        return f"item{counter[0]}"
+
+    def set_value(pointer, name, value, *rest):
+        state["values"].setdefault(pointer, {})[name] = value
+        return True
+
+    api.RPR_CountSelectedMediaItems = lambda proj: 1
+    api.RPR_GetSelectedMediaItem = lambda proj, index: "item0"
+    api.RPR_GetActiveTake = lambda item: "take0"
+    api.RPR_GetMediaItem_Track = lambda item: "track0"
+    api.RPR_GetMediaItemTake_Source = lambda take: PCM + wav_path
+    api.RPR_GetMediaSourceFileName = lambda src, buf, size: (src, src[len(PCM) :], size)
+    api.RPR_GetMediaSourceLength = lambda src, is_qn: (4.0, src, is_qn)
+    api.RPR_GetMediaItemInfo_Value = lambda item, name: {"D_POSITION": 2.0, "D_LENGTH": 4.0}[name]
+    api.RPR_SetMediaItemInfo_Value = set_value
+    api.RPR_GetMediaItemTakeInfo_Value = lambda take, name: {"D_STARTOFFS": 0, "D_PLAYRATE": 1}[
+        name
+    ]
+    api.RPR_GetSetMediaItemTakeInfo_String = set_value
+    api.RPR_TimeMap_GetTimeSigAtTime = lambda proj, t, a, b, c: (proj, t, 4, 4, 120.0)
+    api.RPR_ValidatePtr2 = lambda proj, pointer, kind: True
+    api.RPR_AddMediaItemToTrack = add_item
+    api.RPR_AddTakeToMediaItem = lambda item: item + "-take"
+    api.RPR_PCM_Source_CreateFromFile = lambda path: PCM + path
+    api.RPR_SetMediaItemTake_Source = lambda take, src: True
+    api.RPR_UpdateArrange = lambda: None
+    api.RPR_Undo_BeginBlock = lambda: None
+    api.RPR_Undo_EndBlock = lambda text, flags: None
+    api.RPR_ShowConsoleMsg = state["console"].append
+    api.RPR_GetExtState = lambda section, key: state["ext"].get((section, key), "")
+    api.RPR_SetExtState = lambda section, key, value, persist: state["ext"].update(
+        {(section, key): value}
+    )
+    api.RPR_defer = state["deferred"].append
+    return api
+
+
+def main():
+    folder = os.path.join(tempfile.mkdtemp(), "Scripts", "reaper")
+    os.makedirs(folder)
+    wav_path = os.path.join(folder, "prompt.wav")
+    with wave.open(wav_path, "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(8000)
+        handle.writeframes(b"\0\0" * 32000)
+    stub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stub.bind(("127.0.0.1", 0))
+    stub.settimeout(5)
+    for name in ("sidecar_continue.py", "sidecar_reroll.py"):
+        shutil.copy(os.path.join(ROOT, "plugin_host", "reaper", name), folder)
+    with open(os.path.join(folder, "sidecar_settings.json"), "w") as handle:
+        json.dump({"sidecar_port": stub.getsockname()[1], "variations": 2}, handle)
+    state = {"ext": {}, "deferred": [], "values": {}, "console": []}
+    sys.modules["reaper_python"] = stub_reaper(wav_path, state)
+    namespace = {}
+    for script in ("sidecar_continue.py", "sidecar_reroll.py"):
+        path = os.path.join(folder, script)
+        namespace.update({"__file__": path, "__name__": "__main__"})
+        with open(path) as handle:
+            exec(compile(handle.read(), path, "exec"), namespace)
+        data, client = stub.recvfrom(65536)
+        message = decode_packet(data)[0]
+        print(sys.version.split()[0], script, message.address)
+        request_id = message.arguments[0]
+        for index in range(2):
+            stem = [request_id, index, wav_path, "seed", 5]
+            stub.sendto(encode_message("/sidecar/stem", stem), client)
+        stub.sendto(encode_message("/sidecar/done", [request_id, 2]), client)
+        for _ in range(200):
+            pending, state["deferred"][:] = list(state["deferred"]), []
+            for code in pending:
+                exec(code, namespace)
+            if not state["deferred"]:
+                break
+            time.sleep(0.01)
+    positions = sorted(v["D_POSITION"] for v in state["values"].values() if "D_POSITION" in v)
+    print("".join(state["console"]))
+    print("positions", positions)
+    if state["console"][-1] != "MusicGen: done: 2 item(s) inserted\n":
+        sys.exit(f"unexpected console: {state['console']!r}")
+
+
+main()
