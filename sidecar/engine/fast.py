@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +31,12 @@ DECODE_MODES: tuple[str, ...] = ("exact", "fp32", "fast", "int8")
 #: Cache lengths are rounded up to this many positions so that requests share buffers/graphs.
 _POSITION_BUCKET = 256
 _SOURCE_BUCKET = 32
+_MAX_CACHES = 2
+#: Captured decode steps kept (each holds a small private memory pool on the GPU).
+_MAX_STEPPERS = 8
+#: On GPU the host may queue at most this many steps ahead of the device, so that progress
+#: reports track the device and a cancel takes effect within a few steps.
+_RUNAHEAD_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,8 @@ class FastMusicgenEngine(MusicgenEngine):
             f"/{self.settings.linear}/{mode}"
         )
         self._weights: DecoderWeights | None = None
-        self._cache: StaticKVCache | None = None
+        #: One cache per row count (batch × CFG), at most `_MAX_CACHES`, most recent last.
+        self._caches: dict[int, StaticKVCache] = {}
         self._steppers: dict[StepKey, StaticStepper] = {}
         #: The codes of the last `generate` (prompt frames included), for comparisons.
         self.last_codes: torch.Tensor | None = None
@@ -166,7 +174,7 @@ class FastMusicgenEngine(MusicgenEngine):
                 self.last_codes = result.codes
                 audio = self.decode_codes(result.codes)
         except torch.OutOfMemoryError as e:
-            self._cache = None
+            self._caches.clear()
             self._steppers.clear()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -270,11 +278,17 @@ class FastMusicgenEngine(MusicgenEngine):
         shape = CacheShape(len(w.layers), rows, w.num_heads, w.head_dim,
                            _POSITION_BUCKET * math.ceil(positions / _POSITION_BUCKET),
                            w.act_dtype, self.device)
-        if self._cache is None or not self._cache.shape.fits(shape):
-            self._cache = None
-            self._steppers.clear()
-            self._cache = StaticKVCache(shape)
-        return self._cache
+        cache = self._caches.pop(rows, None)
+        if cache is None or not cache.shape.fits(shape):
+            self._steppers = {k: s for k, s in self._steppers.items() if k.rows != rows}
+            cache = None  # drop the old buffers before allocating the new ones
+            if len(self._caches) >= _MAX_CACHES:
+                evicted = next(iter(self._caches))
+                del self._caches[evicted]
+                self._steppers = {k: s for k, s in self._steppers.items() if k.rows != evicted}
+            cache = StaticKVCache(shape)
+        self._caches[rows] = cache
+        return cache
 
     def _cross_mask(self, request: _Request, queries: int) -> torch.Tensor | None:
         dummy = torch.zeros((request.rows, queries, self.weights.hidden_size),
@@ -326,6 +340,7 @@ class FastMusicgenEngine(MusicgenEngine):
         stream = self._stream(request, spec, on_audio)
         every = max(1, round(audio_every_seconds * self._frame_rate))
         delivered_at = 0
+        in_flight: deque[torch.cuda.Event] = deque()
         stepper = None
         if self.settings.static_steps and request.steps > 1:
             stepper = self._stepper(request, cache)
@@ -349,6 +364,12 @@ class FastMusicgenEngine(MusicgenEngine):
                 break
             if stepper is not None:
                 stepper.step()
+                if self.device.type == "cuda":
+                    event = torch.cuda.Event()
+                    event.record()
+                    in_flight.append(event)
+                    if len(in_flight) > _RUNAHEAD_STEPS:
+                        in_flight.popleft().synchronize()
                 continue
             tokens = sequence[:, position].reshape(request.batch, k, 1)
             hidden = w.forward(self._embed(tokens, position, request), cache, position, step_mask)
@@ -393,11 +414,13 @@ class FastMusicgenEngine(MusicgenEngine):
     def _stepper(self, request: _Request, cache: StaticKVCache) -> StaticStepper:
         source = _SOURCE_BUCKET * math.ceil(request.encoder_states.shape[1] / _SOURCE_BUCKET)
         key = StepKey(request.batch, request.rows, cache.shape.max_positions, source, request.plan)
-        stepper = self._steppers.get(key)
+        stepper = self._steppers.pop(key, None)
         if stepper is None:
+            if len(self._steppers) >= _MAX_STEPPERS:
+                del self._steppers[next(iter(self._steppers))]
             stepper = StaticStepper(self.weights, cache, key, self.device,
                                     capture=self.settings.cuda_graphs)
-            self._steppers[key] = stepper
+        self._steppers[key] = stepper  # most recently used last
         return stepper
 
     def _padded_cross_mask(self, request: _Request, source: int) -> torch.Tensor:

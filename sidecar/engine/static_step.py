@@ -109,6 +109,16 @@ class StaticStepper:
         self.tokens.copy_(value.view_as(self.tokens))
         self.position.add_(1)
 
+    def _warm_up(self) -> None:
+        """Run the step twice outside any graph (allocator, kernel selection).
+
+        It writes K/V at its position, so it runs at the end of the cache, away from positions
+        a prefill may already hold (every position is written before it is read).
+        """
+        self.position.fill_(self.key.max_positions - 4)
+        for _ in range(2):
+            self._body()
+
     def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()
         if hasattr(graph, "register_generator_state"):
@@ -116,8 +126,7 @@ class StaticStepper:
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            for _ in range(2):  # warm-up: allocator and kernels, outside the graph
-                self._body()
+            self._warm_up()
         torch.cuda.current_stream().wait_stream(stream)
         with torch.cuda.graph(graph):
             self._body()
