@@ -53,6 +53,10 @@ Decision = Literal[
 DownbeatSource = Literal["tracker", "sample0", "sample0_snapped", "none"]
 
 _SEARCH_SECONDS = 0.05
+#: Source audio kept around the grid: before the downbeat (seam pre-roll, attack search,
+#: the stretcher's start-up) and after the last bar line (overhang, the stretcher's tail).
+_KEEP_BEFORE_SECONDS = 0.2
+_KEEP_AFTER_SECONDS = 0.3
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,18 @@ def process(
         ratio,
     )
 
+    # Only what the grid needs goes through the stretcher and resampler (they cost time in
+    # proportion): from a little before the downbeat to a little past the last bar line.
+    offset_seconds = 0.0
+    if spec.bpm is not None and spec.bars is not None:
+        grid_seconds = spec.bars * spec.beats_per_bar * 60.0 / spec.bpm
+        after = (grid_seconds + spec.crossfade_seconds) * ratio + _KEEP_AFTER_SECONDS
+        first = max(0, round((start_seconds - _KEEP_BEFORE_SECONDS) * sample_rate))
+        last = min(work.shape[1], round((start_seconds + after) * sample_rate))
+        if last - first > sample_rate // 10 and (first > 0 or last < work.shape[1]):
+            work = work[:, first:last]
+            offset_seconds = first / sample_rate
+            start_seconds -= offset_seconds
     engine: StretchEngine = "none"
     if ratio != 1.0 and spec.bpm is not None:
         work, engine = time_stretch(work, sample_rate, ratio)
@@ -289,7 +305,7 @@ def process(
             sample_rate=rate,
         )
         padded, seam = cut.padded_samples, cut.loop_seam
-        start_seconds = start / rate * ratio
+        start_seconds = start / rate * ratio + offset_seconds
     clock.lap("grid")
 
     if spec.channels is not None and spec.channels > work.shape[0]:
