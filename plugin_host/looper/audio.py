@@ -25,10 +25,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _TIME_MAP = 128
+_XRUN_LOG = 64
 # Counter slots written by the callback.
 _CALLBACKS, _INPUT_UNDERFLOW, _INPUT_OVERFLOW, _OUTPUT_UNDERFLOW, _OUTPUT_OVERFLOW, _PRIMING = (
     range(6)
 )
+_XRUN_BLOCKS = 6
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class StreamStats:
     output_underflows: int
     output_overflows: int
     frames: int
+    xrun_blocks: int = 0  # callbacks that carried any under/overflow flag (one JACK xrun sets two)
 
     @property
     def xruns(self) -> int:
@@ -131,7 +134,8 @@ class AudioEngine:
         self._stream_factory = stream_factory
         self._stream: Any = None
         self._frame = 0
-        self._counters = np.zeros(6, dtype=np.int64)
+        self._counters = np.zeros(7, dtype=np.int64)
+        self._xrun_log = np.zeros(_XRUN_LOG, dtype=np.int64)  # first frame of each xrun block
         self._time_map = np.zeros((_TIME_MAP, 2), dtype=np.float64)  # (frame, monotonic s)
         self._time_map_count = 0
         self._clock = time.monotonic
@@ -194,6 +198,14 @@ class AudioEngine:
                 counters[_OUTPUT_OVERFLOW] += 1
             if status.priming_output:
                 counters[_PRIMING] += 1
+            if (
+                status.input_underflow
+                or status.input_overflow
+                or status.output_underflow
+                or status.output_overflow
+            ):
+                self._xrun_log[counters[_XRUN_BLOCKS] % _XRUN_LOG] = frame0
+                counters[_XRUN_BLOCKS] += 1
         self.ring.write(indata)
         self.player.render(outdata, frame0)
         row = self._time_map[self._time_map_count % _TIME_MAP]
@@ -217,7 +229,13 @@ class AudioEngine:
             output_underflows=int(c[_OUTPUT_UNDERFLOW]),
             output_overflows=int(c[_OUTPUT_OVERFLOW]),
             frames=self._frame,
+            xrun_blocks=int(c[_XRUN_BLOCKS]),
         )
+
+    def xrun_frames(self) -> list[int]:
+        """Stream frames of the most recent blocks that reported an under/overflow."""
+        count = int(self._counters[_XRUN_BLOCKS])
+        return [int(self._xrun_log[i % _XRUN_LOG]) for i in range(max(0, count - _XRUN_LOG), count)]
 
     def _time_offset_s(self) -> float | None:
         """Monotonic time of frame 0: the earliest-looking stamp wins (wake-ups are only late)."""

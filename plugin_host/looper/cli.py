@@ -139,11 +139,14 @@ def run(config: LooperConfig, display: bool = True, stop: threading.Event | None
             line = StatusLine(looper.status)
             line.start()
             closers.append(line.close)
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-        try:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+            try:
+                _wait(stop)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+        else:
             _wait(stop)
-        finally:
-            signal.signal(signal.SIGINT, previous)
     finally:
         for close in reversed(closers):
             close()

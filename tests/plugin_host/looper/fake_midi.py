@@ -25,9 +25,7 @@ class ClockPort(mido.ports.BaseInput):
         self._rng = np.random.default_rng(seed)
         self._jitter_s = jitter_s
         self._tick = 0
-        self._extra: list[tuple[float, mido.Message]] = [
-            (self.t0 - 0.05, mido.Message("start"))
-        ]
+        self._extra: list[tuple[float, mido.Message]] = [(self.t0 - 0.05, mido.Message("start"))]
         self._stopped_at: float | None = None
         self._guard = threading.Lock()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sounddevice as sd
 
-__all__ = ["JackServer", "jack_available", "jack_dummy", "jack_ports", "jack_connect"]
+__all__ = ["JackServer", "jack_available", "jack_connect", "jack_dummy", "jack_ports"]
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,20 @@ def jack_connect(source: str, destination: str, connect: bool = True) -> None:
 
 
 @contextmanager
-def jack_dummy(sample_rate: int = 48000, period_frames: int = 256) -> Iterator[JackServer]:
-    """A non-realtime dummy JACK server with a unique name, for the duration of the block."""
+def jack_dummy(
+    sample_rate: int = 48000, period_frames: int = 256, realtime: bool = False
+) -> Iterator[JackServer]:
+    """A dummy-driver JACK server with a unique name, for the duration of the block.
+
+    Non-realtime by default (works in any container). `realtime=True` asks for SCHED_FIFO
+    (`-R`); where that is not permitted jackd2 says so and runs without it.
+    """
     name = f"looper-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
     cmd = [
-        "jackd", "-n", name, "-r", "-t", "10000",
+        "jackd", "-n", name, "-R" if realtime else "-r", "-t", "10000",
         "-d", "dummy", "-r", str(sample_rate), "-p", str(period_frames), "-C", "2", "-P", "2",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,4 +1,4 @@
-"""A stand-in sidecar for tests: answers /sidecar/continue with WAVs of DC, one level per variation."""
+"""A stand-in sidecar for tests: answers /sidecar/continue with DC WAVs, a level per variation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """The duplex stream on a real (dummy-driver) JACK server: capture and switch timing."""
 
-import threading
 import time
 
 import numpy as np
@@ -106,8 +105,10 @@ def test_captured_audio_equals_the_input_sample_for_sample_across_wraparound(jac
     # And sample k of the ring is counter k + constant: nothing dropped or repeated.
     offset = counter[0, 0] - ring.oldest_frame()
     assert (counter[:, 0] == np.arange(ring.oldest_frame(), ring.frames_written) + offset).all()
-    print(f"capture: {ring.frames_written} frames through a {ring.capacity_frames}-frame ring, "
-          f"xruns reported by JACK: {stats.xruns} (the 60-s test asserts on those)")
+    print(
+        f"capture: {ring.frames_written} frames through a {ring.capacity_frames}-frame ring, "
+        f"xruns reported by JACK: {stats.xruns} (the 60-s test asserts on those)"
+    )
 
 
 def test_switch_is_heard_on_the_bar_boundary_within_one_block(jack_server):

@@ -1,4 +1,4 @@
-"""The whole looper on JACK with a stand-in sidecar: capture → continue → switch, variations, undo."""
+"""The whole looper on JACK with a stand-in sidecar: capture, switch, variations, undo, stop."""
 
 import time
 
@@ -14,7 +14,7 @@ from plugin_host.looper.triggers import Action
 from sidecar.audiofile import read_audio
 from tests.plugin_host.looper.jack import jack_connect
 from tests.plugin_host.looper.responder import Responder
-from tests.plugin_host.looper.test_jack_stream import SCALE, open_engine, start_feed
+from tests.plugin_host.looper.test_jack_stream import SCALE, start_feed
 
 pytestmark = pytest.mark.jack
 
@@ -73,7 +73,7 @@ def test_capture_generate_switch_variation_undo_stop(looper_rig):
 
     looper.trigger(Action.CAPTURE, bars=1)
     wait_for(lambda: looper.history.current is not None, 10, "the first loop to play")
-    (token, requested, applied) = engine.player.applied_switches()[-1]
+    (_token, requested, applied) = engine.player.applied_switches()[-1]
     assert requested == applied and applied % bar == 0, "switch is off the bar grid"
     assert playing_level(looper) == pytest.approx(0.1)
     first = looper.history.current
@@ -81,7 +81,9 @@ def test_capture_generate_switch_variation_undo_stop(looper_rig):
     assert responder.requests[0]["bars"] == 1 and responder.requests[0]["bpm"] == BPM
     assert responder.requests[0]["loop"] == 1 and responder.requests[0]["sample_rate"] == sr
     # The clip sent is exactly the fed input: one bar of consecutive counter values.
-    clip, clip_sr = read_audio(looper.clip_dir / next(p.name for p in looper.clip_dir.glob("capture-*")))
+    clip, clip_sr = read_audio(
+        looper.clip_dir / next(p.name for p in looper.clip_dir.glob("capture-*"))
+    )
     counter = np.round(clip[0] * SCALE).astype(np.int64)
     assert clip_sr == sr and clip.shape == (2, bar) and (np.diff(counter) == 1).all()
     assert looper.latencies_s and 0 < looper.latencies_s[0] < 3.0

@@ -1,6 +1,8 @@
-"""The looper against the real sidecar (tiny model) on JACK: the full loop, and 60 s without xruns."""
+"""The looper against the real sidecar (tiny model) on JACK: the full loop; 60 s, no xruns."""
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,8 +67,20 @@ def start_rig(jack, tmp_path, sidecar, variations=2):
 
 @pytest.fixture(scope="module")
 def sidecar(tmp_path_factory):
-    with server.running_sidecar(tmp_path_factory.mktemp("sidecar")) as process:
+    # One torch thread: on a small CI box the tiny model must leave a core for the audio graph.
+    threads = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with server.running_sidecar(tmp_path_factory.mktemp("sidecar"), env=threads) as process:
+        renice(process.process.pid, 10)
         yield process
+
+
+def renice(pid, niceness):
+    """Lower the model server's priority (every thread): generation is batch work, audio is not."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+        except OSError:
+            pass
 
 
 def test_real_sidecar_capture_variation_undo(jack_server, tmp_path, sidecar):
@@ -97,8 +111,9 @@ def test_real_sidecar_capture_variation_undo(jack_server, tmp_path, sidecar):
 
 @pytest.mark.skipif(not jack_available(), reason="jackd is not installed")
 def test_no_xruns_for_60_seconds_while_the_tiny_model_generates(tmp_path, sidecar):
-    seconds = 60.0
-    with jack_dummy(48000, 1024) as jack:
+    seconds = float(os.environ.get("LOOPER_XRUN_SECONDS", "60"))
+    # Realtime scheduling where the box allows it: the model shares two cores with the audio.
+    with jack_dummy(48000, 1024, realtime=True) as jack:
         looper, close = start_rig(jack, tmp_path, sidecar, variations=1)
         engine = looper.engine
         try:
@@ -115,12 +130,17 @@ def test_no_xruns_for_60_seconds_while_the_tiny_model_generates(tmp_path, sideca
         finally:
             close()
     xruns = after.xruns - before.xruns
+    sr = engine.sample_rate
+    xrun_at = [round(f / sr, 2) for f in engine.xrun_frames() if f >= before.frames]
+    switches_at = [round(a / sr, 2) for _, _, a in engine.player.applied_switches()]
+    print(f"xrun blocks at {xrun_at} s; switches at {switches_at} s")
     print(
-        f"60 s on JACK (1024-frame blocks): {after.callbacks - before.callbacks} callbacks, "
+        f"{seconds:.0f} s on JACK (1024-frame blocks): "
+        f"{after.callbacks - before.callbacks} callbacks, "
         f"{generations} generations requested, {len(looper.history)} loops played, "
         f"input overflows {after.input_overflows - before.input_overflows}, "
         f"output underflows {after.output_underflows - before.output_underflows}, "
-        f"xruns {xruns}"
+        f"xruns {xruns} in {after.xrun_blocks - before.xrun_blocks} blocks"
     )
     assert generations >= 2 and len(looper.history) >= 1
     assert xruns == 0

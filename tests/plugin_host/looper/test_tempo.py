@@ -1,6 +1,6 @@
+import mido
 import numpy as np
 import pytest
-import mido
 
 from plugin_host.looper.midi_clock import MidiClock
 from plugin_host.looper.tempo import PPQN, TickTempoEstimator
