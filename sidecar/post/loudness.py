@@ -54,9 +54,9 @@ class LoudnessResult:
 def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float | None:
     """BS.1770-4 gated integrated loudness of `(channels, samples)` audio, in LUFS.
 
-    pyloudnorm's K-weighting filters with its blocks and gates, vectorized (pyloudnorm loops
-    over blocks in Python); the result equals `pyloudnorm.Meter.integrated_loudness` to
-    1e-9 LU. Returns None for audio shorter than one 400 ms block or below the -70 LUFS gate.
+    pyloudnorm's K-weighting filters with its blocks and gates, vectorized so that the limiter
+    can reuse the filtered signal; the result equals `pyloudnorm.Meter.integrated_loudness`
+    to 1e-9 LU. Returns None for audio shorter than one 400 ms block or below the -70 LUFS gate.
     """
     if audio.shape[1] <= math.ceil(_BLOCK_SECONDS * sample_rate) or audio.shape[0] > 5:
         return None
