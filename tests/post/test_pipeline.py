@@ -305,3 +305,12 @@ def test_bad_audio_is_an_audio_error() -> None:
         process(np.zeros((32000, 2), np.float32), MODEL_RATE, PostSpec())
     with pytest.raises(AudioError, match="no samples"):
         process(np.zeros((1, 0), np.float32), MODEL_RATE, PostSpec())
+
+
+def test_downmix_and_pcm16_output() -> None:
+    material = drums(120, 3, MODEL_RATE, 2)
+    spec = PostSpec(bpm=120, bars=2, channels=1, sample_format="pcm16", sample_rate=44100)
+    stem, report = process(material.audio, MODEL_RATE, spec)
+    assert stem.shape == (1, grid_num_samples(2, 4, 120, 44100))
+    assert report.channels == 1 and report.sample_rate == 44100
+    assert float(np.abs(stem).max()) < 1.0
