@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import logging
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,7 @@ class Server:
         )
         try:
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: receiver, local_addr=(self.config.host, self.config.port)
+                lambda: receiver, sock=_bind_udp(self.config.host, self.config.port)
             )
         except OSError as e:
             log.error("cannot listen on udp://%s:%d: %s", self.config.host, self.config.port, e)
@@ -188,6 +189,24 @@ class Server:
         await asyncio.sleep(0.05)  # let queued replies leave the socket
         if self._transport is not None:
             self._transport.close()
+
+
+#: Kernel receive buffer for the server socket: a burst of requests from several clients must
+#: not overflow it (the Linux default, ~208 KiB, holds only a few hundred small datagrams).
+_RECEIVE_BUFFER_BYTES = 4 << 20
+
+
+def _bind_udp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER_BYTES)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
 @contextlib.contextmanager

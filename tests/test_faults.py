@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 
 from sidecar.delivery import Delivery
 from sidecar.engine.musicgen import MusicgenEngine
-from sidecar.jobs import Job, JobState
+from sidecar.jobs import Job
 from sidecar.osc import addresses as A
 from sidecar.osc.client import SidecarClient
 from sidecar.osc.schema import GenerateRequest, Stem

@@ -32,7 +32,20 @@ class SidecarClient:
         self.server = (host, port)
         self.token = token
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._grow_receive_buffer()
         self.sock.bind((bind_host, bind_port))
+
+    def _grow_receive_buffer(self, size_bytes: int = 4 << 20) -> None:
+        """Room for bursts of replies (many requests in flight): UDP drops what does not fit."""
+        force = getattr(socket, "SO_RCVBUFFORCE", None)
+        for option in (force, socket.SO_RCVBUF):
+            if option is None:
+                continue
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, option, size_bytes)
+                return
+            except OSError:
+                continue
 
     @property
     def port(self) -> int:

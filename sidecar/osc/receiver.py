@@ -13,7 +13,7 @@ from typing import Any
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from sidecar import __version__
-from sidecar.errors import NotFoundError, SidecarError, UnauthorizedError, UnknownAddressError
+from sidecar.errors import SidecarError, UnauthorizedError, UnknownAddressError
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.osc import addresses as A
 from sidecar.osc.replier import OscReplier
@@ -173,7 +173,10 @@ class OscReceiver(asyncio.DatagramProtocol):
         rid = parse_request_id(args, A.CANCEL)
         job, cancelled_here = self.queue.cancel(rid)
         if job is None:
-            raise NotFoundError(f"request_id: no request '{rid}' is queued or running")
+            # Not an error: an error would read as a second terminal reply for an id the
+            # client may have had refused (busy) or long forgotten.
+            self.replier.send(sender, A.STATUS_REPLY, [rid, "unknown", -1, 0.0])
+            return
         if cancelled_here:
             self.replier.reply(job.reply_to, Cancelled(rid))
         elif job.state.finished:
@@ -194,7 +197,8 @@ class OscReceiver(asyncio.DatagramProtocol):
         rid = parse_request_id(args, A.STATUS)
         job = self.queue.get(rid)
         if job is None:
-            raise NotFoundError(f"request_id: no request '{rid}' is known")
+            self.replier.send(sender, A.STATUS_REPLY, [rid, "unknown", -1, 0.0])
+            return
         self._send_job_status(job, sender)
 
     def _send_job_status(self, job: Job, to: tuple[str, int]) -> None:
