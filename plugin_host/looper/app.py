@@ -9,17 +9,23 @@ import queue
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from plugin_host.looper.audio import AudioEngine, StreamStats
+from plugin_host.looper.audio import AudioEngine
 from plugin_host.looper.client import ContinueRequest, SidecarClient
 from plugin_host.looper.clock import Clock, ClockSnapshot
 from plugin_host.looper.config import LooperConfig
 from plugin_host.looper.history import LoopEntry, LoopHistory
 from plugin_host.looper.player import SwitchCommand
 from plugin_host.looper.scheduler import Timeline, capture_bars, next_switch_bar
+from plugin_host.looper.state import (
+    LooperStatus,
+    PendingCapture,
+    PendingRequest,
+    QueueState,
+    ScheduledSwitch,
+    SwitchKind,
+)
 from plugin_host.looper.stems import load_loop
 from plugin_host.looper.triggers import Action, TriggerEvent
 from sidecar.audiofile import write_audio_atomic
@@ -28,53 +34,6 @@ from sidecar.osc.addresses import ACCEPTED, CANCELLED, DONE, ERROR, PROGRESS, ST
 __all__ = ["Looper", "LooperStatus", "QueueState"]
 
 logger = logging.getLogger(__name__)
-
-QueueState = Literal["idle", "capturing", "queued", "generating", "ready", "stopping"]
-SwitchKind = Literal["new", "undo", "variation", "stop"]
-
-
-@dataclass(frozen=True)
-class LooperStatus:
-    """Everything the display shows, as of one control step."""
-
-    clock: ClockSnapshot
-    queue: QueueState
-    progress: float
-    loop_id: int | None
-    variation: int
-    variations: int
-    history: int
-    switch_bar: int | None
-    last_latency_s: float | None
-    message: str
-    stream: StreamStats
-
-
-@dataclass
-class _Capture:
-    event: TriggerEvent
-    bars: int
-    bpm: float
-    start_frame: int
-    num_frames: int
-
-
-@dataclass
-class _Request:
-    event: TriggerEvent
-    request: ContinueRequest
-    sent_s: float
-    stems: dict[int, Path]
-    progress: float = 0.0
-    accepted: bool = False
-
-
-@dataclass(frozen=True, eq=False)
-class _Scheduled:
-    command: SwitchCommand
-    kind: SwitchKind
-    bar: int
-    entry: LoopEntry | None
 
 
 class Looper:
@@ -106,9 +65,10 @@ class Looper:
             self._tmp = tempfile.TemporaryDirectory(prefix="sidecar-looper-")
             clip_dir = Path(self._tmp.name)
         self.clip_dir = clip_dir
-        self._capture: _Capture | None = None
-        self._request: _Request | None = None
-        self._scheduled: _Scheduled | None = None
+        self._capture: PendingCapture | None = None
+        self._request: PendingRequest | None = None
+        self._scheduled: ScheduledSwitch | None = None
+        self._deferred: LoopEntry | None = None  # ready while the clock was stopped
         self._playing_start_bar: int | None = None
         self._playing_bars: int | None = None
         self._playing = False
@@ -164,6 +124,9 @@ class Looper:
                 break
             self._on_event(event)
         self._check_clock_stop()
+        if self._deferred is not None and self.clock.running:
+            entry, self._deferred = self._deferred, None
+            self._schedule(entry, "new")
         self._check_capture()
         self._drain_replies()
         self._track_switch()
@@ -214,7 +177,7 @@ class Looper:
         if start_frame < self.engine.ring.oldest_frame():
             self._message = f"only {self.engine.ring.frames_written} frames recorded so far"
             return
-        self._capture = _Capture(event, bars, bpm, start_frame, num_frames)
+        self._capture = PendingCapture(event, bars, bpm, start_frame, num_frames)
         self._message = f"capturing bars {start_bar + 1}-{end_bar}"
 
     def _frame_at_event(self, event: TriggerEvent) -> int:
@@ -242,7 +205,7 @@ class Looper:
             seed=loop.seed,
         )
         self.client.request_continue(request)
-        self._request = _Request(cap.event, request, time.monotonic(), {})
+        self._request = PendingRequest(cap.event, request, time.monotonic(), {})
         self._message = f"sent {cap.bars} bars at {cap.bpm:.2f} BPM"
 
     def _drain_replies(self) -> None:
@@ -278,7 +241,7 @@ class Looper:
             self._request = None
             self._message = f"no answer from the sidecar in {self.config.sidecar.timeout_s:.0f} s"
 
-    def _on_done(self, req: _Request) -> None:
+    def _on_done(self, req: PendingRequest) -> None:
         if not req.stems:
             self._message = "the sidecar delivered no stems"
             return
@@ -313,6 +276,9 @@ class Looper:
         if self._capture is not None:
             self._capture = None
             self._message = "capture cancelled"
+        elif self._deferred is not None:
+            self._deferred = None
+            self._message = "ready loop dropped"
         elif self._request is not None:
             self.client.cancel(self._request.request.request_id)
             self._message = "cancelling"
@@ -325,17 +291,20 @@ class Looper:
     # -- switching ------
     def _schedule(self, entry: LoopEntry | None, kind: SwitchKind) -> None:
         bar = self._target_bar(extrapolate=kind == "stop")
-        if bar is None:
-            self._message = "the clock is not running"
-            return
-        frame = self.timeline.frame_of_beats(bar * self.clock.beats_per_bar, kind == "stop")
-        if frame is None:
-            self._message = "the clock is not running"
+        frame = None
+        if bar is not None:
+            frame = self.timeline.frame_of_beats(bar * self.clock.beats_per_bar, kind == "stop")
+        if bar is None or frame is None:
+            if kind == "new":
+                self._deferred = entry
+                self._message = "loop ready; waiting for the clock to start"
+            else:
+                self._message = "the clock is not running"
             return
         audio = None if entry is None else entry.audio
         command = SwitchCommand(next(self._tokens), frame, audio)
         self.engine.player.schedule(command)
-        self._scheduled = _Scheduled(command, kind, bar, entry)
+        self._scheduled = ScheduledSwitch(command, kind, bar, entry)
         self._message = f"{kind} at bar {bar + 1}"
 
     def _target_bar(self, extrapolate: bool = False) -> int | None:
@@ -382,7 +351,7 @@ class Looper:
         self._playing_bars = entry.bars
         self._message = f"loop {entry.loop_id} from bar {sched.bar + 1}"
 
-    def _retarget(self, sched: _Scheduled) -> None:
+    def _retarget(self, sched: ScheduledSwitch) -> None:
         """External clocks: refine the switch frame as the tempo estimate and time map settle."""
         if self.timeline.frame_locked:
             return
@@ -397,7 +366,7 @@ class Looper:
             return
         new = SwitchCommand(command.token, frame, command.audio)
         self.engine.player.schedule(new)
-        self._scheduled = _Scheduled(new, sched.kind, sched.bar, sched.entry)
+        self._scheduled = ScheduledSwitch(new, sched.kind, sched.bar, sched.entry)
 
     def _check_clock_stop(self) -> None:
         count = self.clock.stop_count
@@ -418,6 +387,8 @@ class Looper:
             state = "generating" if self._request.progress > 0 else "queued"
         elif self._scheduled is not None:
             state = "stopping" if self._scheduled.kind == "stop" else "ready"
+        elif self._deferred is not None:
+            state = "ready"
         else:
             state = "idle"
         beats = self.timeline.beats_now()

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from plugin_host.looper.app import LooperStatus
+from plugin_host.looper.state import LooperStatus
 
 __all__ = ["StatusLine", "format_status"]
 

@@ -17,7 +17,8 @@ class TickTempoEstimator:
     The fit averages timing jitter out (a 1-bar window at 174 BPM with ±1.5 ms jitter is within
     a few hundredths of a BPM) and its line gives a jitter-free time for the latest tick. A gap
     longer than `gap_s` restarts the fit; so do `change_ticks` consecutive ticks that land more than
-    `change_fraction` of a tick away from the line (the tempo changed).
+    `change_fraction` of a tick away from the line on the same side (the tempo changed; a burst of
+    late ticks that catches up does not qualify).
     """
 
     def __init__(
@@ -25,7 +26,7 @@ class TickTempoEstimator:
         window_ticks: int = 96,
         gap_s: float = 0.5,
         change_fraction: float = 0.35,
-        change_ticks: int = 3,
+        change_ticks: int = 6,
     ) -> None:
         if window_ticks < 3:
             raise ValueError(f"window_ticks must be >= 3; got {window_ticks}")
@@ -36,6 +37,7 @@ class TickTempoEstimator:
         self._times: deque[float] = deque(maxlen=window_ticks)
         self._count = 0
         self._outliers = 0
+        self._outlier_sign = 0
         self._seconds_per_tick: float | None = None
         self._intercept = 0.0
         self._first_index = 0
@@ -69,8 +71,12 @@ class TickTempoEstimator:
             self.reset()
         if self._seconds_per_tick is not None and len(self._times) >= self._change_ticks:
             predicted = self._intercept + self._seconds_per_tick * self._count
-            if abs(time_s - predicted) > self._change_fraction * self._seconds_per_tick:
+            residual = time_s - predicted
+            if abs(residual) > self._change_fraction * self._seconds_per_tick and (
+                self._outliers == 0 or (residual > 0) == (self._outlier_sign > 0)
+            ):
                 self._outliers += 1
+                self._outlier_sign = 1 if residual > 0 else -1
                 if self._outliers >= self._change_ticks:
                     recent = list(self._times)[-(self._change_ticks - 1) :]
                     self.reset()

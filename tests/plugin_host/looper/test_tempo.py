@@ -77,3 +77,13 @@ def test_gap_restarts_the_estimate():
         est.add_tick(i * 0.02)
     est.add_tick(10.0)
     assert est.bpm is None
+
+
+@pytest.mark.parametrize("bpm", [96.0, 120.0, 174.0])
+def test_bursty_delivery_still_settles(bpm):
+    """Ticks delivered in 40 ms bursts (a loaded box, TCP with delayed ACKs)."""
+    est = TickTempoEstimator()
+    ideal, _ = tick_times(bpm, 2 * 4 * PPQN, 0.0, 0)
+    for t in np.ceil(ideal / 0.04) * 0.04:
+        est.add_tick(float(t))
+    assert abs(est.bpm - bpm) < 0.5
