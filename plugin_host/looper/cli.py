@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import sounddevice as sd
+
 from plugin_host.looper.app import Looper
 from plugin_host.looper.audio import AudioEngine, list_devices, resolve_device
 from plugin_host.looper.client import SidecarClient
@@ -112,9 +114,9 @@ def make_clock(config: LooperConfig) -> Clock:
 
 def run(config: LooperConfig, display: bool = True, stop: threading.Event | None = None) -> int:
     """Build everything from `config`, run until `stop` is set or Ctrl+C, then shut down."""
-    import sounddevice as sd
-
     a = config.audio
+    # Hand the GIL over sooner when the audio thread asks for it (default 5 ms).
+    sys.setswitchinterval(0.001)
     index = resolve_device(a.device)
     sample_rate = a.sample_rate or int(sd.query_devices(index, "input")["default_samplerate"])
     slowest_bar_frames = config.clock.beats_per_bar * 60.0 / a.min_history_bpm * sample_rate
@@ -219,7 +221,7 @@ def run_args(args: argparse.Namespace) -> int:
     except LinkUnavailableError as e:
         logger.error("%s", e)
         return 2
-    except ValueError as e:
+    except (ValueError, sd.PortAudioError) as e:
         logger.error("%s", e)
         return 2
 
