@@ -80,6 +80,7 @@ class Looper:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.latencies_s: list[float] = []
+        self.resyncs = 0
 
     # -- lifecycle ------
     def start(self, run_thread: bool = True) -> None:
@@ -130,6 +131,7 @@ class Looper:
         self._check_capture()
         self._drain_replies()
         self._track_switch()
+        self._check_drift()
 
     def _on_event(self, event: TriggerEvent) -> None:
         logger.info("trigger %s (%s)", event.action.value, event.source)
@@ -308,12 +310,8 @@ class Looper:
         self._message = f"{kind} at bar {bar + 1}"
 
     def _target_bar(self, extrapolate: bool = False) -> int | None:
-        sr = self.engine.sample_rate
-        lead_frames = max(
-            self.config.loop.lead_ms / 1000.0 * sr, 2 * (self.engine.block_size or 1024)
-        )
         beats = self.timeline.beats_at_frame(
-            self.engine.frames_processed + lead_frames, extrapolate
+            self.engine.frames_processed + self._lead_frames(), extrapolate
         )
         if beats is None:
             return None
@@ -333,6 +331,10 @@ class Looper:
             self._retarget(sched)
             return
         self._scheduled = None
+        if sched.kind == "resync":
+            self._playing_start_bar = sched.bar
+            self.resyncs += 1
+            return
         if sched.kind == "stop":
             self._playing = False
             self._message = f"stopped at bar {sched.bar + 1}"
@@ -350,6 +352,50 @@ class Looper:
         self._playing_start_bar = sched.bar
         self._playing_bars = entry.bars
         self._message = f"loop {entry.loop_id} from bar {sched.bar + 1}"
+
+    def _check_drift(self) -> None:
+        """External clocks: re-anchor the playing loop on its next cycle if it drifted off the beat.
+
+        A loop is a fixed number of samples; the band's tempo may move after the capture, and
+        the interface's clock is not the DAW's. The re-anchor is a crossfade into the same loop.
+        """
+        resync_frames = self.config.loop.resync_ms / 1000.0 * self.engine.sample_rate
+        current = self.engine.player.current
+        start_bar, loop_bars = self._playing_start_bar, self._playing_bars
+        if (
+            self.timeline.frame_locked
+            or resync_frames <= 0
+            or self._scheduled is not None
+            or not self._playing
+            or current is None
+            or current.audio is None
+            or start_bar is None
+            or not loop_bars
+        ):
+            return
+        bpb = self.clock.beats_per_bar
+        beats = self.timeline.beats_at_frame(self.engine.frames_processed + self._lead_frames())
+        if beats is None:
+            return
+        bar = start_bar + math.ceil((beats / bpb - start_bar) / loop_bars) * loop_bars
+        frame = self.timeline.frame_of_beats(bar * bpb)
+        if frame is None:
+            return
+        length = current.audio.shape[0]
+        cycles = round((frame - current.start_frame) / length)
+        drift = frame - (current.start_frame + cycles * length)
+        if abs(drift) < resync_frames:
+            return
+        command = SwitchCommand(next(self._tokens), frame, current.audio)
+        self.engine.player.schedule(command)
+        self._scheduled = ScheduledSwitch(command, "resync", bar, self.history.current)
+        logger.debug("loop drifted %d frames; re-anchoring at bar %d", drift, bar + 1)
+
+    def _lead_frames(self) -> float:
+        return max(
+            self.config.loop.lead_ms / 1000.0 * self.engine.sample_rate,
+            2 * (self.engine.block_size or 1024),
+        )
 
     def _retarget(self, sched: ScheduledSwitch) -> None:
         """External clocks: refine the switch frame as the tempo estimate and time map settle."""
@@ -385,7 +431,7 @@ class Looper:
             state: QueueState = "capturing"
         elif self._request is not None:
             state = "generating" if self._request.progress > 0 else "queued"
-        elif self._scheduled is not None:
+        elif self._scheduled is not None and self._scheduled.kind != "resync":
             state = "stopping" if self._scheduled.kind == "stop" else "ready"
         elif self._deferred is not None:
             state = "ready"

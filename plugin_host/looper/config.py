@@ -56,6 +56,7 @@ class LoopConfig:
     seed: int | None = None
     history: int = 16
     lead_ms: float = 50.0  # a loop that is ready less than this before a bar waits for the next
+    resync_ms: float = 3.0  # external clocks: re-anchor a loop that drifted this far (0 = never)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 QueueState = Literal["idle", "capturing", "queued", "generating", "ready", "stopping"]
-SwitchKind = Literal["new", "undo", "variation", "stop"]
+SwitchKind = Literal["new", "undo", "variation", "stop", "resync"]
 
 
 @dataclass(frozen=True)

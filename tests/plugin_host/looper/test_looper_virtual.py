@@ -175,3 +175,24 @@ def test_capture_refused_while_the_clock_is_stopped(tmp_path):
     rig.trigger(Action.CAPTURE)
     assert rig.looper.status().message == "the clock is not running"
     assert not rig.client.requests
+
+
+def test_loop_is_re_anchored_when_the_band_changes_tempo(tmp_path):
+    rig = Rig(tmp_path, MidiClock(beats_per_bar=4), clock__source="midi", loop__quantize="loop")
+    rig.start_midi(120.0)
+    rig.run(2.5)
+    rig.trigger(Action.CAPTURE, bars=1)
+    rig.run(0.05)
+    rig.client.deliver(rig.client.requests[0], [0.5])
+    rig.run(2.0)
+    assert rig.looper.history.current is not None
+    # The band speeds up to 121 BPM: a 120-BPM loop falls ~16 ms behind per bar.
+    last_tick_s = rig.tick_time(rig.ticks - 1)
+    rig.midi_bpm = 121.0
+    period = 60.0 / (121.0 * PPQN)
+    rig.t0 = last_tick_s + period - rig.ticks * period
+    rig.run(12.0)
+    assert rig.looper.resyncs >= 2
+    (_, _, applied) = rig.engine.player.applied_switches()[-1]
+    beat = (rig.engine.time_at_frame(applied) - rig.t0) * 121.0 / 60.0
+    assert abs(beat - 4 * round(beat / 4)) * 60.0 / 121.0 * SR <= BLOCK
