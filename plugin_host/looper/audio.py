@@ -24,7 +24,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_TIME_MAP = 128
+_TIME_MAP = 512  # callbacks the frame ↔ time map looks back over
 _XRUN_LOG = 64
 # Counter slots written by the callback.
 _CALLBACKS, _INPUT_UNDERFLOW, _INPUT_OVERFLOW, _OUTPUT_UNDERFLOW, _OUTPUT_OVERFLOW, _PRIMING = (

@@ -55,7 +55,7 @@ def test_switches_and_stops_on_the_midi_downbeat_within_one_block(jack_server, t
     print(
         f"{bpm} BPM: tempo error {tempo_error:.3f} BPM after 2 bars; switch "
         f"{switch_error_s * sr:+.0f} samples, stop {stop_error_s * sr:+.0f} samples "
-        f"from the downbeat (block {block})"
+        f"from the downbeat (block {block}); {looper.resyncs} re-anchors"
     )
     assert tempo_error < 0.5
     assert abs(switch_error_s) * sr <= block
