@@ -86,6 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
         token=args.token or os.environ.get("SIDECAR_TOKEN") or None,
         allowed_roots=tuple(Path(p) for p in args.allow_root) if args.allow_root else None,
+        presets_dir=args.presets,
+        history_path=args.history,
     )
     return asyncio.run(Server(config).run())
 
@@ -224,6 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder clips may be read from (repeatable; default: home, output "
         "and temp directories)",
+    )
+    p.add_argument(
+        "--presets",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="preset folder (default: the shipped presets/)",
+    )
+    p.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="take history database (default: <output-dir>/history.sqlite)",
     )
     p.set_defaults(func=_serve)
 

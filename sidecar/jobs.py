@@ -7,9 +7,13 @@ import enum
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sidecar.errors import BusyError, DuplicateRequestError
 from sidecar.osc.schema import GenerateRequest
+
+if TYPE_CHECKING:
+    from sidecar.presets import Preset
 
 __all__ = ["Job", "JobQueue", "JobState"]
 
@@ -37,6 +41,8 @@ class Job:
 
     request: GenerateRequest
     reply_to: tuple[str, int]
+    #: The preset the request named, already applied to `request` (its effects run later).
+    preset: Preset | None = None
     state: JobState = JobState.QUEUED
     progress: float = 0.0
     created: float = field(default_factory=time.monotonic)

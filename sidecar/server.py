@@ -15,6 +15,7 @@ from pathlib import Path
 from sidecar.delivery import Delivery
 from sidecar.engine.base import Engine
 from sidecar.errors import ModelLoadError, SidecarError, UnauthorizedError
+from sidecar.history import TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.journal import Journal
 from sidecar.osc.addresses import DEFAULT_HOST, DEFAULT_PORT
@@ -22,6 +23,7 @@ from sidecar.osc.receiver import OscReceiver, ServerState
 from sidecar.osc.replier import OscReplier
 from sidecar.osc.schema import Cancelled, GenerateRequest
 from sidecar.paths import PathPolicy, default_roots
+from sidecar.presets import PresetLibrary, default_presets_dir
 from sidecar.worker import JobRunner, Worker
 
 __all__ = ["Server", "ServerConfig"]
@@ -44,6 +46,10 @@ class ServerConfig:
     token: str | None = None
     #: Folders clips may be read from; None → the home, output and temp directories.
     allowed_roots: tuple[Path, ...] | None = None
+    #: Preset folder; None → the shipped presets.
+    presets_dir: Path | None = None
+    #: Take history database; None → `<output_dir>/history.sqlite`.
+    history_path: Path | None = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -86,6 +92,8 @@ class Server:
         self._transport: asyncio.DatagramTransport | None = None
         self._replier: OscReplier | None = None
         self.journal: Journal | None = None
+        self.history: TakeHistory | None = None
+        self.presets: PresetLibrary | None = None
         output = self.delivery.output_dir
         self.policy = PathPolicy.of([*(config.allowed_roots or default_roots(output)), output])
 
@@ -100,6 +108,10 @@ class Server:
             check_network(self.config)
             self.delivery.ensure_writable()
             self.journal = Journal(self.delivery.output_dir)
+            self.presets = _load_presets(self.config.presets_dir)
+            self.history = TakeHistory.open(
+                self.config.history_path or self.delivery.output_dir / "history.sqlite"
+            )
         except SidecarError as e:
             log.error("%s", e.message)
             return 1
@@ -109,7 +121,13 @@ class Server:
             self.queue.remember_finished(job)
         self._replier = OscReplier(loop)
         receiver = OscReceiver(
-            self.queue, self._replier, self.state, self.policy, self.config.token
+            self.queue,
+            self._replier,
+            self.state,
+            self.policy,
+            self.config.token,
+            self.presets,
+            self.history,
         )
         try:
             transport, _ = await loop.create_datagram_endpoint(
@@ -160,7 +178,9 @@ class Server:
             engine.warm_up()
             warm_post()
         self.engine = engine
-        runner = JobRunner(engine, self.delivery, self._reply(), self.policy, self.journal)
+        runner = JobRunner(
+            engine, self.delivery, self._reply(), self.policy, self.journal, self.history
+        )
         self.worker = Worker(self.queue, runner)
         self.worker.start()
 
@@ -189,6 +209,23 @@ class Server:
         await asyncio.sleep(0.05)  # let queued replies leave the socket
         if self._transport is not None:
             self._transport.close()
+        if self.history is not None and idle:
+            self.history.close()
+
+
+def _load_presets(directory: Path | None) -> PresetLibrary:
+    """The preset library; a broken preset file is logged (file and field) and skipped.
+
+    A folder given with --presets must exist; without it, a missing shipped folder (an install
+    without the repository's presets/) leaves the library empty.
+    """
+    folder = directory or default_presets_dir()
+    if directory is None and not folder.is_dir():
+        log.warning("no presets: %s does not exist", folder)
+        return PresetLibrary(presets={}, directory=None)
+    library = PresetLibrary.load(folder, strict=False)
+    log.info("presets: %s", ", ".join(library.names()) or "none")
+    return library
 
 
 #: Kernel receive buffer for the server socket: a burst of requests from several clients must

@@ -14,27 +14,23 @@ import numpy as np
 from sidecar import __version__
 from sidecar.audiofile import MAX_CLIP_SECONDS, SampleFormat, read_audio
 from sidecar.delivery import DeliveredStem, Delivery
-from sidecar.engine.base import Engine, GenerationSpec
-from sidecar.errors import CancelledError, OutOfMemoryError, RequestError, SidecarError
+from sidecar.engine.base import Engine
+from sidecar.errors import CancelledError, RequestError, SidecarError
+from sidecar.history import Take, TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.journal import Journal
 from sidecar.osc.schema import GenerateRequest, OscArg, Stem
 from sidecar.paths import PathPolicy
-from sidecar.post.pipeline import PostSpec, build_tempo_map, process
+from sidecar.post.pipeline import build_tempo_map
 from sidecar.post.prompt import prepare_prompt
+from sidecar.takes import MIN_PROMPT_SECONDS, MadeTake, TakeMaker
 
 __all__ = ["JobRunner", "Reporter", "Worker"]
 
 log = logging.getLogger(__name__)
 
-#: Extra audio asked of the model beyond the grid length, so tempo correction has material.
-_SLACK_RATIO = 0.10
-_SLACK_SECONDS = 0.5
-#: Shortest prompt worth continuing, seconds.
-MIN_PROMPT_SECONDS = 0.5
 #: Share of a job's progress that decoding takes (the rest: post-processing and delivery).
 _DECODE_SHARE = 0.9
-
 
 #: Report fields carried on `/sidecar/stem` (in this order), after `seed` and `bpm`.
 _STEM_REPLY_FIELDS = (
@@ -46,6 +42,10 @@ _STEM_REPLY_FIELDS = (
     "decision",
     "loudness_lufs",
     "true_peak_dbtp",
+    "key",
+    "key_confidence",
+    "key_shift_semitones",
+    "windows",
     "sample_rate",
     "channels",
 )
@@ -71,8 +71,10 @@ class _Clock:
 
     def due(self, fraction: float) -> bool:
         now = time.monotonic()
-        if fraction - self.last_fraction >= 0.05 - 1e-9 or fraction >= 1.0 or (
-            now - self.last_time >= 0.5 and fraction > self.last_fraction
+        if (
+            fraction - self.last_fraction >= 0.05 - 1e-9
+            or fraction >= 1.0
+            or (now - self.last_time >= 0.5 and fraction > self.last_fraction)
         ):
             self.last_fraction, self.last_time = fraction, now
             return True
@@ -89,12 +91,15 @@ class JobRunner:
         reporter: Reporter,
         policy: PathPolicy | None = None,
         journal: Journal | None = None,
+        history: TakeHistory | None = None,
     ) -> None:
         self.engine = engine
         self.delivery = delivery
         self.reporter = reporter
         self.policy = policy
         self.journal = journal
+        self.history = history
+        self.maker = TakeMaker(engine)
 
     def run(self, job: Job) -> None:
         if self.journal is not None:
@@ -164,46 +169,8 @@ class JobRunner:
         )
         return prompt, region, rate
 
-    def _generation_seconds(self, req: GenerateRequest, continuing: bool) -> float:
-        """The grid length, plus slack for tempo correction when there is a grid."""
-        target = req.duration_seconds
-        if req.bpm is None:
-            return target
-        room = self.engine.info.max_seconds - (MIN_PROMPT_SECONDS if continuing else 0.0)
-        return max(target, min(target * (1 + _SLACK_RATIO) + _SLACK_SECONDS, room))
-
-    def _generate(
-        self,
-        spec: GenerationSpec,
-        job: Job,
-        clock: _Clock,
-        share: float = 1.0,
-        offset: float = 0.0,
-    ) -> np.ndarray:
-        """Decode the batch; on out-of-memory, retry the variations in two halves."""
-
-        def step(done: int, total: int) -> None:
-            self._check_cancel(job)
-            self._report(job, clock, _DECODE_SHARE * (offset + share * done / total))
-
-        try:
-            return self.engine.generate(spec, step)
-        except OutOfMemoryError:
-            if spec.variations < 2:
-                raise
-            log.warning("out of memory at batch %d; retrying in halves", spec.variations)
-        half = spec.variations // 2
-        parts = []
-        for i, n in enumerate((half, spec.variations - half)):
-            sub = GenerationSpec(**{**spec.__dict__, "variations": n, "seed": spec.seed + i})
-            part_share = share * n / spec.variations
-            part_offset = offset + share * i * half / spec.variations
-            parts.append(self._generate(sub, job, clock, part_share, part_offset))
-        return np.concatenate(parts, axis=0)
-
     def _run(self, job: Job) -> int:
         req = job.request
-        info = self.engine.info
         clock = _Clock()
         timings: dict[str, float] = {"queued_seconds": (job.started or clock.started) - job.created}
         seed = req.seed if req.seed is not None else random.randrange(2**31)
@@ -214,92 +181,87 @@ class JobRunner:
         region_rate = None
         if req.mode == "continue":
             prompt, region, region_rate = self._load_prompt(req)
-        prompt_seconds = 0.0 if prompt is None else prompt.shape[1] / info.sample_rate
-        gen_seconds = self._generation_seconds(req, prompt is not None)
-        if prompt is not None:
-            room = info.max_seconds - gen_seconds
-            if room < MIN_PROMPT_SECONDS:
-                raise RequestError(
-                    f"seconds: {req.duration_seconds:.2f} s leaves no room in the model's "
-                    f"{info.max_seconds:.0f} s window for a prompt; allowed: at most "
-                    f"{info.max_seconds - MIN_PROMPT_SECONDS:.1f} s when continuing",
-                    "seconds",
-                )
-            if prompt_seconds > room:
-                prompt = prompt[:, prompt.shape[1] - int(room * info.sample_rate) :]
-                log.info("prompt cut to its last %.2f s to fit the window", room)
+        prompt_seconds = 0.0 if prompt is None else prompt.shape[-1] / self.engine.sample_rate
         timings["prompt_seconds"] = time.monotonic() - t
         self._check_cancel(job)
 
-        t = time.monotonic()
-        spec = GenerationSpec(
-            duration_seconds=gen_seconds,
-            prompt=req.text,
-            audio_prompt=prompt,
-            variations=req.variations,
-            guidance_scale=req.guidance,
-            temperature=req.temperature,
-            top_k=req.top_k,
-            top_p=req.top_p,
-            seed=seed,
-        )
-        audio = self._generate(spec, job, clock)
-        timings["generate_seconds"] = time.monotonic() - t
-        self._check_cancel(job)
+        def on_fraction(fraction: float) -> None:
+            self._check_cancel(job)
+            self._report(job, clock, _DECODE_SHARE * fraction)
 
         t = time.monotonic()
-        post = PostSpec(
-            sample_rate=req.sample_rate,
-            channels=req.channels,
-            bpm=req.bpm,
-            bars=req.bars,
-            beats_per_bar=req.beats_per_bar,
-            loop=req.loop,
-            loudness_lufs=req.loudness,
-            sample_format=req.format,
-            downbeat_at_start=prompt is not None,
+        takes = self.maker.make(
+            req,
+            job.preset,
+            prompt,
+            region,
+            region_rate,
+            seed,
+            on_fraction,
+            lambda: self._check_cancel(job),
         )
-        results = []
-        for i in range(audio.shape[0]):
-            results.append(process(audio[i], info.sample_rate, post, region, region_rate))
-            self._check_cancel(job)
-            self._report(job, clock, _DECODE_SHARE + 0.05 * (i + 1) / audio.shape[0])
-        timings["post_seconds"] = time.monotonic() - t
+        timings["make_seconds"] = time.monotonic() - t
+        self._check_cancel(job)
+        self._report(job, clock, _DECODE_SHARE + 0.05)
 
         t = time.monotonic()
         folder = self.delivery.job_dir(req.request_id)
         delivered: list[DeliveredStem] = []
-        for i, (stem_audio, report) in enumerate(results):
-            meta = self._metadata(req, i, seed, prompt_seconds, report, timings)
+        for i, take in enumerate(takes):
+            meta = self._metadata(req, job, i, take, seed, prompt_seconds, timings)
             midi = None
             if req.bpm is not None:
-                bars = report.bars or req.bars or 1
-                midi = build_tempo_map(req.bpm, int(bars), req.beats_per_bar)
+                bars = int(take.report.get("bars") or req.bars or 1)
+                midi = build_tempo_map(req.bpm, bars, req.beats_per_bar)
+            name = (
+                f"{folder.name}-{take.part}-{take.variation + 1}"
+                if take.part
+                else (f"{folder.name}-{i + 1}")
+            )
             stem = self.delivery.write_stem(
-                folder,
-                f"{folder.name}-{i + 1}",
-                stem_audio,
-                req.sample_rate,
-                _sample_format(req.format),
-                meta,
-                midi,
+                folder, name, take.audio, req.sample_rate, _sample_format(req.format), meta, midi
             )
             delivered.append(stem)
+            self._remember(req, seed, take, stem)
             self.reporter.stem(
-                job, Stem(req.request_id, i, str(stem.path), self._stem_info(req, seed, report))
+                job, Stem(req.request_id, i, str(stem.path), self._stem_info(req, seed, take))
             )
         timings["deliver_seconds"] = time.monotonic() - t
         self._report(job, clock, 1.0)
         return len(delivered)
 
-    def _stem_info(self, req: GenerateRequest, seed: int, report: Any) -> dict[str, OscArg]:
+    def _remember(
+        self, req: GenerateRequest, seed: int, take: MadeTake, stem: DeliveredStem
+    ) -> None:
+        """Record the take in the history; a failing history never fails the delivery."""
+        if self.history is None:
+            return
+        files = [str(p) for p in (stem.path, stem.json_path, stem.midi_path) if p is not None]
+        try:
+            self.history.record(
+                Take(
+                    request_id=req.request_id,
+                    model=self.engine.info.name,
+                    clip=req.clip,
+                    seed=seed,
+                    params={**req.to_dict(), "variation": take.variation, "part": take.part},
+                    files=tuple(files),
+                    tempo_bpm=_number(take.report.get("delivered_bpm")),
+                    key=take.report.get("key"),
+                )
+            )
+        except SidecarError as e:
+            log.error("take of %s not recorded in the history: %s", req.request_id, e.message)
+
+    def _stem_info(self, req: GenerateRequest, seed: int, take: MadeTake) -> dict[str, OscArg]:
         """The report fields a DAW acts on; the full report is in the JSON beside the file."""
-        info: dict[str, OscArg] = {"seed": seed}
+        info: dict[str, OscArg] = {"seed": seed, "variation": take.variation}
+        if take.part is not None:
+            info["part"] = take.part
         if req.bpm is not None:
             info["bpm"] = req.bpm
-        values = report.to_dict()
         for key in _STEM_REPLY_FIELDS:
-            value = values.get(key)
+            value = take.report.get(key)
             if value is not None and isinstance(value, str | int | float):
                 info[key] = value
         return info
@@ -307,22 +269,26 @@ class JobRunner:
     def _metadata(
         self,
         req: GenerateRequest,
+        job: Job,
         index: int,
+        take: MadeTake,
         seed: int,
         prompt_seconds: float,
-        report: Any,
         timings: dict[str, float],
     ) -> dict[str, Any]:
         info = self.engine.info
         return {
             "index": index,
+            "variation": take.variation,
+            "part": take.part,
             "request": req.to_dict(),
+            "preset": None if job.preset is None else job.preset.name,
             "model": info.name,
             "random_weights": info.is_random,
             "device": info.device,
             "dtype": info.dtype,
             "seed": seed,
-            "batch_size": req.variations,
+            "batch_size": req.variations * max(1, len(req.parts)),
             "sidecar_version": __version__,
             "prompt_clip": None
             if req.clip is None
@@ -334,10 +300,16 @@ class JobRunner:
                 "end_beats": req.clip_end_beats,
                 "clip_bpm": req.clip_bpm,
                 "seconds_used": round(prompt_seconds, 4),
+                "as_melody": req.melody,
             },
-            "report": report.to_dict(),
+            "report": take.report,
+            "windows": take.windows if len(take.windows) > 1 else [],
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _sample_format(name: str) -> SampleFormat:

@@ -84,7 +84,7 @@ def test_continue_round_trip_delivers_bar_exact_wav(client: SidecarClient, clip:
     meta = json.loads(Path(path).with_suffix(".json").read_text())
     assert meta["seed"] == 11 and meta["model"] == "tiny" and meta["random_weights"] is True
     assert meta["prompt_clip"]["path"] == str(clip)
-    assert meta["request"]["bars"] == 2 and "generate_seconds" in meta["timings"]
+    assert meta["request"]["bars"] == 2 and "make_seconds" in meta["timings"]
     assert Path(path).with_suffix(".mid").exists()
     assert replies[-1][1] == ("cont-1", 1)
 
@@ -197,8 +197,11 @@ def test_twenty_requests_from_two_clients_each_get_one_terminal(server: SidecarP
         terminals = [args[0] for a, args in got[i] if a in A.TERMINAL_REPLIES]
         assert sorted(terminals) == sorted(f"c{i}-{n}" for n in range(10))
         # Nothing for the other client's ids ever arrived here.
-        assert all(args[0].startswith(f"c{i}-") for _, args in got[i])
-        assert all(a == A.DONE for a, args in got[i] if a in A.TERMINAL_REPLIES)
+        assert all(args[0].startswith(f"c{i}-") for _, args in got[i]), [
+            r for r in got[i] if not r[1][0].startswith(f"c{i}-")
+        ]
+        errors = [args for a, args in got[i] if a in A.TERMINAL_REPLIES and a != A.DONE]
+        assert not errors, errors
 
 
 def test_reply_port_redirects_replies(server: SidecarProcess) -> None:

@@ -121,20 +121,26 @@ class MusicgenEngine(Engine):
         }
 
     def _prompt_tensor(self, audio: np.ndarray, batch: int) -> torch.Tensor:
-        """Prompt as (batch, channels, samples), trimmed at the head to whole codec frames."""
+        """Prompt as (batch, channels, samples), trimmed at the head to whole codec frames.
+
+        `audio` is one prompt `(channels, samples)` shared by every row, or one per row
+        `(batch, channels, samples)` (stem sets and long continuations re-prompt each row
+        with its own tail).
+        """
         channels = self._info.channels
-        if audio.ndim != 2 or audio.shape[0] not in (1, channels):
+        rows = audio if audio.ndim == 3 else audio[None]
+        if rows.ndim != 3 or rows.shape[1] not in (1, channels) or rows.shape[0] not in (1, batch):
             raise RequestError(
-                f"audio_prompt: shape {audio.shape} is not (channels, samples) with "
-                f"channels 1 or {channels}"
+                f"audio_prompt: shape {audio.shape} is not (channels, samples) or "
+                f"({batch}, channels, samples) with channels 1 or {channels}"
             )
-        if audio.shape[0] != channels:
-            audio = np.repeat(audio, channels, axis=0)
-        usable = (audio.shape[1] // self._hop) * self._hop
+        if rows.shape[1] != channels:
+            rows = np.repeat(rows, channels, axis=1)
+        usable = (rows.shape[2] // self._hop) * self._hop
         if usable == 0:
             raise RequestError(f"audio_prompt: shorter than one codec frame ({self._hop} samples)")
-        tensor = torch.from_numpy(np.ascontiguousarray(audio[:, audio.shape[1] - usable :]))
-        return tensor.unsqueeze(0).expand(batch, -1, -1).to(self.device, self._dtype)
+        tensor = torch.from_numpy(np.ascontiguousarray(rows[:, :, rows.shape[2] - usable :]))
+        return tensor.expand(batch, -1, -1).to(self.device, self._dtype)
 
     def build_inputs(self, spec: GenerationSpec) -> tuple[dict[str, Any], int]:
         """The keyword inputs for `generate` and the number of prompt frames to cut afterwards."""

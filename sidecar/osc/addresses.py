@@ -12,11 +12,18 @@ __all__ = [
     "DONE",
     "ERROR",
     "GENERATE",
+    "HISTORY",
+    "HISTORY_END",
+    "HISTORY_TAKE",
     "PING",
     "PONG",
+    "PRESETS",
+    "PRESETS_REPLY",
     "PROGRESS",
+    "RECALL",
     "REPLIES",
     "REQUESTS",
+    "REROLL",
     "STATUS",
     "STATUS_REPLY",
     "STEM",
@@ -32,6 +39,10 @@ CONTINUE = "/sidecar/continue"
 CANCEL = "/sidecar/cancel"
 STATUS = "/sidecar/status"
 PING = "/sidecar/ping"
+PRESETS = "/sidecar/presets"
+HISTORY = "/sidecar/history"
+REROLL = "/sidecar/reroll"
+RECALL = "/sidecar/recall"
 
 # Replies: sidecar → client (to the sender's IP; `reply_port` changes the port only).
 ACCEPTED = "/sidecar/accepted"
@@ -42,6 +53,9 @@ ERROR = "/sidecar/error"
 CANCELLED = "/sidecar/cancelled"
 STATUS_REPLY = "/sidecar/status/reply"
 PONG = "/sidecar/pong"
+PRESETS_REPLY = "/sidecar/presets/reply"
+HISTORY_TAKE = "/sidecar/history/take"
+HISTORY_END = "/sidecar/history/end"
 
 #: address → (arguments, meaning); the protocol document's table is generated from these.
 REQUESTS: dict[str, tuple[str, str]] = {
@@ -53,6 +67,10 @@ REQUESTS: dict[str, tuple[str, str]] = {
     CANCEL: ("request_id", "cancel a queued or running request"),
     STATUS: ("[request_id]", "state of one request, or of the server"),
     PING: ("(none)", "liveness; answered with /sidecar/pong"),
+    PRESETS: ("(none)", "list the presets; answered with /sidecar/presets/reply"),
+    HISTORY: ("clip [limit]", "the takes made from a clip, newest first"),
+    REROLL: ("request_id take", "repeat a take (take id, or its request id) with a new seed"),
+    RECALL: ("request_id take_id", "deliver a take's files again (stem replies, then done)"),
 }
 
 REPLIES: dict[str, tuple[str, str]] = {
@@ -67,6 +85,12 @@ REPLIES: dict[str, tuple[str, str]] = {
         "answer to /sidecar/status",
     ),
     PONG: ("version model device state", "answer to /sidecar/ping; state is loading or ready"),
+    PRESETS_REPLY: ("count [name description]...", "answer to /sidecar/presets"),
+    HISTORY_TAKE: (
+        "clip take_id request_id seed created tempo_bpm key path",
+        "one take per message (tempo_bpm −1 and key '' when unknown)",
+    ),
+    HISTORY_END: ("clip count", "after the takes of /sidecar/history"),
 }
 
 #: Exactly one of these ends every accepted request.

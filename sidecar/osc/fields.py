@@ -60,8 +60,10 @@ FIELDS: dict[str, FieldSpec] = {
     f.name: f
     for f in (
         _field("prompt", "str", help="text description; leave it out for unconditional generation"),
-        _field("seconds", "float", 0.1, 30.0, "length of the new audio"),
-        _field("bars", "int", 1, 64, "length in bars (needs bpm); bars × beats_per_bar × 60 / bpm"),
+        _field("seconds", "float", 0.1, 300.0, "length of the new audio (past 30 s: in windows)"),
+        _field(
+            "bars", "int", 1, 128, "length in bars (needs bpm); bars × beats_per_bar × 60 / bpm"
+        ),
         _field("bpm", "float", 20.0, 300.0, "session tempo"),
         _field("beats_per_bar", "int", 1, 16, "time signature numerator (default 4)"),
         _field(
@@ -96,6 +98,11 @@ FIELDS: dict[str, FieldSpec] = {
             choices=("pcm24", "float32", "pcm16"),
         ),
         _field("key", "str", help="session key, e.g. 'F# minor'; added to the text prompt"),
+        _field("fix_key", "bool", help="pitch-correct a take whose key is off by ≤ 2 semitones"),
+        _field("preset", "str", help="a preset from /sidecar/presets; request keys override it"),
+        _field("stems", "str", help="parts generated as one batch, e.g. 'drums,bass,keys'"),
+        _field("genre", "str", help="genre for the prompt template, e.g. 'deep house'"),
+        _field("melody", "bool", help="melody models: condition on the clip's chroma instead"),
     )
 }
 

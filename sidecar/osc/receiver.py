@@ -14,6 +14,7 @@ from pythonosc.osc_packet import OscPacket, ParseError
 
 from sidecar import __version__
 from sidecar.errors import SidecarError, UnauthorizedError, UnknownAddressError
+from sidecar.history import TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.osc import addresses as A
 from sidecar.osc.replier import OscReplier
@@ -26,7 +27,10 @@ from sidecar.osc.schema import (
     Pong,
     parse_request_id,
 )
+from sidecar.osc.take_handlers import TakeHandlers
 from sidecar.paths import PathPolicy
+from sidecar.presets import PresetLibrary
+from sidecar.resolve import apply_preset
 
 __all__ = ["OscReceiver", "ServerState"]
 
@@ -72,7 +76,7 @@ def _reply_port_of(args: tuple[Any, ...] | list[Any]) -> int | None:
     return None
 
 
-class OscReceiver(asyncio.DatagramProtocol):
+class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
     """Handles every datagram on the server socket."""
 
     def __init__(
@@ -82,12 +86,16 @@ class OscReceiver(asyncio.DatagramProtocol):
         state: ServerState,
         policy: PathPolicy,
         token: str | None = None,
+        presets: PresetLibrary | None = None,
+        history: TakeHistory | None = None,
     ) -> None:
         self.queue = queue
         self.replier = replier
         self.state = state
         self.policy = policy
         self.token = token
+        self.presets = presets
+        self.history = history
         self.rejections = _RateLimitedLog()
         self.handlers: dict[str, Callable[[tuple[Any, ...], tuple[str, int]], None]] = {
             A.GENERATE: self.on_generate,
@@ -95,6 +103,10 @@ class OscReceiver(asyncio.DatagramProtocol):
             A.CANCEL: self.on_cancel,
             A.STATUS: self.on_status,
             A.PING: self.on_ping,
+            A.PRESETS: self.on_presets,
+            A.HISTORY: self.on_history,
+            A.REROLL: self.on_reroll,
+            A.RECALL: self.on_recall,
         }
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -160,12 +172,12 @@ class OscReceiver(asyncio.DatagramProtocol):
         self._submit(A.CONTINUE, args, sender)
 
     def _submit(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
-        request = GenerateRequest.from_osc(address, args)
+        request, preset = apply_preset(GenerateRequest.from_osc(address, args), self.presets)
         if request.clip is not None:
             resolved = self.policy.check_clip(request.clip)
             request = dataclasses.replace(request, clip=str(resolved))
         reply_to = (sender[0], request.reply_port or sender[1])
-        job = Job(request=request, reply_to=reply_to)
+        job = Job(request=request, reply_to=reply_to, preset=preset)
         position = self.queue.submit(job)
         self.replier.reply(reply_to, Accepted(request.request_id, position))
 

@@ -79,6 +79,13 @@ class GenerateRequest:
     channels: int | None = None
     format: str = "pcm24"
     key: str | None = None
+    fix_key: bool = False
+    preset: str | None = None
+    stems: str | None = None
+    genre: str | None = None
+    melody: bool = False
+    #: The keys the client sent (a preset fills only the others).
+    sent: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def duration_seconds(self) -> float:
@@ -89,11 +96,17 @@ class GenerateRequest:
 
     @property
     def text(self) -> str | None:
-        """The prompt text the model sees: the prompt, with the session key and tempo named."""
-        parts = [p for p in (self.prompt, f"in {self.key}" if self.key else None) if p]
+        """The prompt text the model sees: genre, prompt, the session key and tempo named."""
+        key = f"in {self.key}" if self.key else None
+        parts = [p for p in (self.genre, self.prompt, key) if p]
         if parts and self.bpm is not None:
             parts.append(f"{self.bpm:g} bpm")
         return ", ".join(parts) if parts else None
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The stem-set parts, in order (empty without `stems`)."""
+        return tuple(p for p in (self.stems or "").split(",") if p)
 
     def sent_fields(self) -> dict[str, Any]:
         """The keys that differ from the defaults (what a client would send)."""
@@ -101,7 +114,8 @@ class GenerateRequest:
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name in FIELDS and getattr(self, f.name) != getattr(defaults, f.name)
+            if f.name in FIELDS
+            and (f.name in self.sent or getattr(self, f.name) != getattr(defaults, f.name))
         }
 
     @classmethod
@@ -126,7 +140,15 @@ class GenerateRequest:
             if key in values:
                 raise RequestError(f"{key}: given twice", key)
             values[key] = check_value(spec, value)
-        request = cls(request_id=rid, mode=mode, **values)
+        if "stems" in values:
+            from sidecar.stemsets import parse_stems
+
+            values["stems"] = ",".join(parse_stems(values["stems"]))
+        if "key" in values:
+            from sidecar.post.key import normalize_key
+
+            values["key"] = normalize_key(values["key"])
+        request = cls(request_id=rid, mode=mode, sent=frozenset(values), **values)
         request.check()
         return request
 
@@ -134,6 +156,8 @@ class GenerateRequest:
         """Rules that involve more than one field."""
         if self.mode == "continue" and self.clip is None:
             raise RequestError("clip: missing; /sidecar/continue needs clip <path>", "clip")
+        if self.melody and self.mode != "continue":
+            raise RequestError("melody: only /sidecar/continue takes a melody clip", "melody")
         if self.mode == "generate":
             for name in (
                 "clip",
@@ -178,7 +202,19 @@ class GenerateRequest:
         return address, args
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        values["sent"] = sorted(self.sent)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GenerateRequest:
+        """Rebuild a request stored by `to_dict` (take history), checked like a new one."""
+        known = {f.name for f in fields(cls)}
+        kept = {k: v for k, v in values.items() if k in known}
+        kept["sent"] = frozenset(kept.get("sent", ()))
+        request = cls(**kept)
+        request.check()
+        return request
 
 
 # ----------------------------------------------------------------------------- replies

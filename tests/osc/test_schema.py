@@ -68,7 +68,7 @@ def test_key_and_bpm_reach_the_prompt_text() -> None:
         (("r", "wobble", 1), "wobble", ["unknown key", "bpm"]),
         (("r", "seconds"), "arguments", ["key value pairs", "'seconds'"]),
         (("r", "bars", 4), "bars", ["needs bpm"]),
-        (("r", "bars", 64, "bpm", 60), "bars", ["64", "at most 30"]),
+        (("r", "bars", 128, "bpm", 60), "bars", ["128", "at most 300"]),
         (("r", "seconds", 4, "bars", 2, "bpm", 120), "seconds", ["not both"]),
         (("r", "format", "mp3"), "format", ["'mp3'", "pcm24"]),
         (("r", "loop", 2), "loop", ["2", "0 or 1"]),

@@ -1,0 +1,127 @@
+"""① Handlers for presets and the take history: list presets, list takes, reroll, recall."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from sidecar.errors import NotFoundError, RequestError
+from sidecar.history import Take, TakeHistory
+from sidecar.jobs import Job, JobQueue
+from sidecar.osc import addresses as A
+from sidecar.osc.replier import OscReplier
+from sidecar.osc.schema import Accepted, Done, GenerateRequest, OscArg, Stem, parse_request_id
+from sidecar.paths import PathPolicy
+from sidecar.presets import PresetLibrary
+from sidecar.resolve import apply_preset
+
+__all__ = ["TakeHandlers"]
+
+_MAX_LISTED = 200
+
+
+class TakeHandlers:
+    """Mixed into the receiver; needs its queue, replier, policy, presets and history."""
+
+    queue: JobQueue
+    replier: OscReplier
+    policy: PathPolicy
+    presets: PresetLibrary | None
+    history: TakeHistory | None
+
+    def on_presets(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        values: list[OscArg] = []
+        library = self.presets
+        names = library.names() if library is not None else ()
+        for name in names:
+            values.extend([name, library.get(name).description if library else ""])
+        self.replier.send(sender, A.PRESETS_REPLY, [len(names), *values])
+
+    def _history(self) -> TakeHistory:
+        if self.history is None:
+            raise NotFoundError("history: this server keeps no take history")
+        return self.history
+
+    def on_history(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        if not args or not isinstance(args[0], str):
+            raise RequestError("clip: /sidecar/history takes a clip path first", "clip")
+        limit = args[1] if len(args) > 1 else 50
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_LISTED:
+            raise RequestError(
+                f"limit: {limit!r}; allowed: an integer in [1, {_MAX_LISTED}]", "limit"
+            )
+        clip = args[0]
+        lookup = str(Path(clip).resolve()) if Path(clip).is_absolute() else clip
+        takes = self._history().list_for_clip(lookup, limit=limit)
+        for take in takes:
+            self.replier.send(
+                sender,
+                A.HISTORY_TAKE,
+                [
+                    clip,
+                    int(take.take_id or 0),
+                    take.request_id,
+                    int(take.seed or 0),
+                    float(take.created),
+                    float(take.tempo_bpm) if take.tempo_bpm else -1.0,
+                    take.key or "",
+                    take.files[0] if take.files else "",
+                ],
+            )
+        self.replier.send(sender, A.HISTORY_END, [clip, len(takes)])
+
+    def _take(self, ref: object) -> Take:
+        history = self._history()
+        take: Take | None = None
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            take = history.get(ref)
+        elif isinstance(ref, str) and ref:
+            take = history.get_by_request(ref)
+        else:
+            raise RequestError(f"take: {ref!r}; allowed: a take id (int) or a request id", "take")
+        if take is None:
+            raise NotFoundError(f"take: no take {ref!r} in the history")
+        return take
+
+    def on_reroll(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        rid = parse_request_id(args, A.REROLL)
+        if len(args) < 2:
+            raise RequestError("take: /sidecar/reroll takes request_id, then the take", "take")
+        take = self._take(args[1])
+        params = {k: v for k, v in take.params.items() if k not in ("variation", "part")}
+        sent = set(params.get("sent", ())) - {"seed"}
+        original = GenerateRequest.from_dict({**params, "sent": sent})
+        request = dataclasses.replace(original, request_id=rid, seed=None, sent=frozenset(sent))
+        request, preset = apply_preset(request, self.presets)
+        if request.clip is not None:
+            request = dataclasses.replace(request, clip=str(self.policy.check_clip(request.clip)))
+        reply_to = (sender[0], request.reply_port or sender[1])
+        position = self.queue.submit(Job(request=request, reply_to=reply_to, preset=preset))
+        self.replier.reply(reply_to, Accepted(rid, position))
+
+    def on_recall(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        rid = parse_request_id(args, A.RECALL)
+        if len(args) < 2 or isinstance(args[1], bool) or not isinstance(args[1], int):
+            raise RequestError(
+                "take_id: /sidecar/recall takes request_id, then a take id", "take_id"
+            )
+        take = self._take(args[1])
+        wavs = [f for f in take.files if f.endswith(".wav")]
+        missing = [f for f in wavs if not Path(f).is_file()]
+        if not wavs or missing:
+            raise NotFoundError(
+                f"take_id: the files of take {args[1]} are gone: "
+                f"{', '.join(missing) or 'none recorded'}"
+            )
+        for index, path in enumerate(wavs):
+            info: dict[str, OscArg] = {
+                "take_id": int(take.take_id or 0),
+                "seed": int(take.seed or 0),
+            }
+            if take.tempo_bpm:
+                info["delivered_bpm"] = float(take.tempo_bpm)
+            if take.key:
+                info["key"] = take.key
+            self.replier.reply(sender, Stem(rid, index, path, info))
+        self.replier.reply(sender, Done(rid, len(wavs)))

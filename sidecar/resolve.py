@@ -1,0 +1,42 @@
+"""② Resolve a request against its preset: the preset fills what the request did not send."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sidecar.osc.schema import GenerateRequest
+from sidecar.presets import Preset, PresetLibrary
+
+__all__ = ["apply_preset"]
+
+#: Preset generation parameters and the request keys they fill.
+_PARAM_KEYS = ("guidance", "temperature", "top_k", "top_p")
+
+
+def apply_preset(
+    request: GenerateRequest, library: PresetLibrary | None
+) -> tuple[GenerateRequest, Preset | None]:
+    """The request with its preset's values under the request's own, and the preset.
+
+    Request keys override preset values. The preset's `bars` apply only when the request
+    gives a tempo and no length of its own; its loudness only when the request sets none.
+    """
+    if request.preset is None:
+        return request, None
+    if library is None:
+        from sidecar.presets import PresetError
+
+        raise PresetError("preset: no presets are loaded on this server", "preset")
+    preset = library.get(request.preset)
+    changes: dict[str, object] = {}
+    for key in _PARAM_KEYS:
+        if key not in request.sent and key in preset.params:
+            changes[key] = preset.params[key]
+    length_sent = "bars" in request.sent or "seconds" in request.sent
+    if preset.bars is not None and request.bpm is not None and not length_sent:
+        changes["bars"] = preset.bars
+    if preset.loudness_lufs is not None and "loudness" not in request.sent:
+        changes["loudness"] = preset.loudness_lufs
+    resolved = dataclasses.replace(request, **changes)  # type: ignore[arg-type]
+    resolved.check()
+    return resolved, preset

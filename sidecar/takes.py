@@ -1,0 +1,361 @@
+"""③→⑤ A request's takes: decode (bar-aligned windows past 30 s), post-process, check key."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sidecar.engine.base import Engine, GenerationSpec, ProgressCallback
+from sidecar.errors import OutOfMemoryError, RequestError
+from sidecar.osc.schema import GenerateRequest
+from sidecar.post.channels import to_channels
+from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
+from sidecar.post.pipeline import PostSpec, process
+from sidecar.post.resample import resample
+from sidecar.presets import Preset
+from sidecar.stemsets import stem_prompts
+
+__all__ = ["MIN_PROMPT_SECONDS", "MadeTake", "TakeMaker", "plan_windows"]
+
+log = logging.getLogger(__name__)
+
+#: Extra audio asked of the model beyond the grid length, so tempo correction has material.
+SLACK_RATIO = 0.10
+SLACK_SECONDS = 0.5
+#: Shortest prompt worth continuing, seconds.
+MIN_PROMPT_SECONDS = 0.5
+#: Past one window, each window is re-prompted with this much of the last one (whole bars).
+CONTEXT_SECONDS = 10.0
+#: Keys this far apart (semitones) are pitch-corrected with `fix_key`; more is a different key.
+MAX_KEY_FIX_SEMITONES = 2
+#: Below this confidence a key estimate is not acted on.
+MIN_KEY_CONFIDENCE = 0.3
+#: Shortest audio whose key is estimated.
+MIN_KEY_SECONDS = 1.0
+
+
+@dataclass
+class MadeTake:
+    """One delivered-ready take: audio at the session rate and what was measured on it."""
+
+    audio: np.ndarray
+    report: dict[str, Any]
+    variation: int
+    part: str | None = None
+    windows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan_windows(
+    total_seconds: float,
+    bpm: float | None,
+    beats_per_bar: int,
+    window_seconds: float,
+    has_prompt: bool,
+    bars: int | None = None,
+) -> list[tuple[float, int | None]]:
+    """Split a request into windows of (seconds, bars); one window when it fits.
+
+    One window fits when the length (plus tempo slack) leaves room for at least
+    `MIN_PROMPT_SECONDS` of prompt; a longer prompt is then cut to its tail. Past that, each
+    window after the first is prompted with `CONTEXT_SECONDS` (whole bars) of the one before,
+    so a window adds at most `window − context` seconds, less the slack. Windows are whole
+    bars when `bpm` is given; the last one takes what is left.
+    """
+    slack = (lambda s: s * (1 + SLACK_RATIO) + SLACK_SECONDS) if bpm else (lambda s: s)
+    room = window_seconds - (MIN_PROMPT_SECONDS if has_prompt else 0.0)
+    if slack(total_seconds) <= room or (total_seconds <= room and bpm is not None):
+        return [(total_seconds, bars)]
+    max_new = (window_seconds - CONTEXT_SECONDS - SLACK_SECONDS) / (1 + SLACK_RATIO)
+    if bpm is None:
+        step = math.floor(max_new)
+        count = math.ceil(total_seconds / step)
+        return [(min(step, total_seconds - i * step), None) for i in range(count)]
+    bar_seconds = beats_per_bar * 60.0 / bpm
+    bars_total = round(total_seconds / bar_seconds)
+    bars_step = math.floor(max_new / bar_seconds)
+    if bars_step < 1:
+        raise RequestError(
+            f"bars: one bar at {bpm:g} bpm is {bar_seconds:.1f} s; a continuation past the "
+            f"model's window needs bars of at most {max_new:.1f} s",
+            "bars",
+        )
+    plan: list[tuple[float, int | None]] = []
+    done = 0
+    while done < bars_total:
+        n = min(bars_step, bars_total - done)
+        plan.append((n * bar_seconds, n))
+        done += n
+    return plan
+
+
+class TakeMaker:
+    """Decodes a request's rows (variations × stem parts) and post-processes every take."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ------------------------------------------------------------------ rows
+
+    def _rows(
+        self, req: GenerateRequest, preset: Preset | None
+    ) -> tuple[tuple[str, ...] | None, list[tuple[int, str | None]]]:
+        """Text prompt per batch row (None: unconditional), and each row's (variation, part)."""
+        extra = req.prompt
+        if req.parts:
+            if preset is not None:
+                texts = preset.render_stem_prompts(
+                    req.parts, bpm=req.bpm, key=req.key, genre=req.genre, extra=extra
+                )
+            else:
+                texts = stem_prompts(req.text, req.parts)
+            rows: list[tuple[int, str | None]] = [
+                (v, part) for part in req.parts for v in range(req.variations)
+            ]
+            return tuple(t for t in texts for _ in range(req.variations)), rows
+        text = (
+            preset.render_prompt(bpm=req.bpm, key=req.key, genre=req.genre, extra=extra)
+            if preset is not None
+            else req.text
+        )
+        rows = [(v, None) for v in range(req.variations)]
+        return (None if not text else tuple([text] * req.variations)), rows
+
+    # ------------------------------------------------------------------ make
+
+    def make(
+        self,
+        req: GenerateRequest,
+        preset: Preset | None,
+        prompt: np.ndarray | None,
+        reference: np.ndarray | None,
+        reference_rate: int | None,
+        seed: int,
+        on_fraction: Callable[[float], None],
+        check_cancel: Callable[[], None],
+    ) -> list[MadeTake]:
+        info = self.engine.info
+        texts, rows = self._rows(req, preset)
+        melody = prompt if req.melody else None
+        audio_prompt = None if req.melody else prompt
+        rate = info.sample_rate
+        prompt_seconds = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
+        plan = plan_windows(
+            req.duration_seconds,
+            req.bpm,
+            req.beats_per_bar,
+            info.max_seconds,
+            audio_prompt is not None,
+            req.bars,
+        )
+        if len(plan) > 1 and req.loop:
+            raise RequestError(
+                f"loop: a {req.duration_seconds:.0f} s take is made in {len(plan)} windows "
+                "and cannot be looped; ask for at most one window's length",
+                "loop",
+            )
+        if audio_prompt is not None:
+            # The end of the clip is what gets continued: keep its tail where room is short.
+            first = plan[0][0]
+            allowed = (
+                CONTEXT_SECONDS
+                if len(plan) > 1
+                else info.max_seconds
+                - min(_with_slack(first, req.bpm), info.max_seconds - MIN_PROMPT_SECONDS)
+            )
+            if prompt_seconds > allowed:
+                audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
+                log.info("prompt cut to its last %.2f s to fit the window", allowed)
+        board = preset.build_board(req.bpm) if preset is not None and preset.effects else None
+        loudness = (
+            req.loudness
+            if "loudness" in req.sent or preset is None
+            else (preset.loudness_lufs if req.loudness is None else req.loudness)
+        )
+        pieces: list[list[np.ndarray]] = [[] for _ in rows]
+        reports: list[list[dict[str, Any]]] = [[] for _ in rows]
+        for w, (window_seconds, window_bars) in enumerate(plan):
+            used = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
+            gen_seconds = max(
+                window_seconds, min(_with_slack(window_seconds, req.bpm), info.max_seconds - used)
+            )
+            spec = GenerationSpec(
+                duration_seconds=gen_seconds,
+                prompts=texts,
+                audio_prompt=audio_prompt,
+                melody=melody,
+                variations=len(rows),
+                guidance_scale=req.guidance,
+                temperature=req.temperature,
+                top_k=req.top_k,
+                top_p=req.top_p,
+                seed=seed + w,
+            )
+            share = (w / len(plan), 1.0 / len(plan))
+            audio = self._decode(spec, share, on_fraction)
+            post = PostSpec(
+                sample_rate=req.sample_rate,
+                channels=req.channels,
+                bpm=req.bpm,
+                bars=window_bars,
+                beats_per_bar=req.beats_per_bar,
+                loop=req.loop,
+                loudness_lufs=loudness,
+                sample_format=req.format,
+                downbeat_at_start=audio_prompt is not None,
+            )
+            for r in range(len(rows)):
+                raw = audio[r]
+                if board is not None and preset is not None:
+                    raw = preset.apply_effects(raw, info.sample_rate, bpm=req.bpm, board=board)
+                delivered, report = process(raw, info.sample_rate, post, reference, reference_rate)
+                pieces[r].append(delivered)
+                reports[r].append(report.to_dict())
+                check_cancel()
+            if w + 1 < len(plan):
+                audio_prompt = self._tails(pieces, req.sample_rate, req.bpm, req.beats_per_bar)
+                log.info(
+                    "window %d/%d done; re-prompting with %.1f s",
+                    w + 1,
+                    len(plan),
+                    audio_prompt.shape[-1] / info.sample_rate,
+                )
+        return [
+            self._finish(
+                req,
+                np.concatenate(pieces[r], axis=-1),
+                reports[r],
+                variation,
+                part,
+                reference,
+                reference_rate,
+            )
+            for r, (variation, part) in enumerate(rows)
+        ]
+
+    def _decode(
+        self, spec: GenerationSpec, share: tuple[float, float], on_fraction: Callable[[float], None]
+    ) -> np.ndarray:
+        """One batch; on out-of-memory, the rows again in two halves."""
+        start, width = share
+
+        def step(done: int, total: int) -> None:
+            on_fraction(start + width * done / total)
+
+        progress: ProgressCallback = step
+        try:
+            return self.engine.generate(spec, progress)
+        except OutOfMemoryError:
+            if spec.variations < 2:
+                raise
+            log.warning("out of memory at batch %d; retrying in halves", spec.variations)
+        half = spec.variations // 2
+        parts = []
+        for i, (lo, hi) in enumerate(((0, half), (half, spec.variations))):
+            sub = GenerationSpec(
+                **{
+                    **spec.__dict__,
+                    "variations": hi - lo,
+                    "prompts": None if spec.prompts is None else spec.prompts[lo:hi],
+                    "audio_prompt": _rows_of(spec.audio_prompt, lo, hi),
+                    "seed": spec.seed + i,
+                }
+            )
+            parts.append(
+                self._decode(
+                    sub,
+                    (start + width * lo / spec.variations, width * (hi - lo) / spec.variations),
+                    on_fraction,
+                )
+            )
+        return np.concatenate(parts, axis=0)
+
+    def _tails(
+        self,
+        pieces: list[list[np.ndarray]],
+        sample_rate: int,
+        bpm: float | None,
+        beats_per_bar: int,
+    ) -> np.ndarray:
+        """Each row's last whole bars (≈ CONTEXT_SECONDS) at the model's rate and channels."""
+        info = self.engine.info
+        seconds = CONTEXT_SECONDS
+        if bpm is not None:
+            bar = beats_per_bar * 60.0 / bpm
+            seconds = max(1, math.floor(CONTEXT_SECONDS / bar)) * bar
+        tails = []
+        for row in pieces:
+            whole = np.concatenate(row, axis=-1)
+            tail = whole[:, max(0, whole.shape[-1] - int(round(seconds * sample_rate))) :]
+            tail = resample(to_channels(tail, info.channels), sample_rate, info.sample_rate)
+            tails.append(tail)
+        length = min(t.shape[-1] for t in tails)
+        return np.stack([t[:, t.shape[-1] - length :] for t in tails]).astype(np.float32)
+
+    def _finish(
+        self,
+        req: GenerateRequest,
+        audio: np.ndarray,
+        windows: list[dict[str, Any]],
+        variation: int,
+        part: str | None,
+        reference: np.ndarray | None,
+        reference_rate: int | None,
+    ) -> MadeTake:
+        """The take's report (the last window's, plus windows and key), key fixed if asked."""
+        report = dict(windows[-1])
+        report["bars"] = sum(int(w.get("bars") or 0) for w in windows) or report.get("bars")
+        report["num_samples"] = int(audio.shape[-1])
+        report["windows"] = len(windows)
+        if len(windows) > 1:
+            report["source_bpm"] = _mean([w.get("source_bpm") for w in windows])
+            report["delivered_bpm"] = _mean([w.get("delivered_bpm") for w in windows])
+        estimate = _key_of(audio, req.sample_rate)
+        report["key"] = None if estimate is None else estimate.label
+        report["key_confidence"] = None if estimate is None else round(estimate.confidence, 3)
+        target = req.key
+        if target is None and reference is not None and reference_rate is not None:
+            clip_key = _key_of(reference, reference_rate)
+            report["clip_key"] = None if clip_key is None else clip_key.label
+            if clip_key is not None and clip_key.confidence >= MIN_KEY_CONFIDENCE:
+                target = clip_key.label
+        shift = 0
+        if (
+            req.fix_key
+            and target is not None
+            and estimate is not None
+            and estimate.confidence >= MIN_KEY_CONFIDENCE
+        ):
+            offset = semitone_offset(estimate.label, target)
+            if 0 < abs(offset) <= MAX_KEY_FIX_SEMITONES:
+                audio = fix_key(audio, req.sample_rate, offset)
+                shift = offset
+        report["key_shift_semitones"] = shift
+        return MadeTake(audio=audio, report=report, variation=variation, part=part, windows=windows)
+
+
+def _key_of(audio: np.ndarray, sample_rate: int) -> KeyEstimate | None:
+    """The key of `audio`, or None when it is too short to tell (under a second)."""
+    if audio.shape[-1] < sample_rate * MIN_KEY_SECONDS:
+        return None
+    return estimate_key(audio, sample_rate)
+
+
+def _with_slack(seconds: float, bpm: float | None) -> float:
+    """What to ask of the model for `seconds` of grid: more when the tempo will be corrected."""
+    return seconds * (1 + SLACK_RATIO) + SLACK_SECONDS if bpm is not None else seconds
+
+
+def _rows_of(audio: np.ndarray | None, lo: int, hi: int) -> np.ndarray | None:
+    if audio is None or audio.ndim == 2:
+        return audio
+    return audio[lo:hi]
+
+
+def _mean(values: list[Any]) -> float | None:
+    numbers = [float(v) for v in values if isinstance(v, int | float)]
+    return round(sum(numbers) / len(numbers), 3) if numbers else None
