@@ -53,6 +53,8 @@ class EngineRun:
     wall_s: float
     first_step_s: float
     ms_per_step: float
+    #: Median of the per-step intervals: robust to bursts of load from other processes.
+    ms_per_step_median: float
     steps: int
     audio_seconds: float
     first_audio_s: float
@@ -176,6 +178,7 @@ def measure(
         wall_s=end - start,
         first_step_s=first_step,
         ms_per_step=ms_per_step,
+        ms_per_step_median=statistics.median(np.diff(marks)) * 1e3 if steps > 1 else ms_per_step,
         steps=steps,
         audio_seconds=spec.duration_seconds,
         first_audio_s=(first_audio[0] - start) if first_audio else end - start,
@@ -213,11 +216,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=1, help="variations in one batch")
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per engine")
-    parser.add_argument("--modes", default="stock,exact,fast,int8")
+    parser.add_argument("--modes", default="stock,exact,fp32,fast,int8")
     parser.add_argument("--stream-every", type=float, default=0.5,
                         help="seconds between streamed chunks in the extra streaming run")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
 
     t0 = time.perf_counter()
     model, tokenizer = build_model(args.size, args.device)
@@ -252,14 +259,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if stream_name is not None:
         stream_run = measure(stream_name, engines[stream_name], spec, args.device,
                              args.stream_every)
-    return _report(args, runs, stream_name, stream_run, build_s)
+    return _report(args, runs, stream_name, stream_run, build_s, load_before)
 
 
 def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_name: str | None,
-            stream_run: EngineRun | None, build_s: float) -> dict[str, Any]:
+            stream_run: EngineRun | None, build_s: float,
+            load_before: tuple[float, float, float]) -> dict[str, Any]:
     ref_name = "stock" if "stock" in runs else next(iter(runs))
     ref = runs[ref_name][0]
     ref_ms = statistics.median(r.ms_per_step for r in runs[ref_name])
+    ref_best = min(r.ms_per_step for r in runs[ref_name])
+    ref_step = statistics.median(r.ms_per_step_median for r in runs[ref_name])
     ref_wall = statistics.median(r.wall_s for r in runs[ref_name])
     rows = []
     for name, group in runs.items():
@@ -269,6 +279,8 @@ def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_n
         row = {
             "engine": name,
             "ms_per_step": ms,
+            "ms_per_step_best": best.ms_per_step,
+            "ms_per_step_median_interval": statistics.median(r.ms_per_step_median for r in group),
             "ms_per_step_all": [r.ms_per_step for r in group],
             "wall_s": wall,
             "first_step_s": statistics.median(r.first_step_s for r in group),
@@ -277,6 +289,9 @@ def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_n
             "peak_rss_mb": max(r.peak_rss_mb for r in group),
             "peak_vram_mb": best.peak_vram_mb,
             "speedup_per_step": ref_ms / ms,
+            "speedup_per_step_best": ref_best / best.ms_per_step,
+            "speedup_median_interval": ref_step / statistics.median(
+                r.ms_per_step_median for r in group),
             "speedup_wall": ref_wall / wall,
             "steps": best.steps,
         }
@@ -288,6 +303,7 @@ def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_n
         "size": args.size, "device": args.device, "seconds": args.seconds,
         "prompt_seconds": args.prompt_seconds, "batch": args.batch, "guidance": args.guidance,
         "rounds": args.rounds, "build_s": build_s,
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "machine": {"cpu": platform.processor() or platform.machine(),
                     "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "cuda": torch.cuda.get_device_name() if cuda else None},
@@ -299,12 +315,16 @@ def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_n
     }
     print(f"\n{args.size} on {args.device}: {args.seconds:g} s continuation of "
           f"{args.prompt_seconds:g} s, batch {args.batch}, CFG {args.guidance:g}, greedy, "
-          f"median of {args.rounds}")
-    print(f"{'engine':8s} {'ms/step':>8s} {'×stock':>7s} {'wall s':>7s} {'RTF':>6s} "
-          f"{'1st audio':>9s} {'RSS MB':>7s} {'tokens=':>8s} {'audio rel':>9s}")
+          f"{args.rounds} rounds; load average {load_before[0]:.1f} → {os.getloadavg()[0]:.1f}")
+    print("ms/step: mean over a run (median of runs), best run, median step interval")
+    print(f"{'engine':8s} {'ms/step':>8s} {'best':>7s} {'med.int':>7s} {'×stock':>7s} "
+          f"{'best':>6s} {'med.int':>7s} {'wall s':>7s} {'RTF':>6s} {'1st audio':>9s} "
+          f"{'RSS MB':>7s} {'tokens=':>8s} {'audio rel':>9s}")
     for row in rows:
         agree = row.get(f"vs_{ref_name}_token_agreement")
-        print(f"{row['engine']:8s} {row['ms_per_step']:8.1f} {row['speedup_per_step']:7.2f} "
+        print(f"{row['engine']:8s} {row['ms_per_step']:8.1f} {row['ms_per_step_best']:7.1f} "
+              f"{row['ms_per_step_median_interval']:7.1f} {row['speedup_per_step']:7.2f} "
+              f"{row['speedup_per_step_best']:6.2f} {row['speedup_median_interval']:7.2f} "
               f"{row['wall_s']:7.2f} {row['real_time_factor']:6.3f} {row['first_audio_s']:9.2f} "
               f"{row['peak_rss_mb']:7.0f} {'-' if agree is None else f'{agree:.3f}':>8s} "
               f"{row[f'vs_{ref_name}_audio_rel_rms_diff']:9.2e}")

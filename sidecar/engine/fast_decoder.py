@@ -30,10 +30,16 @@ class PackedLinear:
     weight: torch.Tensor
     out_features: int
     scales: torch.Tensor | None = None
+    #: `gelu` applies the exact (erf) GELU to the output, fused into the kernel where it can be.
+    activation: Literal["none", "gelu"] = "none"
 
     @staticmethod
     def pack(
-        weight: torch.Tensor, kind: LinearKind, dtype: torch.dtype, batch_rows: int
+        weight: torch.Tensor,
+        kind: LinearKind,
+        dtype: torch.dtype,
+        batch_rows: int,
+        activation: Literal["none", "gelu"] = "none",
     ) -> PackedLinear:
         """`weight` `(out, in)` in the given layout (`torch` in the model's dtype: no copy)."""
         out_features = int(weight.shape[0])
@@ -41,14 +47,14 @@ class PackedLinear:
             w = weight.detach().float()
             scales = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
             q = torch.round(w / scales[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
-            return PackedLinear("int8", q, out_features, scales.to(torch.bfloat16))
+            return PackedLinear("int8", q, out_features, scales.to(torch.bfloat16), activation)
         w = weight.detach().to(dtype).contiguous() if weight.dtype != dtype else weight.detach()
         if kind == "mkldnn":
             if not _mkldnn_available() or w.device.type != "cpu":
-                return PackedLinear("torch", w, out_features)
+                return PackedLinear("torch", w, out_features, None, activation)
             packed = torch.ops.mkldnn._reorder_linear_weight(w, batch_size=batch_rows)
-            return PackedLinear("mkldnn", packed, out_features)
-        return PackedLinear("torch", w, out_features)
+            return PackedLinear("mkldnn", packed, out_features, None, activation)
+        return PackedLinear("torch", w, out_features, None, activation)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -62,15 +68,23 @@ class PackedLinear:
             y = F.linear(x, self.weight)
         elif self.kind == "mkldnn":
             flat = x.reshape(-1, x.shape[-1])
-            y = torch.ops.mkldnn._linear_pointwise(flat, self.weight, None, "none", [], "")
-            y = y.view(*x.shape[:-1], self.out_features)
+            y = torch.ops.mkldnn._linear_pointwise(
+                flat, self.weight, None, self.activation, [], "none" if self.activation != "none"
+                else ""
+            )
+            return _as(y.view(*x.shape[:-1], self.out_features), act)
         else:
             flat = x.reshape(-1, x.shape[-1])
             if self.scales is None:
                 raise RuntimeError("int8 linear without scales")
             y = torch.ops.aten._weight_int8pack_mm(flat, self.weight, self.scales)
             y = y.view(*x.shape[:-1], self.out_features)
-        return y if y.dtype == act else y.to(act)
+        y = _as(y, act)
+        return F.gelu(y) if self.activation == "gelu" else y
+
+
+def _as(y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return y if y.dtype == dtype else y.to(dtype)
 
 
 @dataclass(frozen=True)
@@ -238,7 +252,7 @@ class DecoderWeights:
         )
         hidden = residual + layer.cross_out(self._merge(attn))
         residual = hidden
-        hidden = layer.fc2(F.gelu(layer.fc1(layer.ffn_norm(hidden))))
+        hidden = layer.fc2(layer.fc1(layer.ffn_norm(hidden)))
         return residual + hidden
 
 
@@ -258,10 +272,16 @@ def pack_decoder(
     """
     decoder = causal_lm.model.decoder
     config = causal_lm.config
+    if config.activation_function != "gelu" or getattr(config, "scale_embedding", False):
+        raise ValueError(
+            f"decoder: activation '{config.activation_function}', scale_embedding "
+            f"{getattr(config, 'scale_embedding', False)}; the fast engine implements MusicGen's "
+            "gelu without embedding scale: use decoder='stock' for this model"
+        )
 
-    def lin(*weights: torch.Tensor) -> PackedLinear:
+    def lin(*weights: torch.Tensor, activation: Literal["none", "gelu"] = "none") -> PackedLinear:
         w = weights[0] if len(weights) == 1 else torch.cat([x.detach() for x in weights], dim=0)
-        return PackedLinear.pack(w, kind, weight_dtype, batch_rows)
+        return PackedLinear.pack(w, kind, weight_dtype, batch_rows, activation)
 
     layers = []
     for layer in decoder.layers:
@@ -283,7 +303,7 @@ def pack_decoder(
                 cross_v=PackedLinear.pack(ca.v_proj.weight, "torch", act_dtype, batch_rows),
                 cross_out=lin(ca.out_proj.weight),
                 ffn_norm=_LayerNorm.of(layer.final_layer_norm, act_dtype),
-                fc1=lin(layer.fc1.weight),
+                fc1=lin(layer.fc1.weight, activation="gelu"),
                 fc2=lin(layer.fc2.weight),
             )
         )
