@@ -339,7 +339,7 @@ class FastMusicgenEngine(MusicgenEngine):
 
         stream = self._stream(request, spec, on_audio)
         every = max(1, round(audio_every_seconds * self._frame_rate))
-        delivered_at = 0
+        delivered_at = request.prompt_frames
         in_flight: deque[torch.cuda.Event] = deque()
         stepper = None
         if self.settings.static_steps and request.steps > 1:

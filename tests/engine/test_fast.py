@@ -220,3 +220,25 @@ def test_sampling_degenerate_cases_match_argmax():
     tiny_p = choose_tokens(scores, SamplingPlan(False, None, temperature=1.0, top_p=1e-6), gen)
     assert torch.equal(top1, greedy)
     assert torch.equal(tiny_p, greedy)
+
+
+@pytest.mark.parametrize("every_frames", [1, 7, 30])
+def test_windowed_audio_is_seamless_for_a_context_free_codec(every_frames):
+    """With a codec whose output per frame ignores its neighbours, windows add up exactly."""
+    from sidecar.engine.stream import WindowedAudio
+
+    hop, frames, prompt = 4, 60, 10
+    codes = torch.arange(2 * 4 * frames, dtype=torch.float32).view(2, 4, frames)
+
+    def decode(window):  # (batch, codebooks, n) → (batch, 1, n * hop)
+        return window.sum(dim=1, keepdim=True).repeat_interleave(hop, dim=-1)
+
+    chunks: list[np.ndarray] = []
+    total = (frames - prompt) * hop - 3
+    stream = WindowedAudio(decode, hop, 100, prompt, total, lambda c, s: chunks.append(c))
+    for ready in range(prompt, frames + 1, every_frames):
+        stream.push(codes, ready)
+    stream.push(codes, frames, final=True)
+    expected = decode(codes).numpy()[..., prompt * hop : prompt * hop + total]
+    np.testing.assert_allclose(np.concatenate(chunks, axis=-1), expected, rtol=1e-6)
+    assert stream.delivered_samples == total
