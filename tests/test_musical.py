@@ -52,11 +52,24 @@ def test_presets_are_listed(client: SidecarClient) -> None:
 
 
 @pytest.mark.parametrize("name", PresetLibrary.load(default_presets_dir()).names())
-def test_every_shipped_preset_runs_end_to_end(client: SidecarClient, clip: Path,
-                                              name: str) -> None:
+def test_every_shipped_preset_runs_end_to_end(client: SidecarClient, clip: Path, name: str) -> None:
     rid = f"preset-{name}"
-    client.send(A.CONTINUE, rid, "clip", str(clip), "preset", name, "bpm", 120.0, "bars", 1,
-                "key", "A minor", "genre", "test")
+    client.send(
+        A.CONTINUE,
+        rid,
+        "clip",
+        str(clip),
+        "preset",
+        name,
+        "bpm",
+        120.0,
+        "bars",
+        1,
+        "key",
+        "A minor",
+        "genre",
+        "test",
+    )
     replies = client.until_terminal(rid, 120)
     assert replies[-1] == (A.DONE, (rid, 1)), replies[-1]
     path = stems(replies)[0][2]
@@ -69,8 +82,9 @@ def test_every_shipped_preset_runs_end_to_end(client: SidecarClient, clip: Path,
 
 
 def test_request_keys_override_the_preset(client: SidecarClient) -> None:
-    client.send(A.GENERATE, "override", "preset", "techno-groove", "bpm", 128.0, "bars", 1,
-                "guidance", 2.0)
+    client.send(
+        A.GENERATE, "override", "preset", "techno-groove", "bpm", 128.0, "bars", 1, "guidance", 2.0
+    )
     path = stems(client.until_terminal("override", 60))[0][2]
     request = json.loads(Path(path).with_suffix(".json").read_text())["request"]
     assert request["guidance"] == 2.0 and request["temperature"] == pytest.approx(0.9)
@@ -84,8 +98,20 @@ def test_unknown_preset_is_refused_with_the_list(client: SidecarClient) -> None:
 
 
 def test_stem_set_delivers_parts_of_identical_length(client: SidecarClient, clip: Path) -> None:
-    client.send(A.CONTINUE, "set", "clip", str(clip), "stems", "drums,bass,keys", "bpm", 120.0,
-                "bars", 2, "prompt", "funk")
+    client.send(
+        A.CONTINUE,
+        "set",
+        "clip",
+        str(clip),
+        "stems",
+        "drums,bass,keys",
+        "bpm",
+        120.0,
+        "bars",
+        2,
+        "prompt",
+        "funk",
+    )
     replies = client.until_terminal("set", 120)
     got = stems(replies)
     assert replies[-1] == (A.DONE, ("set", 3))
@@ -97,9 +123,10 @@ def test_stem_set_delivers_parts_of_identical_length(client: SidecarClient, clip
 
 
 def test_history_reroll_recall_and_restart(tmp_path: Path, clip: Path) -> None:
-    with running_sidecar(tmp_path, "--no-warm-up") as server, SidecarClient(
-        server.host, server.port
-    ) as client:
+    with (
+        running_sidecar(tmp_path, "--no-warm-up") as server,
+        SidecarClient(server.host, server.port) as client,
+    ):
         client.send(A.CONTINUE, "take-a", "clip", str(clip), "seconds", 1.0, "seed", 5)
         first = stems(client.until_terminal("take-a", 60))[0]
         client.send(A.REROLL, "take-b", "take-a")
@@ -108,9 +135,10 @@ def test_history_reroll_recall_and_restart(tmp_path: Path, clip: Path) -> None:
         seed_b = dict(zip(second[3::2], second[4::2], strict=False))["seed"]
         assert seed_a == 5 and seed_b != 5
     # A new process on the same output folder still knows both takes.
-    with running_sidecar(tmp_path, "--no-warm-up") as server, SidecarClient(
-        server.host, server.port
-    ) as client:
+    with (
+        running_sidecar(tmp_path, "--no-warm-up") as server,
+        SidecarClient(server.host, server.port) as client,
+    ):
         client.send(A.HISTORY, str(clip))
         takes = []
         while True:
@@ -134,8 +162,9 @@ def test_history_reroll_recall_and_restart(tmp_path: Path, clip: Path) -> None:
 @pytest.mark.slow
 def test_seventy_second_continuation_is_bar_exact(client: SidecarClient, clip: Path) -> None:
     # 35 bars of 4/4 at 120 bpm = 70 s: past the 30 s window, made in re-prompted windows.
-    client.send(A.CONTINUE, "long", "clip", str(clip), "bars", 35, "bpm", 120.0,
-                "sample_rate", 32000)
+    client.send(
+        A.CONTINUE, "long", "clip", str(clip), "bars", 35, "bpm", 120.0, "sample_rate", 32000
+    )
     replies = client.until_terminal("long", 600)
     assert replies[-1] == (A.DONE, ("long", 1)), replies[-1]
     path = stems(replies)[0][2]
@@ -144,3 +173,38 @@ def test_seventy_second_continuation_is_bar_exact(client: SidecarClient, clip: P
     assert meta["report"]["windows"] == len(meta["windows"]) >= 3
     assert sum(w["bars"] for w in meta["windows"]) == 35
     assert all("source_bpm" in w and "delivered_bpm" in w for w in meta["windows"])
+
+
+def test_melody_request_is_delivered_under_the_tempo_contract(tmp_path: Path, clip: Path) -> None:
+    with (
+        running_sidecar(tmp_path, "--no-warm-up", "--model", "tiny-melody") as server,
+        SidecarClient(server.host, server.port) as client,
+    ):
+        client.send(
+            A.CONTINUE,
+            "mel",
+            "clip",
+            str(clip),
+            "melody",
+            1,
+            "bars",
+            2,
+            "bpm",
+            120.0,
+            "prompt",
+            "strings",
+        )
+        replies = client.until_terminal("mel", 120)
+        assert replies[-1] == (A.DONE, ("mel", 1)), replies[-1]
+        path = stems(replies)[0][2]
+        assert frames(path) == 192000
+        meta = json.loads(Path(path).with_suffix(".json").read_text())
+        assert meta["prompt_clip"]["as_melody"] is True and meta["model"] == "tiny-melody"
+        # A plain MusicGen refuses melody requests with a clear error.
+    with (
+        running_sidecar(tmp_path / "plain", "--no-warm-up") as server,
+        SidecarClient(server.host, server.port) as client,
+    ):
+        client.send(A.CONTINUE, "mel2", "clip", str(clip), "melody", 1, "seconds", 1.0)
+        last = client.until_terminal("mel2", 60)[-1]
+        assert last[0] == A.ERROR and "not a melody model" in last[1][2]

@@ -97,12 +97,12 @@ class MusicgenEngine(Engine):
 
         hf_logging.set_verbosity_error()
         target = pick_device(device)
-        if model_name == "tiny":
+        if model_name in ("tiny", "tiny-melody"):
             from sidecar.engine.tiny import build_tiny_model
 
-            model, tokenizer = build_tiny_model()
-            model = model.to(target)  # type: ignore[arg-type]
-            engine = cls(model, tokenizer, "tiny", target, is_random=True)
+            model, tokenizer = build_tiny_model(melody=model_name == "tiny-melody")
+            model = model.to(target)
+            engine = cls(model, tokenizer, model_name, target, is_random=True)
             log.warning(
                 "loaded the TINY random-weight MusicGen on %s: it makes noise, for tests and "
                 "the offline demo only",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import (
@@ -10,13 +12,23 @@ from transformers import (
     MusicgenConfig,
     MusicgenDecoderConfig,
     MusicgenForConditionalGeneration,
+    MusicgenMelodyConfig,
+    MusicgenMelodyDecoderConfig,
+    MusicgenMelodyForConditionalGeneration,
     PreTrainedTokenizerFast,
     T5Config,
 )
 
-__all__ = ["TINY_NAME", "build_tiny_model", "build_tiny_tokenizer", "musicgen_config"]
+__all__ = [
+    "TINY_MELODY_NAME",
+    "TINY_NAME",
+    "build_tiny_model",
+    "build_tiny_tokenizer",
+    "musicgen_config",
+]
 
 TINY_NAME = "tiny"
+TINY_MELODY_NAME = "tiny-melody"
 
 #: The real MusicGen codec: 32 kHz, hop 640 (8·5·4·4) → 50 frames/s, 4 codebooks of 2048.
 _SAMPLE_RATE = 32000
@@ -111,21 +123,40 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+def _melody_config(config: Any) -> MusicgenMelodyConfig:
+    """The same sizes as a MusicGen-Melody config: chroma (12 bins × 235 frames) as prefix."""
+    allowed = MusicgenMelodyDecoderConfig().to_dict()
+    decoder = MusicgenMelodyDecoderConfig(
+        **{k: v for k, v in config.decoder.to_dict().items() if k in allowed}
+    )
+    return MusicgenMelodyConfig(
+        text_encoder=config.text_encoder.to_dict(),
+        audio_encoder=config.audio_encoder.to_dict(),
+        decoder=decoder.to_dict(),
+        num_chroma=12,
+        chroma_length=235,
+    )
+
+
 def build_tiny_model(
-    seed: int = 0, audio_channels: int = 1
-) -> tuple[MusicgenForConditionalGeneration, PreTrainedTokenizerFast]:
-    """The tiny MusicGen (decoder 32 wide × 2 layers) and its tokenizer, seeded."""
+    seed: int = 0, audio_channels: int = 1, melody: bool = False
+) -> tuple[Any, PreTrainedTokenizerFast]:
+    """The tiny MusicGen (decoder 32 wide × 2 layers; Melody with `melody`) and its tokenizer."""
     config = musicgen_config(
         hidden_size=32, num_layers=2, num_heads=2, ffn_dim=64, audio_channels=audio_channels
     )
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        model = MusicgenForConditionalGeneration(config)
+        model: Any = (
+            MusicgenMelodyForConditionalGeneration(_melody_config(config))
+            if melody
+            else MusicgenForConditionalGeneration(config)
+        )
         # EnCodec starts its codebooks at zero (they are learned by k-means); give them random
         # vectors so that different codes decode to different audio, as in a trained codec.
         with torch.no_grad():
-            for layer in model.audio_encoder.quantizer.layers:  # type: ignore[union-attr]
+            for layer in model.audio_encoder.quantizer.layers:
                 layer.codebook.embed.normal_()
                 layer.codebook.embed_avg.copy_(layer.codebook.embed)
     finally:

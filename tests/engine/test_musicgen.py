@@ -126,3 +126,27 @@ def test_unloadable_model_exits_nonzero_with_one_clear_message(kind: str, tmp_pa
     assert "Traceback" not in out
     if kind == "hub id offline":
         assert "hf download facebook/musicgen-small" in out and "cache" in out
+
+
+def test_melody_model_is_conditioned_on_the_clips_chroma() -> None:
+    melody_engine = MusicgenEngine.load("tiny-melody", "cpu")
+    assert melody_engine.info.supports_melody
+    t = np.arange(32000 * 3) / 32000
+    a440 = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)[None]
+    seen: dict[str, object] = {}
+    real = melody_engine.model.generate
+
+    def spy(**kwargs: object) -> object:  # the device edge: look at what the model is fed
+        seen.update(kwargs)
+        return real(**kwargs)
+
+    melody_engine.model.generate = spy
+    audio = melody_engine.generate(
+        GenerationSpec(duration_seconds=1.0, prompt="x", melody=a440, variations=2, seed=1)
+    )
+    assert audio.shape == (2, 1, 32000)
+    features = seen["input_features"]
+    assert features.shape == (2, 235, 12)  # 30 s of one-hot chroma frames, one per row
+    # While the tone sounds (3 s ≈ 23 frames of 4096 samples), the dominant pitch class is A.
+    assert (features[0, 2:20].argmax(dim=-1) == 9).all()
+    assert "input_values" not in seen  # conditioned on, not continued

@@ -45,6 +45,7 @@ def running_sidecar(
 ) -> Iterator[SidecarProcess]:
     """Start the server, wait for `/sidecar/pong ... ready`, stop it (SIGTERM) afterwards."""
     port = free_udp_port()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     output_dir = tmp_path / "stems"
     log_path = tmp_path / f"sidecar-{port}.log"
     cmd = [
