@@ -121,17 +121,21 @@ def _generate(args: argparse.Namespace) -> int:
     from sidecar.errors import SidecarError
     from sidecar.jobs import Job, JobState
     from sidecar.osc.schema import GenerateRequest
+    from sidecar.presets import PresetLibrary, default_presets_dir
+    from sidecar.resolve import apply_preset
     from sidecar.worker import JobRunner
 
     address = A.CONTINUE if any(p.startswith("clip=") for p in args.pairs) else A.GENERATE
     try:
         request = GenerateRequest.from_osc(address, [args.id, *parse_pairs(args.pairs)])
+        library = PresetLibrary.load(args.presets or default_presets_dir(), strict=False)
+        request, preset = apply_preset(request, library)
         engine = load_engine(args.model, args.device, args.decoder)
     except SidecarError as e:
         sys.stderr.write(f"error [{e.code}]: {e.message}\n")
         return 2 if e.code == "bad_request" else 1
     delivery = Delivery(_output_dir(args))
-    job = Job(request=request, reply_to=("", 0))
+    job = Job(request=request, reply_to=("", 0), preset=preset)
     job.start()
     JobRunner(engine, delivery, _Bar()).run(job)
     return 0 if job.state is JobState.DONE else 1
@@ -245,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="one request without a server, with a progress bar")
     _add_model_args(p)
+    p.add_argument(
+        "--presets",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="preset folder (default: the shipped presets/)",
+    )
     p.add_argument("--id", default="cli")
     p.add_argument(
         "pairs",

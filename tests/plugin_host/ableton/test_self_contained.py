@@ -23,7 +23,12 @@ def constants(module: object) -> dict[str, object]:
 
 
 def test_address_copy_equals_the_sidecar_addresses() -> None:
-    assert constants(script_addresses) == constants(server_addresses)
+    """Every address the script carries is the sidecar's, and the ones it uses are there."""
+    copy, server = constants(script_addresses), constants(server_addresses)
+    assert {name: server.get(name) for name in copy} == copy
+    for needed in ("CONTINUE", "CANCEL", "PING", "ACCEPTED", "PROGRESS", "STEM", "DONE",
+                   "ERROR", "CANCELLED", "PONG", "DEFAULT_HOST", "DEFAULT_PORT"):
+        assert needed in copy
 
 
 @pytest.mark.parametrize("path", SCRIPT_FILES, ids=lambda p: p.name)
