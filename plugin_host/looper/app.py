@@ -17,6 +17,7 @@ from plugin_host.looper.clock import Clock, ClockSnapshot
 from plugin_host.looper.config import LooperConfig
 from plugin_host.looper.history import LoopEntry, LoopHistory
 from plugin_host.looper.player import SwitchCommand
+from plugin_host.looper.ring import RingOverrunError
 from plugin_host.looper.scheduler import Timeline, capture_bars, next_switch_bar
 from plugin_host.looper.state import (
     LooperStatus,
@@ -29,7 +30,7 @@ from plugin_host.looper.state import (
 from plugin_host.looper.stems import load_loop
 from plugin_host.looper.triggers import Action, TriggerEvent
 from sidecar.audiofile import write_audio_atomic
-from sidecar.osc.addresses import ACCEPTED, CANCELLED, DONE, ERROR, PROGRESS, STEM
+from sidecar.errors import SidecarError
 
 __all__ = ["Looper", "LooperStatus", "QueueState"]
 
@@ -50,7 +51,7 @@ class Looper:
         clock: Clock,
         client: SidecarClient,
         clip_dir: Path | None = None,
-        period_s: float = 0.005,
+        period_s: float = 0.01,
     ) -> None:
         self.config = config
         self.engine = engine
@@ -191,9 +192,14 @@ class Looper:
         if cap is None or self.engine.ring.frames_written < cap.start_frame + cap.num_frames:
             return
         self._capture = None
-        audio = self.engine.ring.read(cap.start_frame, cap.num_frames)
         clip = self.clip_dir / f"capture-{cap.start_frame}.wav"
-        write_audio_atomic(clip, audio.T, self.engine.sample_rate, "float32")
+        try:
+            audio = self.engine.ring.read(cap.start_frame, cap.num_frames)
+            write_audio_atomic(clip, audio.T, self.engine.sample_rate, "float32")
+        except (RingOverrunError, SidecarError) as e:
+            self._message = f"capture failed: {e}"
+            logger.error("capture failed: %s", e)
+            return
         loop = self.config.loop
         request = ContinueRequest(
             clip=clip,
@@ -217,25 +223,18 @@ class Looper:
             except queue.Empty:
                 break
             req = self._request
-            if req is None or reply.request_id != req.request.request_id:
+            if req is None:
                 continue
-            if reply.address == ACCEPTED:
-                req.accepted = True
-            elif reply.address == PROGRESS and len(reply.args) > 1:
-                req.progress = float(reply.args[1])
-            elif reply.address == STEM and len(reply.args) > 2:
-                req.stems[int(reply.args[1])] = Path(str(reply.args[2]))
-            elif reply.address == DONE:
-                self._request = None
+            state = req.apply(reply)
+            if state == "pending":
+                continue
+            self._request = None
+            if state == "done":
                 self._on_done(req)
-            elif reply.address == ERROR:
-                self._request = None
-                code = reply.args[1] if len(reply.args) > 1 else "?"
-                text = reply.args[2] if len(reply.args) > 2 else ""
-                self._message = f"sidecar error {code}: {text}"
-                logger.error("sidecar error for %s: %s %s", req.request.request_id, code, text)
-            elif reply.address == CANCELLED:
-                self._request = None
+            elif state == "error":
+                self._message = f"sidecar error {req.error}"
+                logger.error("sidecar error for %s: %s", req.request.request_id, req.error)
+            else:
                 self._message = "cancelled"
         req = self._request
         if req is not None and time.monotonic() - req.sent_s > self.config.sidecar.timeout_s:

@@ -92,10 +92,15 @@ class LoopPlayer:
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
     def applied_frame(self, token: int) -> int | None:
-        for logged_token, _, applied in reversed(self.applied_switches()):
-            if logged_token == token:
-                return applied
-        return None
+        """The frame where switch `token` was applied, or None (not yet, or too long ago)."""
+        count = self._log_count
+        if count == 0:
+            return None
+        latest = self._log[(count - 1) % _SWITCH_LOG]
+        if latest[0] == token:  # the common case, without building anything
+            return int(latest[2])
+        rows = np.flatnonzero(self._log[: min(count, _SWITCH_LOG), 0] == token)
+        return None if rows.size == 0 else int(self._log[rows[-1], 2])
 
     # -- audio side ------
     def render(self, out: np.ndarray, frame0: int) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -39,6 +41,15 @@ def jack_connect(source: str, destination: str, connect: bool = True) -> None:
     subprocess.run([tool, source, destination], check=True, timeout=10, capture_output=True)
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM jackd if the test process dies without tearing down (e.g. killed)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @contextmanager
 def jack_dummy(
     sample_rate: int = 48000, period_frames: int = 256, realtime: bool = False
@@ -56,7 +67,9 @@ def jack_dummy(
         "jackd", "-n", name, "-R" if realtime else "-r", "-t", "10000",
         "-d", "dummy", "-r", str(sample_rate), "-p", str(period_frames), "-C", "2", "-P", "2",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+    )
     try:
         deadline = time.monotonic() + 15.0
         while "system:playback_1" not in jack_ports():
