@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,8 @@ class TakeMaker:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: Seconds spent per stage by the last `make` (decode, post, key).
+        self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ rows
 
@@ -176,6 +179,7 @@ class TakeMaker:
             if "loudness" in req.sent or preset is None
             else (preset.loudness_lufs if req.loudness is None else req.loudness)
         )
+        self.timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
         pieces: list[list[np.ndarray]] = [[] for _ in rows]
         reports: list[list[dict[str, Any]]] = [[] for _ in rows]
         for w, (window_seconds, window_bars) in enumerate(plan):
@@ -196,7 +200,10 @@ class TakeMaker:
                 seed=seed + w,
             )
             share = (w / len(plan), 1.0 / len(plan))
+            started = time.perf_counter()
             audio = self._decode(spec, share, on_fraction)
+            self.timings["decode_seconds"] += time.perf_counter() - started
+            started = time.perf_counter()
             post = PostSpec(
                 sample_rate=req.sample_rate,
                 channels=req.channels,
@@ -216,6 +223,7 @@ class TakeMaker:
                 pieces[r].append(delivered)
                 reports[r].append(report.to_dict())
                 check_cancel()
+            self.timings["post_seconds"] += time.perf_counter() - started
             if w + 1 < len(plan):
                 audio_prompt = self._tails(pieces, req.sample_rate, req.bpm, req.beats_per_bar)
                 log.info(
@@ -224,7 +232,8 @@ class TakeMaker:
                     len(plan),
                     audio_prompt.shape[-1] / info.sample_rate,
                 )
-        return [
+        started = time.perf_counter()
+        takes = [
             self._finish(
                 req,
                 np.concatenate(pieces[r], axis=-1),
@@ -236,6 +245,8 @@ class TakeMaker:
             )
             for r, (variation, part) in enumerate(rows)
         ]
+        self.timings["key_seconds"] = time.perf_counter() - started
+        return takes
 
     def _decode(
         self, spec: GenerationSpec, share: tuple[float, float], on_fraction: Callable[[float], None]

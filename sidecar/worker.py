@@ -201,6 +201,7 @@ class JobRunner:
             lambda: self._check_cancel(job),
         )
         timings["make_seconds"] = time.monotonic() - t
+        timings.update(self.maker.timings)
         self._check_cancel(job)
         self._report(job, clock, _DECODE_SHARE + 0.05)
 

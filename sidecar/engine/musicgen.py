@@ -97,15 +97,23 @@ class MusicgenEngine(Engine):
 
         hf_logging.set_verbosity_error()
         target = pick_device(device)
-        if model_name in ("tiny", "tiny-melody"):
-            from sidecar.engine.tiny import build_tiny_model
+        random_size = (
+            model_name.removeprefix("random-") if model_name.startswith("random-") else None
+        )
+        if model_name in ("tiny", "tiny-melody") or random_size is not None:
+            from sidecar.engine.tiny import build_random_model, build_tiny_model
 
-            model, tokenizer = build_tiny_model(melody=model_name == "tiny-melody")
-            model = model.to(target)
+            if random_size is not None:
+                model, tokenizer = build_random_model(random_size)
+            else:
+                model, tokenizer = build_tiny_model(melody=model_name == "tiny-melody")
+            dtype = torch.float16 if target.startswith("cuda") else torch.float32
+            model = model.to(target, dtype)
             engine = cls(model, tokenizer, model_name, target, is_random=True)
             log.warning(
-                "loaded the TINY random-weight MusicGen on %s: it makes noise, for tests and "
-                "the offline demo only",
+                "loaded %s, a RANDOM-WEIGHT MusicGen on %s: it makes noise, for tests, "
+                "benchmarks and the offline demo only",
+                model_name,
                 target,
             )
             return engine

@@ -20,8 +20,10 @@ from transformers import (
 )
 
 __all__ = [
+    "REAL_SIZES",
     "TINY_MELODY_NAME",
     "TINY_NAME",
+    "build_random_model",
     "build_tiny_model",
     "build_tiny_tokenizer",
     "musicgen_config",
@@ -29,6 +31,14 @@ __all__ = [
 
 TINY_NAME = "tiny"
 TINY_MELODY_NAME = "tiny-melody"
+
+#: Decoder (hidden, layers, heads, ffn) of the released checkpoints; `random-<size>` builds one
+#: with random weights (same cost as the real one, no download) for benchmarks.
+REAL_SIZES: dict[str, tuple[int, int, int, int]] = {
+    "small": (1024, 24, 16, 4096),
+    "medium": (1536, 48, 24, 6144),
+    "large": (2048, 48, 32, 8192),
+}
 
 #: The real MusicGen codec: 32 kHz, hop 640 (8·5·4·4) → 50 frames/s, 4 codebooks of 2048.
 _SAMPLE_RATE = 32000
@@ -138,6 +148,29 @@ def _melody_config(config: Any) -> MusicgenMelodyConfig:
     )
 
 
+def build_random_model(size: str, seed: int = 0) -> tuple[Any, PreTrainedTokenizerFast]:
+    """A released-size MusicGen (`small`, `medium`, `large`) with random weights.
+
+    T5-base text encoder (768 × 12) and a 32 kHz EnCodec of 64 filters, as released.
+    """
+    if size not in REAL_SIZES:
+        raise ValueError(f"size: {size!r}; allowed: {', '.join(REAL_SIZES)}")
+    hidden, layers, heads, ffn = REAL_SIZES[size]
+    config = musicgen_config(
+        hidden,
+        layers,
+        heads,
+        ffn,
+        text_d_model=768,
+        text_layers=12,
+        text_heads=12,
+        text_ff=3072,
+        codec_filters=64,
+        codec_hidden=128,
+    )
+    return _build(config, seed, melody=False)
+
+
 def build_tiny_model(
     seed: int = 0, audio_channels: int = 1, melody: bool = False
 ) -> tuple[Any, PreTrainedTokenizerFast]:
@@ -145,6 +178,11 @@ def build_tiny_model(
     config = musicgen_config(
         hidden_size=32, num_layers=2, num_heads=2, ffn_dim=64, audio_channels=audio_channels
     )
+    return _build(config, seed, melody)
+
+
+def _build(config: Any, seed: int, melody: bool) -> tuple[Any, PreTrainedTokenizerFast]:
+    """Instantiate (Melody)ForConditionalGeneration from `config` under a fixed seed."""
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
