@@ -364,17 +364,18 @@ class FastMusicgenEngine(MusicgenEngine):
                 break
             if stepper is not None:
                 stepper.step()
-                if self.device.type == "cuda":
-                    event = torch.cuda.Event()
-                    event.record()
-                    in_flight.append(event)
-                    if len(in_flight) > _RUNAHEAD_STEPS:
-                        in_flight.popleft().synchronize()
-                continue
-            tokens = sequence[:, position].reshape(request.batch, k, 1)
-            hidden = w.forward(self._embed(tokens, position, request), cache, position, step_mask)
-            self._place(sequence, pattern, position + 1, self._choose(hidden, request.plan,
-                                                                      generator))
+            else:
+                tokens = sequence[:, position].reshape(request.batch, k, 1)
+                hidden = w.forward(self._embed(tokens, position, request), cache, position,
+                                   step_mask)
+                self._place(sequence, pattern, position + 1,
+                            self._choose(hidden, request.plan, generator))
+            if self.device.type == "cuda":
+                event = torch.cuda.Event()
+                event.record()
+                in_flight.append(event)
+                if len(in_flight) > _RUNAHEAD_STEPS:
+                    in_flight.popleft().synchronize()
         if stepper is not None:
             sequence = stepper.sequence[:, :total_len].clone()
         codes = self._undelay(sequence, total_len, request.batch)
