@@ -54,6 +54,8 @@ class StreamStats:
     output_overflows: int
     frames: int
     xrun_blocks: int = 0  # callbacks that carried any under/overflow flag (one JACK xrun sets two)
+    max_callback_s: float = 0.0  # the longest time spent inside the callback
+    max_gap_s: float = 0.0  # the longest time between two callback starts (late wake-ups)
 
     @property
     def xruns(self) -> int:
@@ -136,6 +138,8 @@ class AudioEngine:
         self._frame = 0
         self._counters = np.zeros(7, dtype=np.int64)
         self._xrun_log = np.zeros(_XRUN_LOG, dtype=np.int64)  # first frame of each xrun block
+        # [longest callback, longest gap between callback starts, start of the previous one], s
+        self._timing = np.zeros(3, dtype=np.float64)
         self._time_map = np.zeros((_TIME_MAP, 2), dtype=np.float64)  # (frame, monotonic s)
         self._time_map_count = 0
         self._clock = time.monotonic
@@ -213,6 +217,13 @@ class AudioEngine:
         row[0] = frame0
         self._time_map_count += 1
         self._frame = frame0 + frames
+        timing = self._timing
+        if timing[2] > 0.0 and now - timing[2] > timing[1]:
+            timing[1] = now - timing[2]
+        timing[2] = now
+        elapsed = self._clock() - now
+        if elapsed > timing[0]:
+            timing[0] = elapsed
 
     # -- control side ------
     @property
@@ -230,7 +241,14 @@ class AudioEngine:
             output_overflows=int(c[_OUTPUT_OVERFLOW]),
             frames=self._frame,
             xrun_blocks=int(c[_XRUN_BLOCKS]),
+            max_callback_s=float(self._timing[0]),
+            max_gap_s=float(self._timing[1]),
         )
+
+    def reset_timing(self) -> None:
+        """Start the longest-callback and longest-gap measurements afresh."""
+        self._timing[0] = 0.0
+        self._timing[1] = 0.0
 
     def xrun_frames(self) -> list[int]:
         """Stream frames of the most recent blocks that reported an under/overflow."""

@@ -124,6 +124,7 @@ def test_no_xruns_for_60_seconds_while_the_tiny_model_generates(tmp_path, sideca
         try:
             time.sleep(1.5)  # let the graph settle after the connections
             before = engine.stats()
+            engine.reset_timing()
             end = time.monotonic() + seconds
             generations = 0
             while time.monotonic() < end:
@@ -139,6 +140,10 @@ def test_no_xruns_for_60_seconds_while_the_tiny_model_generates(tmp_path, sideca
     xrun_at = [round(f / sr, 2) for f in engine.xrun_frames() if f >= before.frames]
     switches_at = [round(a / sr, 2) for _, _, a in engine.player.applied_switches()]
     print(f"xrun blocks at {xrun_at} s; switches at {switches_at} s")
+    print(
+        f"longest callback {after.max_callback_s * 1e3:.2f} ms, longest gap between callbacks "
+        f"{after.max_gap_s * 1e3:.1f} ms (period {1024 / sr * 1e3:.1f} ms)"
+    )
     print(
         f"{seconds:.0f} s on JACK (1024-frame blocks): "
         f"{after.callbacks - before.callbacks} callbacks, "
