@@ -53,7 +53,6 @@ class LinkClock(Clock):
         self._aalink = _import_aalink()
         self._poll_s = poll_s
         self._link: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._peers = 0
@@ -62,30 +61,36 @@ class LinkClock(Clock):
         return f"Ableton Link, {self._peers} peer(s)"
 
     def start(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._link = self._aalink.Link(self.bpm, self._loop)
-        self._link.quantum = float(self.beats_per_bar)
-        self._link.enabled = True
-        self._link.start_stop_sync_enabled = True
-        self._poll()
-        self._thread = threading.Thread(target=self._run, name="link-clock", daemon=True)
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._follow(ready)), name="link-clock", daemon=True
+        )
         self._thread.start()
+        if not ready.wait(5.0):
+            raise LinkUnavailableError("the Link session did not start within 5 s")
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
-        if self._link is not None:
-            self._link.enabled = False
-        if self._loop is not None:
-            self._loop.close()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._poll_s):
-            try:
-                self._poll()
-            except Exception:  # keep following; a bad read must not kill the clock thread
-                logger.exception("reading the Link session failed")
+    async def _follow(self, ready: threading.Event) -> None:
+        """aalink wants a running event loop: this thread owns one and polls the session."""
+        self._link = self._aalink.Link(self.bpm)
+        self._link.quantum = float(self.beats_per_bar)
+        self._link.enabled = True
+        self._link.start_stop_sync_enabled = True
+        self._poll()
+        ready.set()
+        try:
+            while not self._stop.is_set():
+                await asyncio.sleep(self._poll_s)
+                try:
+                    self._poll()
+                except Exception:  # keep following; one bad read must not kill the clock
+                    logger.exception("reading the Link session failed")
+        finally:
+            self._link.enabled = False
 
     def _poll(self) -> None:
         link = self._link
