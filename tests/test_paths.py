@@ -37,7 +37,7 @@ def test_symlink_out_of_the_roots_is_refused(layout: tuple[PathPolicy, Path, Pat
     policy, inside, outside = layout
     link = inside / "innocent.wav"
     link.symlink_to(outside / "keys.wav")
-    with pytest.raises(ForbiddenError, match="secret/keys.wav"):
+    with pytest.raises(ForbiddenError, match=r"secret/keys\.wav"):
         policy.check_clip(str(link))
 
 
