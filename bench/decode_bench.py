@@ -190,16 +190,18 @@ def measure(
     )
 
 
-def _agreement(ref: EngineRun, run: EngineRun) -> dict[str, Any]:
+def _agreement(ref: EngineRun, run: EngineRun, prompt_frames: int) -> dict[str, Any]:
+    """Tokens compared over the new frames only (the prompt's codes are shared by construction)."""
     a, b = ref.codes, run.codes
     out: dict[str, Any] = {}
     if a is not None and b is not None and a.shape == b.shape:
+        a, b = a[..., prompt_frames:], b[..., prompt_frames:]
         same = a == b
         out["token_agreement"] = float(same.float().mean())
         frames_equal = same.all(dim=(0, 1))
         diverge = (~frames_equal).nonzero()
         out["first_divergent_frame"] = int(diverge[0]) if len(diverge) else None
-        out["frames"] = int(a.shape[-1])
+        out["new_frames"] = int(a.shape[-1])
     diff = np.asarray(ref.audio, dtype=np.float64) - np.asarray(run.audio, dtype=np.float64)
     scale = float(np.sqrt(np.mean(np.square(ref.audio, dtype=np.float64)))) or 1.0
     out["audio_max_abs_diff"] = float(np.max(np.abs(diff)))
@@ -295,7 +297,9 @@ def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_n
             "speedup_wall": ref_wall / wall,
             "steps": best.steps,
         }
-        row.update({f"vs_{ref_name}_{k}": v for k, v in _agreement(ref, group[0]).items()})
+        prompt_frames = int(args.prompt_seconds * 32000) // 640
+        agreement = _agreement(ref, group[0], prompt_frames)
+        row.update({f"vs_{ref_name}_{k}": v for k, v in agreement.items()})
         rows.append(row)
     cuda = args.device.startswith("cuda")
     result = {
