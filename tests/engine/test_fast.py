@@ -207,6 +207,7 @@ def test_loader_offers_the_fast_modes():
     engine = load_engine("tiny", "cpu", "exact")
     assert isinstance(engine, FastMusicgenEngine)
     assert engine.mode == "exact"
+    engine.warm_up()  # the worker's start-up path: text and continuation requests
     assert type(load_engine("tiny", "cpu", "stock")) is MusicgenEngine
     with pytest.raises(ValueError, match="decoder"):
         load_engine("tiny", "cpu", "warp")
