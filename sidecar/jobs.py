@@ -6,6 +6,7 @@ import collections
 import enum
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,8 @@ class Job:
     reply_to: tuple[str, int]
     #: The preset the request named, already applied to `request` (its effects run later).
     preset: Preset | None = None
+    #: A job that is not a generation (a model switch): run on the worker, in queue order.
+    action: Callable[[], None] | None = None
     state: JobState = JobState.QUEUED
     progress: float = 0.0
     created: float = field(default_factory=time.monotonic)

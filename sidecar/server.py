@@ -18,6 +18,7 @@ from sidecar.errors import ModelLoadError, SidecarError, UnauthorizedError
 from sidecar.history import TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.journal import Journal
+from sidecar.models import ModelManager
 from sidecar.osc.addresses import DEFAULT_HOST, DEFAULT_PORT
 from sidecar.osc.receiver import OscReceiver, ServerState
 from sidecar.osc.replier import OscReplier
@@ -87,6 +88,8 @@ class Server:
         self.delivery = Delivery(config.output_dir)
         self.state = ServerState(model=config.model, device=config.device or "auto")
         self.engine: Engine | None = None
+        self.runner: JobRunner | None = None
+        self.models = ModelManager(self._load_one)
         self.worker: Worker | None = None
         self._stop: asyncio.Event | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -128,6 +131,8 @@ class Server:
             self.config.token,
             self.presets,
             self.history,
+            self.models,
+            self.switch_model,
         )
         try:
             transport, _ = await loop.create_datagram_endpoint(
@@ -167,22 +172,45 @@ class Server:
             raise RuntimeError("the engine is not loaded")
         return self.engine
 
-    def _load(self) -> None:
+    def _load_one(self, name: str) -> Engine:
+        """Load and warm one model (start-up and `/sidecar/model/load`)."""
         from sidecar.engine.loader import load_engine
+
+        engine = load_engine(name, self.config.device, self.config.decoder)
+        if self.config.warm_up:
+            log.info("warming up %s", name)
+            engine.warm_up()
+        return engine
+
+    def _load(self) -> None:
         from sidecar.post.pipeline import warm_up as warm_post
 
-        engine = load_engine(self.config.model, self.config.device, self.config.decoder)
-        self.state.device = engine.info.device
+        engine = self._load_one(self.config.model)
         if self.config.warm_up:
-            log.info("warming up the model and the DSP path")
-            engine.warm_up()
+            log.info("warming up the DSP path")
             warm_post()
+        self.models.add(self.config.model, engine)
+        self.state.device = engine.info.device
         self.engine = engine
-        runner = JobRunner(
+        self.runner = JobRunner(
             engine, self.delivery, self._reply(), self.policy, self.journal, self.history
         )
-        self.worker = Worker(self.queue, runner)
+        self.worker = Worker(self.queue, self.runner)
         self.worker.start()
+
+    def switch_model(self, name: str) -> None:
+        """Run on the worker between jobs: make `name` the model of the next jobs."""
+        if self.runner is None:
+            raise ModelLoadError("the server is still loading its first model")
+        self.state.state = "loading"
+        try:
+            engine = self.models.switch(name)
+        finally:
+            self.state.state = "ready"
+        self.engine = engine
+        self.state.model = name
+        self.state.device = engine.info.device
+        self.runner.set_engine(engine)
 
     def _reply(self) -> OscReplier:
         if self._replier is None:

@@ -110,9 +110,18 @@ class JobRunner:
             if self.journal is not None:
                 self.journal.end(job.request_id, job.state.value)
 
+    def set_engine(self, engine: Engine) -> None:
+        """Use `engine` from the next job on (after a model switch)."""
+        self.engine = engine
+        self.maker = TakeMaker(engine)
+
     def _run_and_answer(self, job: Job) -> None:
         try:
-            n_files = self._run(job)
+            if job.action is not None:
+                job.action()
+                n_files = 0
+            else:
+                n_files = self._run(job)
         except CancelledError:
             if job.finish(JobState.CANCELLED):
                 self.reporter.cancelled(job)

@@ -76,6 +76,12 @@ def test_continue_round_trip_delivers_bar_exact_wav(client: SidecarClient, clip:
     assert all(b - a <= 0.1 + 1e-6 for a, b in zip([0.0, *fractions], fractions, strict=False))
     stem_args = next(args for a, args in replies if a == A.STEM)
     assert stem_args[:2] == ("cont-1", 0)
+    # The tempo contract's report rides on the stem reply.
+    report = dict(zip(stem_args[3::2], stem_args[4::2], strict=True))
+    assert report["bars"] == 2 and report["bpm"] == 120.0 and report["seed"] == 11
+    for key in ("source_bpm", "tempo_confidence", "stretch_ratio", "delivered_bpm", "decision"):
+        assert key in report, key
+    assert 0.0 <= report["tempo_confidence"] <= 1.0
     path = stem_args[2]
     rate, channels, frames = wav_info(path)
     # 2 bars of 4/4 at 120 bpm = 4 s at the default 48 kHz, to the sample.

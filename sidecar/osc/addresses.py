@@ -15,6 +15,9 @@ __all__ = [
     "HISTORY",
     "HISTORY_END",
     "HISTORY_TAKE",
+    "MODEL_LIST",
+    "MODEL_LIST_REPLY",
+    "MODEL_LOAD",
     "PING",
     "PONG",
     "PRESETS",
@@ -43,6 +46,8 @@ PRESETS = "/sidecar/presets"
 HISTORY = "/sidecar/history"
 REROLL = "/sidecar/reroll"
 RECALL = "/sidecar/recall"
+MODEL_LIST = "/sidecar/model/list"
+MODEL_LOAD = "/sidecar/model/load"
 
 # Replies: sidecar → client (to the sender's IP; `reply_port` changes the port only).
 ACCEPTED = "/sidecar/accepted"
@@ -56,6 +61,7 @@ PONG = "/sidecar/pong"
 PRESETS_REPLY = "/sidecar/presets/reply"
 HISTORY_TAKE = "/sidecar/history/take"
 HISTORY_END = "/sidecar/history/end"
+MODEL_LIST_REPLY = "/sidecar/model/list/reply"
 
 #: address → (arguments, meaning); the protocol document's table is generated from these.
 REQUESTS: dict[str, tuple[str, str]] = {
@@ -71,6 +77,11 @@ REQUESTS: dict[str, tuple[str, str]] = {
     HISTORY: ("clip [limit]", "the takes made from a clip, newest first"),
     REROLL: ("request_id take", "repeat a take (take id, or its request id) with a new seed"),
     RECALL: ("request_id take_id", "deliver a take's files again (stem replies, then done)"),
+    MODEL_LIST: ("(none)", "the models in memory; answered with /sidecar/model/list/reply"),
+    MODEL_LOAD: (
+        "request_id name",
+        "queue a switch to model `name` (loaded if needed, others evicted if memory is short)",
+    ),
 }
 
 REPLIES: dict[str, tuple[str, str]] = {
@@ -91,6 +102,10 @@ REPLIES: dict[str, tuple[str, str]] = {
         "one take per message (tempo_bpm −1 and key '' when unknown)",
     ),
     HISTORY_END: ("clip count", "after the takes of /sidecar/history"),
+    MODEL_LIST_REPLY: (
+        "count [name device megabytes state]...",
+        "state is current, loaded or loading",
+    ),
 }
 
 #: Exactly one of these ends every accepted request.

@@ -13,9 +13,10 @@ from typing import Any
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from sidecar import __version__
-from sidecar.errors import SidecarError, UnauthorizedError, UnknownAddressError
+from sidecar.errors import RequestError, SidecarError, UnauthorizedError, UnknownAddressError
 from sidecar.history import TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
+from sidecar.models import ModelManager
 from sidecar.osc import addresses as A
 from sidecar.osc.replier import OscReplier
 from sidecar.osc.schema import (
@@ -88,6 +89,8 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
         token: str | None = None,
         presets: PresetLibrary | None = None,
         history: TakeHistory | None = None,
+        models: ModelManager | None = None,
+        switch_model: Callable[[str], None] | None = None,
     ) -> None:
         self.queue = queue
         self.replier = replier
@@ -96,6 +99,8 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
         self.token = token
         self.presets = presets
         self.history = history
+        self.models = models
+        self.switch_model = switch_model
         self.rejections = _RateLimitedLog()
         self.handlers: dict[str, Callable[[tuple[Any, ...], tuple[str, int]], None]] = {
             A.GENERATE: self.on_generate,
@@ -107,6 +112,8 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
             A.HISTORY: self.on_history,
             A.REROLL: self.on_reroll,
             A.RECALL: self.on_recall,
+            A.MODEL_LIST: self.on_model_list,
+            A.MODEL_LOAD: self.on_model_load,
         }
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -222,6 +229,36 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
             A.STATUS_REPLY,
             [job.request_id, job.state.value, position, round(job.progress, 4)],
         )
+
+    def on_model_list(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        values: list[OscArg] = []
+        listing = self.models.listing() if self.models is not None else []
+        for model in listing:
+            values += [
+                model.name,
+                model.device,
+                round(model.bytes / 1e6, 1),
+                "current" if model.current else "loaded",
+            ]
+        loading = self.models.loading if self.models is not None else None
+        if loading is not None:
+            values += [loading, self.state.device, 0.0, "loading"]
+        self.replier.send(sender, A.MODEL_LIST_REPLY, [len(values) // 4, *values])
+
+    def on_model_load(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
+        rid = parse_request_id(args, A.MODEL_LOAD)
+        name = args[1] if len(args) > 1 else None
+        if not isinstance(name, str) or not name or len(name) > 512:
+            raise RequestError(
+                f"name: {name!r}; allowed: a hub id, a local directory or tiny", "name"
+            )
+        switch = self.switch_model
+        if switch is None:
+            raise RequestError("name: this server cannot switch models", "name")
+        job = Job(
+            request=GenerateRequest(request_id=rid), reply_to=sender, action=lambda: switch(name)
+        )
+        self.replier.reply(sender, Accepted(rid, self.queue.submit(job)))
 
     def on_ping(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         self.replier.reply(

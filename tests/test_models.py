@@ -1,0 +1,64 @@
+"""Models in memory: list, switch between jobs, a failed load keeps the current model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sidecar.engine.musicgen import MusicgenEngine
+from sidecar.models import ModelManager, engine_bytes
+from sidecar.osc import addresses as A
+from sidecar.osc.client import SidecarClient
+from tests.support.server import running_sidecar
+
+
+def models(client: SidecarClient) -> dict[str, tuple]:
+    client.send(A.MODEL_LIST)
+    address, args = client.receive(5) or ("", ())
+    assert address == A.MODEL_LIST_REPLY and args[0] * 4 == len(args) - 1
+    return {args[i]: args[i + 1 : i + 4] for i in range(1, len(args), 4)}
+
+
+def test_switch_models_through_the_queue(tmp_path: Path) -> None:
+    with (
+        running_sidecar(tmp_path, "--no-warm-up") as server,
+        SidecarClient(server.host, server.port) as client,
+    ):
+        listed = models(client)
+        assert list(listed) == ["tiny"] and listed["tiny"][0] == "cpu"
+        assert listed["tiny"][1] > 0 and listed["tiny"][2] == "current"
+        client.send(A.MODEL_LOAD, "load-1", "tiny-melody")
+        assert client.until_terminal("load-1", 60)[-1] == (A.DONE, ("load-1", 0))
+        assert client.ping(5)[1:] == ("tiny-melody", "cpu", "ready")
+        listed = models(client)
+        assert listed["tiny-melody"][2] == "current"  # memory allows both here
+        assert listed["tiny"][2] == "loaded"
+        # A load that fails leaves the current model serving.
+        missing = str(tmp_path / "no-such-model")
+        client.send(A.MODEL_LOAD, "load-2", missing)
+        last = client.until_terminal("load-2", 60)[-1]
+        assert last[0] == A.ERROR and last[1][1] == "model_error"
+        assert f"cannot load model '{missing}'" in last[1][2]
+        client.send(A.GENERATE, "after", "prompt", "x", "seconds", 0.5)
+        assert client.until_terminal("after", 60)[-1][0] == A.DONE
+        assert models(client)["tiny-melody"][2] == "current"
+
+
+def test_manager_evicts_when_memory_is_short(monkeypatch) -> None:
+    import sidecar.models as m
+
+    loads: list[str] = []
+
+    def loader(name: str) -> MusicgenEngine:
+        loads.append(name)
+        return MusicgenEngine.load(name, "cpu")
+
+    manager = ModelManager(loader)
+    manager.add("tiny", loader("tiny"))
+    size = engine_bytes(manager.current)
+    monkeypatch.setattr(m, "available_memory_bytes", lambda device: size)  # room for one
+    manager.switch("tiny-melody")
+    assert [x.name for x in manager.listing()] == ["tiny-melody"]
+    monkeypatch.setattr(m, "available_memory_bytes", lambda device: size * 100)
+    manager.switch("tiny")
+    assert sorted(x.name for x in manager.listing()) == ["tiny", "tiny-melody"]
+    assert manager.current_name == "tiny" and loads == ["tiny", "tiny-melody", "tiny"]
