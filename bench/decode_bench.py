@@ -321,7 +321,7 @@ def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_n
           f"{args.prompt_seconds:g} s, batch {args.batch}, CFG {args.guidance:g}, greedy, "
           f"{args.rounds} rounds; load average {load_before[0]:.1f} → {os.getloadavg()[0]:.1f}")
     print("ms/step: mean over a run (median of runs), best run, median step interval")
-    print(f"{'engine':8s} {'ms/step':>8s} {'best':>7s} {'med.int':>7s} {'×stock':>7s} "
+    print(f"{'engine':8s} {'ms/step':>8s} {'best':>7s} {'med.int':>7s} {'×' + ref_name[:6]:>7s} "
           f"{'best':>6s} {'med.int':>7s} {'wall s':>7s} {'RTF':>6s} {'1st audio':>9s} "
           f"{'RSS MB':>7s} {'tokens=':>8s} {'audio rel':>9s}")
     for row in rows:

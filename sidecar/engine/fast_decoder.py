@@ -324,12 +324,3 @@ def pack_decoder(
         act_dtype=act_dtype,
     )
 
-
-def positions_needed(max_positions: int, weights: DecoderWeights) -> None:
-    """Raise when the sinusoidal table is shorter than the positions a request needs."""
-    if max_positions > weights.positions.shape[0]:
-        raise ValueError(
-            f"positions: a request needs {max_positions}, the table has "
-            f"{weights.positions.shape[0]}; shorten the request"
-        )
-
