@@ -39,7 +39,8 @@ def stock() -> MusicgenEngine:
 
 
 def _fast(stock: MusicgenEngine, mode: Any, static_steps: bool = False) -> FastMusicgenEngine:
-    engine = FastMusicgenEngine(stock.model, stock.tokenizer, "tiny", "cpu", True, mode=mode)
+    engine = FastMusicgenEngine(stock.model, stock.tokenizer, "tiny", str(stock.device), True,
+                                mode=mode)
     if static_steps:
         engine.settings = dataclasses.replace(engine.settings, static_steps=True)
     return engine
@@ -243,3 +244,30 @@ def test_windowed_audio_is_seamless_for_a_context_free_codec(every_frames):
     expected = decode(codes).numpy()[..., prompt * hop : prompt * hop + total]
     np.testing.assert_allclose(np.concatenate(chunks, axis=-1), expected, rtol=1e-6)
     assert stream.delivered_samples == total
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("mode", ["exact", "fp32", "fast"])
+def test_cuda_modes_against_stock_with_graphs_seeds_and_cancel(mode):
+    """For the GPU session: the graph path on the device (tiny model, fp32 weights)."""
+    stock_cuda = MusicgenEngine.load("tiny", "cuda")
+    engine = _fast(stock_cuda, mode)
+    assert engine.settings.cuda_graphs == (mode != "exact")
+    spec = _greedy(CASES["continuation-cfg-batch2"])
+    codes, audio = _stock_run(stock_cuda, spec)
+    ours = engine.generate(spec)
+    agreement = (engine.last_codes == codes).float().mean().item()
+    assert agreement == 1.0 if mode == "exact" else agreement >= 0.9
+    assert ours.shape == audio.shape
+    sampled = GenerationSpec(duration_seconds=0.4, prompt="seeded", variations=2, seed=3)
+    first = engine.generate(sampled)
+    assert np.array_equal(first, engine.generate(sampled))
+
+    def cancel(step: int, total: int) -> None:
+        if step == 4:
+            raise _Cancelled
+
+    with pytest.raises(_Cancelled):
+        engine.generate(sampled, cancel)
+    assert np.array_equal(first, engine.generate(sampled))
