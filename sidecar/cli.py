@@ -56,7 +56,13 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         help="hub id, local save_pretrained directory, or 'tiny' (offline test model)",
     )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    p.add_argument("--decoder", default="stock", help="decode path (see docs/performance.md)")
+    p.add_argument(
+        "--decoder",
+        default="exact",
+        help="decode path: exact (default: token-identical to transformers, static "
+        "KV cache, streams previews), fast, fp32, int8, or stock "
+        "(see docs/performance.md)",
+    )
     p.add_argument(
         "--output-dir",
         type=Path,
@@ -100,6 +106,9 @@ class _Bar:
         eta = f" eta {eta_seconds:5.1f}s" if eta_seconds >= 0 else ""
         sys.stderr.write(f"\r[{'#' * filled}{' ' * (30 - filled)}] {fraction:4.0%}{eta}")
         sys.stderr.flush()
+
+    def preview(self, job: Any, path: str, seconds_ready: float) -> None:
+        sys.stderr.write(f"\npreview: {seconds_ready:.1f} s ready in {path}\n")
 
     def stem(self, job: Any, stem: Any) -> None:
         sys.stderr.write("\n")

@@ -61,6 +61,10 @@ class Delivery:
         except OSError as e:
             raise DeliveryError(f"output directory {self.output_dir} is not writable: {e}") from e
 
+    def preview_path(self, request_id: str) -> Path:
+        """Where a request's streaming preview is published: `previews/<request>.wav`."""
+        return self.output_dir / "previews" / f"{safe_name(request_id)}.wav"
+
     def job_dir(self, request_id: str) -> Path:
         """A fresh folder for one job; a re-used request id gets a numbered sibling."""
         base = safe_name(request_id)

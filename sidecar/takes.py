@@ -140,9 +140,16 @@ class TakeMaker:
         seed: int,
         on_fraction: Callable[[float], None],
         check_cancel: Callable[[], None],
+        on_preview: Callable[[np.ndarray, float], None] | None = None,
     ) -> list[MadeTake]:
         info = self.engine.info
         texts, rows = self._rows(req, preset)
+        if on_preview is not None and not getattr(self.engine, "streams_audio", False):
+            raise RequestError(
+                "preview: this server's decoder cannot stream partial audio; start it with "
+                "--decoder exact, fp32 or fast",
+                "preview",
+            )
         melody = prompt if req.melody else None
         audio_prompt = None if req.melody else prompt
         rate = info.sample_rate
@@ -201,7 +208,9 @@ class TakeMaker:
             )
             share = (w / len(plan), 1.0 / len(plan))
             started = time.perf_counter()
-            audio = self._decode(spec, share, on_fraction)
+            offset = sum(p[0] for p in plan[:w])
+            preview = None if on_preview is None else _shifted(on_preview, offset)
+            audio = self._decode(spec, share, on_fraction, preview, req.preview)
             self.timings["decode_seconds"] += time.perf_counter() - started
             started = time.perf_counter()
             post = PostSpec(
@@ -249,9 +258,14 @@ class TakeMaker:
         return takes
 
     def _decode(
-        self, spec: GenerationSpec, share: tuple[float, float], on_fraction: Callable[[float], None]
+        self,
+        spec: GenerationSpec,
+        share: tuple[float, float],
+        on_fraction: Callable[[float], None],
+        preview: Callable[[np.ndarray, float], None] | None = None,
+        preview_every: float = 0.0,
     ) -> np.ndarray:
-        """One batch; on out-of-memory, the rows again in two halves."""
+        """One batch; on out-of-memory, the rows again in two halves (without previews)."""
         start, width = share
 
         def step(done: int, total: int) -> None:
@@ -259,6 +273,11 @@ class TakeMaker:
 
         progress: ProgressCallback = step
         try:
+            if preview is not None:
+                generate: Any = self.engine.generate
+                return np.asarray(
+                    generate(spec, progress, on_audio=preview, audio_every_seconds=preview_every)
+                )
             return self.engine.generate(spec, progress)
         except OutOfMemoryError:
             if spec.variations < 2:
@@ -347,6 +366,17 @@ class TakeMaker:
                 shift = offset
         report["key_shift_semitones"] = shift
         return MadeTake(audio=audio, report=report, variation=variation, part=part, windows=windows)
+
+
+def _shifted(
+    on_preview: Callable[[np.ndarray, float], None], offset_seconds: float
+) -> Callable[[np.ndarray, float], None]:
+    """A window's preview callback: its seconds counted from the start of the take."""
+
+    def publish(chunk: np.ndarray, seconds_ready: float) -> None:
+        on_preview(chunk, offset_seconds + seconds_ready)
+
+    return publish
 
 
 def _key_of(audio: np.ndarray, sample_rate: int) -> KeyEstimate | None:

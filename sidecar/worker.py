@@ -6,13 +6,14 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from sidecar import __version__
-from sidecar.audiofile import MAX_CLIP_SECONDS, SampleFormat, read_audio
+from sidecar.audiofile import MAX_CLIP_SECONDS, SampleFormat, read_audio, write_audio_atomic
 from sidecar.delivery import DeliveredStem, Delivery
 from sidecar.engine.base import Engine
 from sidecar.errors import CancelledError, RequestError, SidecarError
@@ -55,6 +56,7 @@ class Reporter(Protocol):
     """How the worker answers: OSC replies in the server, a progress bar in the one-shot CLI."""
 
     def progress(self, job: Job, fraction: float, eta_seconds: float) -> None: ...
+    def preview(self, job: Job, path: str, seconds_ready: float) -> None: ...
     def stem(self, job: Job, stem: Stem) -> None: ...
     def done(self, job: Job, n_files: int) -> None: ...
     def error(self, job: Job, code: str, message: str) -> None: ...
@@ -208,6 +210,7 @@ class JobRunner:
             seed,
             on_fraction,
             lambda: self._check_cancel(job),
+            self._previewer(job) if req.preview > 0 else None,
         )
         timings["make_seconds"] = time.monotonic() - t
         timings.update(self.maker.timings)
@@ -239,6 +242,19 @@ class JobRunner:
         timings["deliver_seconds"] = time.monotonic() - t
         self._report(job, clock, 1.0)
         return len(delivered)
+
+    def _previewer(self, job: Job) -> Callable[[np.ndarray, float], None]:
+        """Publishes the first take's audio so far as one WAV, rewritten atomically each time."""
+        path = self.delivery.preview_path(job.request_id)
+        chunks: list[np.ndarray] = []
+
+        def publish(chunk: np.ndarray, seconds_ready: float) -> None:
+            chunks.append(chunk[0])
+            audio = np.concatenate(chunks, axis=-1)
+            write_audio_atomic(path, audio, self.engine.sample_rate, "pcm16")
+            self.reporter.preview(job, str(path), round(seconds_ready, 3))
+
+        return publish
 
     def _remember(
         self, req: GenerateRequest, seed: int, take: MadeTake, stem: DeliveredStem

@@ -287,3 +287,27 @@ def test_raw_osc_message_from_a_generic_tool(server: SidecarProcess, clip: Path)
             if msg.address == A.STEM:
                 assert wav_info(msg.params[2])[2] == 96000  # 1 bar at 120 bpm, 48 kHz
     assert msg.address == A.DONE
+
+
+def test_streaming_preview_publishes_audio_before_the_end(client: SidecarClient) -> None:
+    client.send(A.GENERATE, "prev", "prompt", "x", "seconds", 3.0, "preview", 1.0)
+    replies = client.until_terminal("prev", 120)
+    assert replies[-1][0] == A.DONE
+    previews = [args for a, args in replies if a == A.PREVIEW]
+    ready = [p[2] for p in previews]
+    assert len(previews) >= 2 and ready == sorted(ready) and ready[0] < 3.0
+    # Every preview came before the stem; the file holds what was ready at the last one.
+    kinds = addresses(replies)
+    assert max(i for i, a in enumerate(kinds) if a == A.PREVIEW) < kinds.index(A.STEM)
+    rate, _, frames = wav_info(previews[-1][1])
+    assert rate == 32000 and frames == pytest.approx(ready[-1] * rate, abs=640)
+
+
+def test_preview_needs_a_streaming_decoder(tmp_path: Path) -> None:
+    with (
+        running_sidecar(tmp_path, "--no-warm-up", "--decoder", "stock") as server,
+        SidecarClient(server.host, server.port) as client,
+    ):
+        client.send(A.GENERATE, "p", "seconds", 1.0, "preview", 0.5)
+        last = client.until_terminal("p", 60)[-1]
+        assert last[0] == A.ERROR and "--decoder exact" in last[1][2]

@@ -108,6 +108,11 @@ class FastMusicgenEngine(MusicgenEngine):
     Melody models fall back to the stock loop.
     """
 
+    @property
+    def streams_audio(self) -> bool:
+        """Whether `generate(..., on_audio=...)` publishes partial audio (not for melody)."""
+        return not self._info.supports_melody
+
     def __init__(
         self,
         model: Any,

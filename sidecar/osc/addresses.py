@@ -22,6 +22,7 @@ __all__ = [
     "PONG",
     "PRESETS",
     "PRESETS_REPLY",
+    "PREVIEW",
     "PROGRESS",
     "RECALL",
     "REPLIES",
@@ -52,6 +53,7 @@ MODEL_LOAD = "/sidecar/model/load"
 # Replies: sidecar → client (to the sender's IP; `reply_port` changes the port only).
 ACCEPTED = "/sidecar/accepted"
 PROGRESS = "/sidecar/progress"
+PREVIEW = "/sidecar/preview"
 STEM = "/sidecar/stem"
 DONE = "/sidecar/done"
 ERROR = "/sidecar/error"
@@ -87,6 +89,10 @@ REQUESTS: dict[str, tuple[str, str]] = {
 REPLIES: dict[str, tuple[str, str]] = {
     ACCEPTED: ("request_id queue_position", "the request is queued (0 = runs next)"),
     PROGRESS: ("request_id fraction eta_seconds", "at least every 10 % of the work"),
+    PREVIEW: (
+        "request_id path seconds_ready",
+        "with `preview N`: the first take's audio so far (model rate, no tempo contract)",
+    ),
     STEM: ("request_id index path [key value]...", "one per delivered file, after it is complete"),
     DONE: ("request_id n_files", "terminal: success"),
     ERROR: ("request_id code message", "terminal: failure (request_id is '' when unknown)"),

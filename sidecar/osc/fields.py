@@ -103,6 +103,13 @@ FIELDS: dict[str, FieldSpec] = {
         _field("stems", "str", help="parts generated as one batch, e.g. 'drums,bass,keys'"),
         _field("genre", "str", help="genre for the prompt template, e.g. 'deep house'"),
         _field("melody", "bool", help="melody models: condition on the clip's chroma instead"),
+        _field(
+            "preview",
+            "float",
+            0.0,
+            30.0,
+            "publish the audio decoded so far every N seconds of audio (0 = off)",
+        ),
     )
 }
 

@@ -9,6 +9,7 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from sidecar.jobs import Job
+from sidecar.osc import addresses as A
 from sidecar.osc.schema import Cancelled, Done, ErrorReply, OscArg, Progress, Stem
 
 __all__ = ["OscReplier", "encode_message"]
@@ -56,6 +57,9 @@ class OscReplier:
     # The worker's Reporter interface.
     def progress(self, job: Job, fraction: float, eta_seconds: float) -> None:
         self.reply(job.reply_to, Progress(job.request_id, fraction, eta_seconds))
+
+    def preview(self, job: Job, path: str, seconds_ready: float) -> None:
+        self.send(job.reply_to, A.PREVIEW, [job.request_id, path, seconds_ready])
 
     def stem(self, job: Job, stem: Stem) -> None:
         self.reply(job.reply_to, stem)

@@ -84,6 +84,7 @@ class GenerateRequest:
     stems: str | None = None
     genre: str | None = None
     melody: bool = False
+    preview: float = 0.0
     #: The keys the client sent (a preset fills only the others).
     sent: frozenset[str] = field(default=frozenset(), compare=False)
 
