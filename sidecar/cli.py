@@ -50,6 +50,14 @@ def parse_pairs(pairs: list[str]) -> list[Any]:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
+    """Flags of everything that loads a model: serve and generate."""
+    p.add_argument(
+        "--presets",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="preset folder (default: the shipped presets/)",
+    )
     p.add_argument(
         "--model",
         default="facebook/musicgen-small",
@@ -241,13 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
         "and temp directories)",
     )
     p.add_argument(
-        "--presets",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="preset folder (default: the shipped presets/)",
-    )
-    p.add_argument(
         "--history",
         type=Path,
         default=None,
@@ -258,13 +259,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="one request without a server, with a progress bar")
     _add_model_args(p)
-    p.add_argument(
-        "--presets",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="preset folder (default: the shipped presets/)",
-    )
     p.add_argument("--id", default="cli")
     p.add_argument(
         "pairs",

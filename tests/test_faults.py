@@ -6,8 +6,6 @@ import errno
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from sidecar.osc import addresses as A
 from sidecar.osc.client import SidecarClient
 from sidecar.osc.schema import GenerateRequest, Stem
 from sidecar.worker import JobRunner
-from tests.support.server import free_udp_port, running_sidecar
+from tests.support.server import free_udp_port, running_sidecar, serve_command, wait_ready
 
 
 class Recorder:
@@ -145,31 +143,12 @@ def test_unwritable_output_is_an_error(engine: MusicgenEngine, tmp_path: Path) -
     assert code == "delivery_error" and "out" in message
 
 
-def serve_cmd(port: int, out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "sidecar",
-        "serve",
-        "--model",
-        "tiny",
-        "--port",
-        str(port),
-        "--output-dir",
-        str(out),
-        *extra,
-    ]
-
-
-def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    with SidecarClient("127.0.0.1", port) as c:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "server exited"
-            pong = c.ping(0.5)
-            if pong is not None and pong[3] == "ready":
-                return
-    raise TimeoutError("server not ready")
+def spawn(port: int, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        serve_command(port, out, "--no-warm-up"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_progress(client: SidecarClient, rid: str) -> None:
@@ -182,9 +161,7 @@ def wait_progress(client: SidecarClient, rid: str) -> None:
 
 def test_kill_9_then_restart_reports_interrupted_and_hides_partials(tmp_path: Path) -> None:
     out, port = tmp_path / "stems", free_udp_port()
-    proc = subprocess.Popen(
-        serve_cmd(port, out, "--no-warm-up"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc = spawn(port, out)
     try:
         wait_ready(port, proc)
         with SidecarClient("127.0.0.1", port) as client:
@@ -198,9 +175,7 @@ def test_kill_9_then_restart_reports_interrupted_and_hides_partials(tmp_path: Pa
     finally:
         if proc.poll() is None:
             proc.kill()
-    proc = subprocess.Popen(
-        serve_cmd(port, out, "--no-warm-up"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc = spawn(port, out)
     try:
         wait_ready(port, proc)
         with SidecarClient("127.0.0.1", port) as client:
@@ -215,11 +190,7 @@ def test_kill_9_then_restart_reports_interrupted_and_hides_partials(tmp_path: Pa
 
 def test_sigterm_cancels_and_answers_everything_then_exits_0(tmp_path: Path) -> None:
     port = free_udp_port()
-    proc = subprocess.Popen(
-        serve_cmd(port, tmp_path / "stems", "--no-warm-up"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn(port, tmp_path / "stems")
     try:
         wait_ready(port, proc)
         with SidecarClient("127.0.0.1", port) as client:
@@ -245,7 +216,7 @@ def test_remote_bind_needs_allow_remote_and_a_token(tmp_path: Path) -> None:
     env.pop("SIDECAR_TOKEN", None)
     for extra, fragment in [((), "--allow-remote"), (("--allow-remote",), "token")]:
         result = subprocess.run(
-            serve_cmd(0, tmp_path / "o", "--host", "0.0.0.0", "--no-warm-up", *extra),
+            serve_command(0, tmp_path / "o", "--host", "0.0.0.0", "--no-warm-up", *extra),
             capture_output=True,
             text=True,
             timeout=60,

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from pedalboard.io import AudioFile
 
-from sidecar.examples import write_example_clip
 from sidecar.osc import addresses as A
 from sidecar.osc.client import Reply, SidecarClient
 from sidecar.presets import PresetLibrary, default_presets_dir
@@ -20,17 +19,6 @@ from tests.support.server import SidecarProcess, running_sidecar
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SidecarProcess]:
     with running_sidecar(tmp_path_factory.mktemp("musical")) as proc:
         yield proc
-
-
-@pytest.fixture()
-def client(server: SidecarProcess) -> Iterator[SidecarClient]:
-    with SidecarClient(server.host, server.port) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_example_clip(tmp_path_factory.mktemp("clip") / "drums.wav", bpm=120.0, bars=2)
 
 
 def frames(path: str) -> int:

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from pedalboard.io import AudioFile
 
-from sidecar.examples import write_example_clip
 from sidecar.osc import addresses as A
 from sidecar.osc.client import Reply, SidecarClient
 from sidecar.osc.replier import encode_message
@@ -23,17 +22,6 @@ from tests.support.server import SidecarProcess, running_sidecar
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SidecarProcess]:
     with running_sidecar(tmp_path_factory.mktemp("server"), "--queue-size", "24") as proc:
         yield proc
-
-
-@pytest.fixture()
-def client(server: SidecarProcess) -> Iterator[SidecarClient]:
-    with SidecarClient(server.host, server.port) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_example_clip(tmp_path_factory.mktemp("clips") / "drums.wav", bpm=120.0, bars=2)
 
 
 def addresses(replies: list[Reply]) -> list[str]:

@@ -7,14 +7,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.osc.client import SidecarClient
 
-__all__ = ["SidecarProcess", "free_udp_port", "running_sidecar"]
+__all__ = ["SidecarProcess", "free_udp_port", "running_sidecar", "serve_command", "wait_ready"]
 
 
 def free_udp_port() -> int:
@@ -35,6 +35,43 @@ class SidecarProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def serve_command(port: int, output_dir: Path, *extra_args: str) -> list[str]:
+    """`python -m sidecar serve --model tiny` on `port` (later `--model` flags win)."""
+    return [
+        sys.executable,
+        "-m",
+        "sidecar",
+        "serve",
+        "--model",
+        "tiny",
+        "--port",
+        str(port),
+        "--output-dir",
+        str(output_dir),
+        *extra_args,
+    ]
+
+
+def wait_ready(
+    port: int,
+    proc: subprocess.Popen[bytes],
+    timeout_seconds: float = 120.0,
+    token: str | None = None,
+    log: Callable[[], str] = lambda: "",
+) -> None:
+    """Ping until the server answers `ready`; fail at once if the process exits."""
+    deadline = time.monotonic() + timeout_seconds
+    with SidecarClient("127.0.0.1", port, token=token) as client:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"sidecar exited with {proc.returncode}:\n{log()}")
+            pong = client.ping(0.5)
+            if pong is not None and pong[3] == "ready":
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"sidecar not ready in {timeout_seconds} s:\n{log()}")
+
+
 @contextmanager
 def running_sidecar(
     tmp_path: Path,
@@ -48,38 +85,14 @@ def running_sidecar(
     tmp_path.mkdir(parents=True, exist_ok=True)
     output_dir = tmp_path / "stems"
     log_path = tmp_path / f"sidecar-{port}.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "sidecar",
-        "serve",
-        "--model",
-        "tiny",
-        "--port",
-        str(port),
-        "--output-dir",
-        str(output_dir),
-        *extra_args,
-        *(["--token", token] if token else []),
-    ]
+    cmd = serve_command(port, output_dir, *extra_args, *(["--token", token] if token else []))
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
             cmd, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
     server = SidecarProcess("127.0.0.1", port, output_dir, proc, log_path)
     try:
-        with SidecarClient("127.0.0.1", port, token=token) as client:
-            deadline = time.monotonic() + ready_timeout_seconds
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"sidecar exited with {proc.returncode}:\n{server.log()}")
-                pong = client.ping(0.5)
-                if pong is not None and pong[3] == "ready":
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"sidecar not ready in {ready_timeout_seconds} s:\n{server.log()}"
-                    )
+        wait_ready(port, proc, ready_timeout_seconds, token, server.log)
         yield server
     finally:
         if proc.poll() is None:
