@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from transformers.masking_utils import create_bidirectional_mask
 
 from sidecar.engine.base import GenerationSpec, ProgressCallback
-from sidecar.engine.fast_decoder import DecoderWeights, LinearKind, pack_decoder
+from sidecar.engine.decode_modes import DECODE_MODES, DecodeMode, DecodeSettings
+from sidecar.engine.fast_decoder import DecoderWeights, pack_decoder
 from sidecar.engine.kv_cache import CacheShape, StaticKVCache
 from sidecar.engine.musicgen import WINDOW_SECONDS, MusicgenEngine
 from sidecar.engine.sampling import SamplingPlan, choose_tokens, guide
@@ -24,10 +24,6 @@ from sidecar.errors import OutOfMemoryError, RequestError
 
 __all__ = ["DECODE_MODES", "DecodeMode", "DecodeSettings", "FastMusicgenEngine", "GeneratedCodes"]
 
-log = logging.getLogger(__name__)
-
-DecodeMode = Literal["exact", "fp32", "fast", "int8"]
-DECODE_MODES: tuple[str, ...] = ("exact", "fp32", "fast", "int8")
 #: Cache lengths are rounded up to this many positions so that requests share buffers/graphs.
 _POSITION_BUCKET = 256
 _SOURCE_BUCKET = 32
@@ -37,41 +33,6 @@ _MAX_STEPPERS = 8
 #: On GPU the host may queue at most this many steps ahead of the device, so that progress
 #: reports track the device and a cancel takes effect within a few steps.
 _RUNAHEAD_STEPS = 8
-
-
-@dataclass(frozen=True)
-class DecodeSettings:
-    """How a mode runs on a device."""
-
-    mode: DecodeMode
-    linear: LinearKind
-    weight_dtype: torch.dtype
-    act_dtype: torch.dtype
-    fuse: bool
-    #: Decode steps through `StaticStepper` (fixed shapes); captured as CUDA graphs on GPU.
-    static_steps: bool
-    cuda_graphs: bool
-
-    @staticmethod
-    def choose(mode: str, device: torch.device, model_dtype: torch.dtype) -> DecodeSettings:
-        if mode not in DECODE_MODES:
-            raise ValueError(f"mode: '{mode}' is not one of {', '.join(DECODE_MODES)}")
-        cuda = device.type == "cuda"
-        if mode == "exact":
-            # the model's own tensors and kernels: token-identical to transformers' generate
-            return DecodeSettings("exact", "torch", model_dtype, model_dtype, False, False, False)
-        if cuda:
-            half = torch.float16 if model_dtype != torch.bfloat16 else torch.bfloat16
-            if mode == "fp32":
-                return DecodeSettings("fp32", "torch", model_dtype, model_dtype, True, True, True)
-            chosen: DecodeMode = "int8" if mode == "int8" else "fast"
-            return DecodeSettings(chosen, "torch", half, half, True, True, True)
-        if mode == "fp32":
-            f32 = torch.float32
-            return DecodeSettings("fp32", "mkldnn", f32, f32, True, False, False)
-        if mode == "int8":
-            return DecodeSettings("int8", "int8", torch.bfloat16, torch.float32, True, False, False)
-        return DecodeSettings("fast", "mkldnn", torch.bfloat16, torch.float32, True, False, False)
 
 
 @dataclass(frozen=True)
