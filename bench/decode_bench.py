@@ -183,8 +183,9 @@ def measure(
         audio_seconds=spec.duration_seconds,
         first_audio_s=(first_audio[0] - start) if first_audio else end - start,
         peak_rss_mb=rss.peak_bytes / 2**20,
-        peak_vram_mb=(torch.cuda.max_memory_allocated() / 2**20
-                      if device.startswith("cuda") else None),
+        peak_vram_mb=(
+            torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
+        ),
         codes=None if codes is None else codes.cpu(),
         audio=audio,
     )
@@ -219,8 +220,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per engine")
     parser.add_argument("--modes", default="stock,exact,fp32,fast,int8")
-    parser.add_argument("--stream-every", type=float, default=0.5,
-                        help="seconds between streamed chunks in the extra streaming run")
+    parser.add_argument(
+        "--stream-every",
+        type=float,
+        default=0.5,
+        help="seconds between streamed chunks in the extra streaming run",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -234,21 +239,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     engines: dict[str, Engine] = {}
     for mode in args.modes.split(","):
         if mode == "stock":
-            engines[mode] = MusicgenEngine(model, tokenizer, f"random-{args.size}", args.device,
-                                           is_random=True)
+            engines[mode] = MusicgenEngine(
+                model, tokenizer, f"random-{args.size}", args.device, is_random=True
+            )
         else:
-            engines[mode] = FastMusicgenEngine(model, tokenizer, f"random-{args.size}",
-                                               args.device, is_random=True,
-                                               mode=cast(DecodeMode, mode))
+            engines[mode] = FastMusicgenEngine(
+                model,
+                tokenizer,
+                f"random-{args.size}",
+                args.device,
+                is_random=True,
+                mode=cast(DecodeMode, mode),
+            )
     rate = 32000
-    prompt = (0.1 * np.sin(np.arange(int(args.prompt_seconds * rate)) * 2 * np.pi * 220 / rate))
+    prompt = 0.1 * np.sin(np.arange(int(args.prompt_seconds * rate)) * 2 * np.pi * 220 / rate)
     spec = GenerationSpec(
-        duration_seconds=args.seconds, prompt="lo-fi beat with warm keys",
-        audio_prompt=prompt.astype(np.float32)[None], variations=args.batch,
-        guidance_scale=args.guidance, temperature=0.0, seed=0,
+        duration_seconds=args.seconds,
+        prompt="lo-fi beat with warm keys",
+        audio_prompt=prompt.astype(np.float32)[None],
+        variations=args.batch,
+        guidance_scale=args.guidance,
+        temperature=0.0,
+        seed=0,
     )
-    warm = GenerationSpec(duration_seconds=0.1, prompt="warm", audio_prompt=spec.audio_prompt,
-                          variations=args.batch, guidance_scale=args.guidance, temperature=0.0)
+    warm = GenerationSpec(
+        duration_seconds=0.1,
+        prompt="warm",
+        audio_prompt=spec.audio_prompt,
+        variations=args.batch,
+        guidance_scale=args.guidance,
+        temperature=0.0,
+    )
     for engine in engines.values():  # packing, graph capture, allocator: not part of a request
         engine.generate(warm)
     runs: dict[str, list[EngineRun]] = {name: [] for name in engines}
@@ -259,14 +280,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     stream_name = next((n for n in ("fast", "int8", "exact") if n in engines), None)
     stream_run = None
     if stream_name is not None:
-        stream_run = measure(stream_name, engines[stream_name], spec, args.device,
-                             args.stream_every)
+        stream_run = measure(
+            stream_name, engines[stream_name], spec, args.device, args.stream_every
+        )
     return _report(args, runs, stream_name, stream_run, build_s, load_before)
 
 
-def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_name: str | None,
-            stream_run: EngineRun | None, build_s: float,
-            load_before: tuple[float, float, float]) -> dict[str, Any]:
+def _report(
+    args: argparse.Namespace,
+    runs: dict[str, list[EngineRun]],
+    stream_name: str | None,
+    stream_run: EngineRun | None,
+    build_s: float,
+    load_before: tuple[float, float, float],
+) -> dict[str, Any]:
     ref_name = "stock" if "stock" in runs else next(iter(runs))
     ref = runs[ref_name][0]
     ref_ms = statistics.median(r.ms_per_step for r in runs[ref_name])
@@ -292,8 +319,8 @@ def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_n
             "peak_vram_mb": best.peak_vram_mb,
             "speedup_per_step": ref_ms / ms,
             "speedup_per_step_best": ref_best / best.ms_per_step,
-            "speedup_median_interval": ref_step / statistics.median(
-                r.ms_per_step_median for r in group),
+            "speedup_median_interval": ref_step
+            / statistics.median(r.ms_per_step_median for r in group),
             "speedup_wall": ref_wall / wall,
             "steps": best.steps,
         }
@@ -304,37 +331,58 @@ def _report(args: argparse.Namespace, runs: dict[str, list[EngineRun]], stream_n
     cuda = args.device.startswith("cuda")
     result = {
         "date": time.strftime("%Y-%m-%d"),
-        "size": args.size, "device": args.device, "seconds": args.seconds,
-        "prompt_seconds": args.prompt_seconds, "batch": args.batch, "guidance": args.guidance,
-        "rounds": args.rounds, "build_s": build_s,
-        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
-        "machine": {"cpu": platform.processor() or platform.machine(),
-                    "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "cuda": torch.cuda.get_device_name() if cuda else None},
+        "size": args.size,
+        "device": args.device,
+        "seconds": args.seconds,
+        "prompt_seconds": args.prompt_seconds,
+        "batch": args.batch,
+        "guidance": args.guidance,
+        "rounds": args.rounds,
+        "build_s": build_s,
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "cuda": torch.cuda.get_device_name() if cuda else None,
+        },
         "engines": rows,
-        "stream": None if stream_run is None else {
-            "engine": stream_name, "every_s": args.stream_every,
-            "first_audio_s": stream_run.first_audio_s, "wall_s": stream_run.wall_s,
+        "stream": None
+        if stream_run is None
+        else {
+            "engine": stream_name,
+            "every_s": args.stream_every,
+            "first_audio_s": stream_run.first_audio_s,
+            "wall_s": stream_run.wall_s,
         },
     }
-    print(f"\n{args.size} on {args.device}: {args.seconds:g} s continuation of "
-          f"{args.prompt_seconds:g} s, batch {args.batch}, CFG {args.guidance:g}, greedy, "
-          f"{args.rounds} rounds; load average {load_before[0]:.1f} → {os.getloadavg()[0]:.1f}")
+    print(
+        f"\n{args.size} on {args.device}: {args.seconds:g} s continuation of "
+        f"{args.prompt_seconds:g} s, batch {args.batch}, CFG {args.guidance:g}, greedy, "
+        f"{args.rounds} rounds; load average {load_before[0]:.1f} → {os.getloadavg()[0]:.1f}"
+    )
     print("ms/step: mean over a run (median of runs), best run, median step interval")
-    print(f"{'engine':8s} {'ms/step':>8s} {'best':>7s} {'med.int':>7s} {'×' + ref_name[:6]:>7s} "
-          f"{'best':>6s} {'med.int':>7s} {'wall s':>7s} {'RTF':>6s} {'1st audio':>9s} "
-          f"{'RSS MB':>7s} {'tokens=':>8s} {'audio rel':>9s}")
+    print(
+        f"{'engine':8s} {'ms/step':>8s} {'best':>7s} {'med.int':>7s} {'×' + ref_name[:6]:>7s} "
+        f"{'best':>6s} {'med.int':>7s} {'wall s':>7s} {'RTF':>6s} {'1st audio':>9s} "
+        f"{'RSS MB':>7s} {'tokens=':>8s} {'audio rel':>9s}"
+    )
     for row in rows:
         agree = row.get(f"vs_{ref_name}_token_agreement")
-        print(f"{row['engine']:8s} {row['ms_per_step']:8.1f} {row['ms_per_step_best']:7.1f} "
-              f"{row['ms_per_step_median_interval']:7.1f} {row['speedup_per_step']:7.2f} "
-              f"{row['speedup_per_step_best']:6.2f} {row['speedup_median_interval']:7.2f} "
-              f"{row['wall_s']:7.2f} {row['real_time_factor']:6.3f} {row['first_audio_s']:9.2f} "
-              f"{row['peak_rss_mb']:7.0f} {'-' if agree is None else f'{agree:.3f}':>8s} "
-              f"{row[f'vs_{ref_name}_audio_rel_rms_diff']:9.2e}")
+        print(
+            f"{row['engine']:8s} {row['ms_per_step']:8.1f} {row['ms_per_step_best']:7.1f} "
+            f"{row['ms_per_step_median_interval']:7.1f} {row['speedup_per_step']:7.2f} "
+            f"{row['speedup_per_step_best']:6.2f} {row['speedup_median_interval']:7.2f} "
+            f"{row['wall_s']:7.2f} {row['real_time_factor']:6.3f} {row['first_audio_s']:9.2f} "
+            f"{row['peak_rss_mb']:7.0f} {'-' if agree is None else f'{agree:.3f}':>8s} "
+            f"{row[f'vs_{ref_name}_audio_rel_rms_diff']:9.2e}"
+        )
     if stream_run is not None:
-        print(f"streamed ({stream_name}, chunks every {args.stream_every:g} s): first audio after "
-              f"{stream_run.first_audio_s:.2f} s of {stream_run.wall_s:.2f} s")
+        print(
+            f"streamed ({stream_name}, chunks every {args.stream_every:g} s): first audio after "
+            f"{stream_run.first_audio_s:.2f} s of {stream_run.wall_s:.2f} s"
+        )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

@@ -86,8 +86,9 @@ class FastMusicgenEngine(MusicgenEngine):
         super().__init__(model, tokenizer, name, device, is_random)
         self.settings = DecodeSettings.choose(mode, self.device, self._dtype)
         self._info = dataclasses.replace(
-            self._info, dtype=f"{str(self.settings.weight_dtype).removeprefix('torch.')}"
-            f"/{self.settings.linear}/{mode}"
+            self._info,
+            dtype=f"{str(self.settings.weight_dtype).removeprefix('torch.')}"
+            f"/{self.settings.linear}/{mode}",
         )
         self._weights: DecoderWeights | None = None
         #: One cache per row count (batch × CFG), at most `_MAX_CACHES`, most recent last.
@@ -101,8 +102,14 @@ class FastMusicgenEngine(MusicgenEngine):
         cls, model_name: str, device: str | None = None, mode: DecodeMode = "fast"
     ) -> FastMusicgenEngine:
         base = MusicgenEngine.load(model_name, device)
-        return cls(base.model, base.tokenizer, base.info.name, str(base.device),
-                   base.info.is_random, mode=mode)
+        return cls(
+            base.model,
+            base.tokenizer,
+            base.info.name,
+            str(base.device),
+            base.info.is_random,
+            mode=mode,
+        )
 
     @property
     def mode(self) -> DecodeMode:
@@ -113,8 +120,9 @@ class FastMusicgenEngine(MusicgenEngine):
         """The packed decoder, built on first use (exact mode shares the model's tensors)."""
         if self._weights is None:
             s = self.settings
-            self._weights = pack_decoder(self.model.decoder, s.linear, s.weight_dtype, s.act_dtype,
-                                         s.fuse)
+            self._weights = pack_decoder(
+                self.model.decoder, s.linear, s.weight_dtype, s.act_dtype, s.fuse
+            )
         return self._weights
 
     # ---------------------------------------------------------------- public API
@@ -180,8 +188,11 @@ class FastMusicgenEngine(MusicgenEngine):
         if not kw["do_sample"]:
             return SamplingPlan(greedy=True, guidance_scale=scale)
         return SamplingPlan(
-            greedy=False, guidance_scale=scale, temperature=float(kw["temperature"]),
-            top_k=int(kw["top_k"] or 0), top_p=float(kw["top_p"] or 0.0),
+            greedy=False,
+            guidance_scale=scale,
+            temperature=float(kw["temperature"]),
+            top_k=int(kw["top_k"] or 0),
+            top_p=float(kw["top_p"] or 0.0),
         )
 
     def _prepare(self, spec: GenerationSpec) -> _Request:
@@ -210,8 +221,16 @@ class FastMusicgenEngine(MusicgenEngine):
         states = states * mask[..., None]
         batch = mask.shape[0] // (2 if plan.guidance_scale is not None else 1)
         decoder_ids = self._decoder_ids(inputs, batch)
-        return _Request(batch, mask.shape[0], plan, states, mask, decoder_ids, prompt_frames,
-                        new_frames + (self._channel_codebooks - 1))
+        return _Request(
+            batch,
+            mask.shape[0],
+            plan,
+            states,
+            mask,
+            decoder_ids,
+            prompt_frames,
+            new_frames + (self._channel_codebooks - 1),
+        )
 
     @property
     def _channel_codebooks(self) -> int:
@@ -241,9 +260,15 @@ class FastMusicgenEngine(MusicgenEngine):
 
     def _cache_for(self, rows: int, positions: int) -> StaticKVCache:
         w = self.weights
-        shape = CacheShape(len(w.layers), rows, w.num_heads, w.head_dim,
-                           _POSITION_BUCKET * math.ceil(positions / _POSITION_BUCKET),
-                           w.act_dtype, self.device)
+        shape = CacheShape(
+            len(w.layers),
+            rows,
+            w.num_heads,
+            w.head_dim,
+            _POSITION_BUCKET * math.ceil(positions / _POSITION_BUCKET),
+            w.act_dtype,
+            self.device,
+        )
         cache = self._caches.pop(rows, None)
         if cache is None or not cache.shape.fits(shape):
             self._steppers = {k: s for k, s in self._steppers.items() if k.rows != rows}
@@ -257,11 +282,16 @@ class FastMusicgenEngine(MusicgenEngine):
         return cache
 
     def _cross_mask(self, request: _Request, queries: int) -> torch.Tensor | None:
-        dummy = torch.zeros((request.rows, queries, self.weights.hidden_size),
-                            dtype=self.weights.act_dtype, device=self.device)
+        dummy = torch.zeros(
+            (request.rows, queries, self.weights.hidden_size),
+            dtype=self.weights.act_dtype,
+            device=self.device,
+        )
         mask = create_bidirectional_mask(
-            config=self.model.decoder.config, inputs_embeds=dummy,
-            attention_mask=request.encoder_mask, encoder_hidden_states=request.encoder_states,
+            config=self.model.decoder.config,
+            inputs_embeds=dummy,
+            attention_mask=request.encoder_mask,
+            encoder_hidden_states=request.encoder_states,
         )
         if mask is not None and not isinstance(mask, torch.Tensor):
             raise RuntimeError(
@@ -298,8 +328,9 @@ class FastMusicgenEngine(MusicgenEngine):
 
         # prefill: every known position at once, then the first new token
         tokens = sequence[:, :first].reshape(request.batch, k, first)
-        hidden = w.forward(self._embed(tokens, 0, request), cache, 0,
-                           self._cross_mask(request, first))
+        hidden = w.forward(
+            self._embed(tokens, 0, request), cache, 0, self._cross_mask(request, first)
+        )
         chosen = self._choose(hidden, request.plan, generator)
         self._place(sequence, pattern, first, chosen)
 
@@ -310,10 +341,15 @@ class FastMusicgenEngine(MusicgenEngine):
         stepper = None
         if self.settings.static_steps and request.steps > 1:
             stepper = self._stepper(request, cache)
-            stepper.load(sequence[:, first].reshape(request.batch, k, 1), first, pattern,
-                         sequence, (keys, values),
-                         self._padded_cross_mask(request, stepper.key.source_length),
-                         seed=spec.seed + 1)
+            stepper.load(
+                sequence[:, first].reshape(request.batch, k, 1),
+                first,
+                pattern,
+                sequence,
+                (keys, values),
+                self._padded_cross_mask(request, stepper.key.source_length),
+                seed=spec.seed + 1,
+            )
         else:
             step_mask = self._cross_mask(request, 1)
         for step in range(1, request.steps + 1):
@@ -323,8 +359,14 @@ class FastMusicgenEngine(MusicgenEngine):
             if stream is not None:
                 ready = position - (self._channel_codebooks - 1)
                 if ready - delivered_at >= every:
-                    self._push(stream, stepper.sequence if stepper else sequence, pattern,
-                               ready, request, final=False)
+                    self._push(
+                        stream,
+                        stepper.sequence if stepper else sequence,
+                        pattern,
+                        ready,
+                        request,
+                        final=False,
+                    )
                     delivered_at = ready
             if step == request.steps:
                 break
@@ -332,10 +374,12 @@ class FastMusicgenEngine(MusicgenEngine):
                 stepper.step()
             else:
                 tokens = sequence[:, position].reshape(request.batch, k, 1)
-                hidden = w.forward(self._embed(tokens, position, request), cache, position,
-                                   step_mask)
-                self._place(sequence, pattern, position + 1,
-                            self._choose(hidden, request.plan, generator))
+                hidden = w.forward(
+                    self._embed(tokens, position, request), cache, position, step_mask
+                )
+                self._place(
+                    sequence, pattern, position + 1, self._choose(hidden, request.plan, generator)
+                )
             if self.device.type == "cuda":
                 event = torch.cuda.Event()
                 event.record()
@@ -361,8 +405,9 @@ class FastMusicgenEngine(MusicgenEngine):
         return choose_tokens(guide(logits, plan.guidance_scale), plan, generator)
 
     @staticmethod
-    def _place(sequence: torch.Tensor, pattern: torch.Tensor, position: int,
-               chosen: torch.Tensor) -> None:
+    def _place(
+        sequence: torch.Tensor, pattern: torch.Tensor, position: int, chosen: torch.Tensor
+    ) -> None:
         column = pattern[:, position]
         sequence[:, position] = torch.where(column == -1, chosen, column)
 
@@ -385,8 +430,9 @@ class FastMusicgenEngine(MusicgenEngine):
         if stepper is None:
             if len(self._steppers) >= _MAX_STEPPERS:
                 del self._steppers[next(iter(self._steppers))]
-            stepper = StaticStepper(self.weights, cache, key, self.device,
-                                    capture=self.settings.cuda_graphs)
+            stepper = StaticStepper(
+                self.weights, cache, key, self.device, capture=self.settings.cuda_graphs
+            )
         self._steppers[key] = stepper  # most recently used last
         return stepper
 
@@ -403,11 +449,24 @@ class FastMusicgenEngine(MusicgenEngine):
         if on_audio is None:
             return None
         rate = self._info.sample_rate
-        return WindowedAudio(self.decode_codes, self._hop, rate, request.prompt_frames,
-                             int(round(spec.duration_seconds * rate)), on_audio)
+        return WindowedAudio(
+            self.decode_codes,
+            self._hop,
+            rate,
+            request.prompt_frames,
+            int(round(spec.duration_seconds * rate)),
+            on_audio,
+        )
 
-    def _push(self, stream: WindowedAudio, sequence: torch.Tensor, pattern: torch.Tensor,
-              ready: int, request: _Request, final: bool) -> None:
+    def _push(
+        self,
+        stream: WindowedAudio,
+        sequence: torch.Tensor,
+        pattern: torch.Tensor,
+        ready: int,
+        request: _Request,
+        final: bool,
+    ) -> None:
         total_len = pattern.shape[-1]
         codes = self._undelay(sequence[:, :total_len], total_len, request.batch)
         stream.push(codes, ready, final=final)

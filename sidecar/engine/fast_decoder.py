@@ -69,8 +69,12 @@ class PackedLinear:
         elif self.kind == "mkldnn":
             flat = x.reshape(-1, x.shape[-1])
             y = torch.ops.mkldnn._linear_pointwise(
-                flat, self.weight, None, self.activation, [], "none" if self.activation != "none"
-                else ""
+                flat,
+                self.weight,
+                None,
+                self.activation,
+                [],
+                "none" if self.activation != "none" else "",
             )
             return _as(y.view(*x.shape[:-1], self.out_features), act)
         else:
@@ -95,8 +99,9 @@ class _LayerNorm:
 
     @staticmethod
     def of(module: Any, dtype: torch.dtype) -> _LayerNorm:
-        return _LayerNorm(module.weight.detach().to(dtype), module.bias.detach().to(dtype),
-                          float(module.eps))
+        return _LayerNorm(
+            module.weight.detach().to(dtype), module.bias.detach().to(dtype), float(module.eps)
+        )
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)
@@ -247,7 +252,10 @@ class DecoderWeights:
         q = layer.cross_q(layer.cross_norm(hidden))
         q = q.view(rows, n, self.num_heads, self.head_dim).transpose(1, 2)
         attn = F.scaled_dot_product_attention(
-            q, cache.cross_keys[index], cache.cross_values[index], attn_mask=cross_mask,
+            q,
+            cache.cross_keys[index],
+            cache.cross_values[index],
+            attn_mask=cross_mask,
             scale=self.head_dim**-0.5,
         )
         hidden = residual + layer.cross_out(self._merge(attn))
@@ -323,4 +331,3 @@ def pack_decoder(
         vocab_size=int(config.vocab_size),
         act_dtype=act_dtype,
     )
-

@@ -46,10 +46,14 @@ class StaticKVCache:
     def __init__(self, shape: CacheShape) -> None:
         self.shape = shape
         dims = (shape.batch_rows, shape.num_heads, shape.max_positions, shape.head_dim)
-        self.keys = [torch.zeros(dims, dtype=shape.dtype, device=shape.device)
-                     for _ in range(shape.num_layers)]
-        self.values = [torch.zeros(dims, dtype=shape.dtype, device=shape.device)
-                       for _ in range(shape.num_layers)]
+        self.keys = [
+            torch.zeros(dims, dtype=shape.dtype, device=shape.device)
+            for _ in range(shape.num_layers)
+        ]
+        self.values = [
+            torch.zeros(dims, dtype=shape.dtype, device=shape.device)
+            for _ in range(shape.num_layers)
+        ]
         self.cross_keys: list[torch.Tensor] = []
         self.cross_values: list[torch.Tensor] = []
 

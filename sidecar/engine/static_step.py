@@ -52,15 +52,18 @@ class StaticStepper:
         k = weights.num_codebooks
         self.tokens = torch.zeros((key.batch, k, 1), dtype=torch.long, device=device)
         self.position = torch.zeros((1,), dtype=torch.long, device=device)
-        self.pattern = torch.zeros((key.batch * k, key.max_positions), dtype=torch.long,
-                                   device=device)
+        self.pattern = torch.zeros(
+            (key.batch * k, key.max_positions), dtype=torch.long, device=device
+        )
         self.sequence = torch.zeros_like(self.pattern)
-        self.cross_mask = torch.ones((key.rows, 1, 1, key.source_length), dtype=torch.bool,
-                                     device=device)
+        self.cross_mask = torch.ones(
+            (key.rows, 1, 1, key.source_length), dtype=torch.bool, device=device
+        )
         self._arange = torch.arange(key.max_positions, device=device)
         dims = (key.rows, weights.num_heads, key.source_length, weights.head_dim)
-        self.cross_keys = [torch.zeros(dims, dtype=weights.act_dtype, device=device)
-                           for _ in weights.layers]
+        self.cross_keys = [
+            torch.zeros(dims, dtype=weights.act_dtype, device=device) for _ in weights.layers
+        ]
         self.cross_values = [torch.zeros_like(t) for t in self.cross_keys]
         cache.set_cross(self.cross_keys, self.cross_values)
         self._graph: torch.cuda.CUDAGraph | None = None
@@ -100,8 +103,9 @@ class StaticStepper:
         self_mask = (self._arange <= pos).view(1, 1, 1, -1)
         hidden = w.forward_static(embeds, self.cache, pos, self_mask, self.cross_mask)
         logits = w.logits(hidden).reshape(-1, w.vocab_size)
-        chosen = choose_tokens(guide(logits, self.key.plan.guidance_scale), self.key.plan,
-                               self.generator)
+        chosen = choose_tokens(
+            guide(logits, self.key.plan.guidance_scale), self.key.plan, self.generator
+        )
         nxt = pos + 1
         column = self.pattern.index_select(1, nxt)
         value = torch.where(column == -1, chosen.unsqueeze(1), column)

@@ -76,5 +76,6 @@ class WindowedAudio:
         if chunk.shape[-1] == 0:
             return
         self.delivered_samples += chunk.shape[-1]
-        self._callback(np.ascontiguousarray(chunk, dtype=np.float32),
-                       self.delivered_samples / self._rate)
+        self._callback(
+            np.ascontiguousarray(chunk, dtype=np.float32), self.delivered_samples / self._rate
+        )

@@ -39,8 +39,9 @@ def stock() -> MusicgenEngine:
 
 
 def _fast(stock: MusicgenEngine, mode: Any, static_steps: bool = False) -> FastMusicgenEngine:
-    engine = FastMusicgenEngine(stock.model, stock.tokenizer, "tiny", str(stock.device), True,
-                                mode=mode)
+    engine = FastMusicgenEngine(
+        stock.model, stock.tokenizer, "tiny", str(stock.device), True, mode=mode
+    )
     if static_steps:
         engine.settings = dataclasses.replace(engine.settings, static_steps=True)
     return engine
@@ -84,8 +85,9 @@ def test_exact_mode_is_token_identical_to_stock_under_greedy(stock, exact, case)
     assert np.array_equal(ours, audio)
 
 
-@pytest.mark.parametrize("case", ["text-cfg-batch2", "continuation-cfg-batch2",
-                                  "continuation-unconditional"])
+@pytest.mark.parametrize(
+    "case", ["text-cfg-batch2", "continuation-cfg-batch2", "continuation-unconditional"]
+)
 def test_static_step_path_is_token_identical_in_exact_precision(stock, case):
     """The fixed-shape step that CUDA graphs capture, run eagerly on CPU."""
     spec = _greedy(CASES[case])
@@ -103,8 +105,7 @@ def test_static_steps_survive_batch_changes_and_capture_warm_up(stock, monkeypat
     monkeypatch.setattr(StaticStepper, "_capture", StaticStepper._warm_up)
     engine = _fast(stock, "exact", static_steps=True)
     engine.settings = dataclasses.replace(engine.settings, cuda_graphs=True)
-    for case in ["text-cfg-batch2", "continuation-unconditional", "text-no-cfg",
-                 "text-cfg-batch2"]:
+    for case in ["text-cfg-batch2", "continuation-unconditional", "text-no-cfg", "text-cfg-batch2"]:
         spec = _greedy(CASES[case])
         codes, _ = _stock_run(stock, spec)
         result = engine.generate_codes(spec)
@@ -187,8 +188,9 @@ def test_streamed_chunks_cover_the_request_and_match_the_final_audio(stock):
         return original(codes)
 
     engine.decode_codes = counting
-    final = engine.generate(spec, on_audio=lambda c, s: (chunks.append(c), seconds.append(s)),
-                            audio_every_seconds=0.3)
+    final = engine.generate(
+        spec, on_audio=lambda c, s: (chunks.append(c), seconds.append(s)), audio_every_seconds=0.3
+    )
     streamed = np.concatenate(chunks, axis=-1)
     assert len(chunks) >= 3
     assert streamed.shape == final.shape

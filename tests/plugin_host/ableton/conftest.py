@@ -99,8 +99,9 @@ def prompt_wav(tmp_path: Path) -> Path:
 @pytest.fixture
 def session_clip(song: FakeSong, prompt_wav: Path) -> FakeClip:
     """A warped, looping 4-bar clip in track 1, slot 1, shown in Clip View."""
-    clip = FakeClip(str(prompt_wav), name="Beat", file_seconds=4.0, file_bpm=120.0,
-                    loop_start=0.0, loop_end=8.0)
+    clip = FakeClip(
+        str(prompt_wav), name="Beat", file_seconds=4.0, file_bpm=120.0, loop_start=0.0, loop_end=8.0
+    )
     song.tracks[0].clip_slots[0].put(clip)
     song.view.detail_clip = clip
     return clip

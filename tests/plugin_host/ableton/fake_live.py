@@ -34,12 +34,24 @@ class LiveError(RuntimeError):
 class FakeClip:
     """An audio clip over a file with `file_bpm` beats per minute (for warped beat times)."""
 
-    def __init__(self, file_path: str, *, name: str = "", file_seconds: float = 8.0,
-                 file_bpm: float = 120.0, warping: bool = True, looping: bool = True,
-                 loop_start: float = 0.0, loop_end: float = 8.0, start_marker: float = 0.0,
-                 end_marker: float = 8.0, is_audio_clip: bool = True,
-                 arrangement_start: float | None = None, sample_rate: float = 44100.0,
-                 length_beats: float | None = None) -> None:
+    def __init__(
+        self,
+        file_path: str,
+        *,
+        name: str = "",
+        file_seconds: float = 8.0,
+        file_bpm: float = 120.0,
+        warping: bool = True,
+        looping: bool = True,
+        loop_start: float = 0.0,
+        loop_end: float = 8.0,
+        start_marker: float = 0.0,
+        end_marker: float = 8.0,
+        is_audio_clip: bool = True,
+        arrangement_start: float | None = None,
+        sample_rate: float = 44100.0,
+        length_beats: float | None = None,
+    ) -> None:
         self._file_path = file_path
         self.name = name
         self._file_seconds = file_seconds
@@ -128,8 +140,17 @@ class FakeClipSlot:
             raise LiveError("not an audio track")
         seconds = wav_seconds(file_path)
         beats = seconds * self._track.song.tempo / 60.0
-        return self.put(FakeClip(file_path, file_seconds=seconds, warping=False, looping=False,
-                                 loop_end=beats, end_marker=seconds, length_beats=beats))
+        return self.put(
+            FakeClip(
+                file_path,
+                file_seconds=seconds,
+                warping=False,
+                looping=False,
+                loop_end=beats,
+                end_marker=seconds,
+                length_beats=beats,
+            )
+        )
 
 
 class FakeTrack:
@@ -170,9 +191,17 @@ class FakeTrack:
         seconds = wav_seconds(file_path)
         beats = seconds * self.song.tempo / 60.0
         return self.place_arrangement_clip(
-            FakeClip(file_path, file_seconds=seconds, warping=False, looping=False,
-                     loop_end=beats, end_marker=seconds, arrangement_start=position,
-                     length_beats=beats))
+            FakeClip(
+                file_path,
+                file_seconds=seconds,
+                warping=False,
+                looping=False,
+                loop_end=beats,
+                end_marker=seconds,
+                arrangement_start=position,
+                length_beats=beats,
+            )
+        )
 
 
 class FakeScene:
@@ -187,8 +216,15 @@ class FakeSongView:
 
 
 class FakeSong:
-    def __init__(self, *, tempo: float = 120.0, n_tracks: int = 2, n_scenes: int = 8,
-                 numerator: int = 4, denominator: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        tempo: float = 120.0,
+        n_tracks: int = 2,
+        n_scenes: int = 8,
+        numerator: int = 4,
+        denominator: int = 4,
+    ) -> None:
         self.tempo = tempo
         self.signature_numerator = numerator
         self.signature_denominator = denominator
@@ -274,10 +310,16 @@ def fake_live_module(version: tuple[int, int, int] = (12, 1, 0)) -> Iterator[Fak
     application.get_application = lambda: state.application  # type: ignore[attr-defined]
 
     def forward(kind: str) -> Any:
-        def call(script_handle: int, midi_map_handle: int, channel: int, number: int,
-                 should_consume_event: bool = True) -> bool:
+        def call(
+            script_handle: int,
+            midi_map_handle: int,
+            channel: int,
+            number: int,
+            should_consume_event: bool = True,
+        ) -> bool:
             state.forwarded.append((kind, script_handle, midi_map_handle, channel, number))
             return True
+
         return call
 
     midi_map.forward_midi_note = forward("note")  # type: ignore[attr-defined]

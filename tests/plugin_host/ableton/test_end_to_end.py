@@ -38,8 +38,7 @@ def _server_importable() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_server_importable() is not None,
-                                reason=str(_server_importable()))
+pytestmark = pytest.mark.skipif(_server_importable() is not None, reason=str(_server_importable()))
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +48,20 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory):
 
 
 def generate_and_wait(surface: SidecarSurface) -> int:
-    run_ticks(surface, lambda: surface.controller is not None
-              and surface.controller.sidecar_state == "ready", 100)
+    run_ticks(
+        surface,
+        lambda: surface.controller is not None and surface.controller.sidecar_state == "ready",
+        100,
+    )
     surface.receive_midi(GENERATE_NOTE)
     return run_ticks(surface, lambda: no_jobs(surface))
 
 
 def test_press_generate_creates_a_named_warped_clip_in_the_next_slot(
-    sidecar, make_surface: SurfaceFactory, song: FakeSong, session_clip: FakeClip,
+    sidecar,
+    make_surface: SurfaceFactory,
+    song: FakeSong,
+    session_clip: FakeClip,
 ) -> None:
     surface, c_instance = make_surface(sidecar.port, bars=1, connect_timeout_seconds=10.0)
     ticks = generate_and_wait(surface)
@@ -72,10 +77,14 @@ def test_press_generate_creates_a_named_warped_clip_in_the_next_slot(
 
 
 def test_variations_land_in_consecutive_slots(
-    sidecar, make_surface: SurfaceFactory, song: FakeSong, session_clip: FakeClip,
+    sidecar,
+    make_surface: SurfaceFactory,
+    song: FakeSong,
+    session_clip: FakeClip,
 ) -> None:
-    surface, c_instance = make_surface(sidecar.port, variations=2, bars=1,
-                                       connect_timeout_seconds=10.0)
+    surface, c_instance = make_surface(
+        sidecar.port, variations=2, bars=1, connect_timeout_seconds=10.0
+    )
     generate_and_wait(surface)
     slots = song.tracks[0].clip_slots
     assert slots[1].has_clip and slots[2].has_clip, c_instance.messages[-3:]
@@ -86,10 +95,14 @@ def test_variations_land_in_consecutive_slots(
 
 
 def test_cancel_against_the_real_sidecar(
-    sidecar, make_surface: SurfaceFactory, song: FakeSong, session_clip: FakeClip,
+    sidecar,
+    make_surface: SurfaceFactory,
+    song: FakeSong,
+    session_clip: FakeClip,
 ) -> None:
-    surface, c_instance = make_surface(sidecar.port, bars=4, variations=4,
-                                       connect_timeout_seconds=10.0)
+    surface, c_instance = make_surface(
+        sidecar.port, bars=4, variations=4, connect_timeout_seconds=10.0
+    )
     surface.receive_midi(GENERATE_NOTE)
     surface.receive_midi(CANCEL_NOTE)
     run_ticks(surface, lambda: no_jobs(surface))
@@ -101,7 +114,10 @@ def test_cancel_against_the_real_sidecar(
 
 
 def test_sidecar_stopped_mid_session_gives_a_clear_message(
-    tmp_path: Path, make_surface: SurfaceFactory, song: FakeSong, session_clip: FakeClip,
+    tmp_path: Path,
+    make_surface: SurfaceFactory,
+    song: FakeSong,
+    session_clip: FakeClip,
 ) -> None:
     with running_sidecar(tmp_path) as server:
         port = server.port
@@ -112,7 +128,10 @@ def test_sidecar_stopped_mid_session_gives_a_clear_message(
 
 
 def test_stale_reply_after_a_fresh_surface_is_ignored(
-    sidecar, song: FakeSong, session_clip: FakeClip, make_surface: SurfaceFactory,
+    sidecar,
+    song: FakeSong,
+    session_clip: FakeClip,
+    make_surface: SurfaceFactory,
 ) -> None:
     surface, c_instance = make_surface(sidecar.port, bars=1, connect_timeout_seconds=10.0)
     surface.receive_midi(GENERATE_NOTE)

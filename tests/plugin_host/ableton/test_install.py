@@ -60,7 +60,10 @@ def test_installed_folder_imports_without_this_repository(
     # -S: no site-packages (where this project is installed), -I: no PYTHONPATH, no cwd.
     result = subprocess.run(
         [sys.executable, "-S", "-I", "-c", ISOLATED_CHECK.format(dest=str(tmp_path))],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok " + str(folder))
@@ -73,10 +76,13 @@ def test_reinstall_keeps_the_producers_settings(tmp_path: Path) -> None:
     assert json.loads((folder / "settings.json").read_text()) == {"sidecar_port": 9999}
 
 
-@pytest.mark.parametrize(("platform", "tail"), [
-    ("darwin", "Music/Ableton/User Library/Remote Scripts"),
-    ("win32", "Documents/Ableton/User Library/Remote Scripts"),
-])
+@pytest.mark.parametrize(
+    ("platform", "tail"),
+    [
+        ("darwin", "Music/Ableton/User Library/Remote Scripts"),
+        ("win32", "Documents/Ableton/User Library/Remote Scripts"),
+    ],
+)
 def test_default_locations(platform: str, tail: str) -> None:
     assert default_remote_scripts_dir(platform, Path("/home/u")) == Path("/home/u") / tail
 

@@ -60,15 +60,18 @@ def test_double_tag_decodes() -> None:
     assert decode_packet(data)[0].arguments == (1.5,)
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"hello",
-    b"/x",
-    b"/x\x00\x00,i\x00\x00\x00\x01",
-    b"/x\x00\x00,q\x00\x00",
-    b"/x\x00\x00,b\x00\x00\x00\x00\x00\x09ab",
-    b"#bundle\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x10/x\x00\x00",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello",
+        b"/x",
+        b"/x\x00\x00,i\x00\x00\x00\x01",
+        b"/x\x00\x00,q\x00\x00",
+        b"/x\x00\x00,b\x00\x00\x00\x00\x00\x09ab",
+        b"#bundle\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x10/x\x00\x00",
+    ],
+)
 def test_malformed_packets_raise_decode_error(data: bytes) -> None:
     with pytest.raises(OscDecodeError):
         decode_packet(data)

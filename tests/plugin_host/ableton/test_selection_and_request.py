@@ -30,14 +30,21 @@ def select(song: FakeSong, clip: FakeClip) -> FakeClip:
     return clip
 
 
-@pytest.mark.parametrize(("file_bpm", "loop", "seconds"), [
-    (120.0, (0.0, 8.0), (0.0, 4.0)),
-    (90.0, (4.0, 12.0), (4.0 * 60 / 90, 12.0 * 60 / 90)),
-])
+@pytest.mark.parametrize(
+    ("file_bpm", "loop", "seconds"),
+    [
+        (120.0, (0.0, 8.0), (0.0, 4.0)),
+        (90.0, (4.0, 12.0), (4.0 * 60 / 90, 12.0 * 60 / 90)),
+    ],
+)
 def test_warped_loop_region_goes_through_the_warp_map(file_bpm, loop, seconds) -> None:
     song: Any = FakeSong(tempo=128.0)
-    select(song, FakeClip("/a.wav", file_bpm=file_bpm, file_seconds=60.0,
-                          loop_start=loop[0], loop_end=loop[1]))
+    select(
+        song,
+        FakeClip(
+            "/a.wav", file_bpm=file_bpm, file_seconds=60.0, loop_start=loop[0], loop_end=loop[1]
+        ),
+    )
     region = read_clip_region(song, read_song_context(song, "off"))
     assert (region.start_beats, region.end_beats) == loop
     assert region.start_seconds == pytest.approx(seconds[0])
@@ -47,24 +54,31 @@ def test_warped_loop_region_goes_through_the_warp_map(file_bpm, loop, seconds) -
 
 def test_unwarped_markers_are_seconds() -> None:
     song: Any = FakeSong(tempo=100.0)
-    select(song, FakeClip("/a.wav", warping=False, looping=False, start_marker=1.0,
-                          end_marker=5.8))
+    select(song, FakeClip("/a.wav", warping=False, looping=False, start_marker=1.0, end_marker=5.8))
     region = read_clip_region(song, read_song_context(song, "off"))
     assert (region.start_seconds, region.end_seconds) == (1.0, 5.8)
     assert region.end_beats - region.start_beats == pytest.approx(8.0)
     assert region.clip_bpm is None
 
 
-@pytest.mark.parametrize(("numerator", "denominator", "beats_per_bar"), [
-    (4, 4, 4), (3, 4, 3), (6, 8, 3), (7, 8, 7), (2, 2, 4)])
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "beats_per_bar"),
+    [(4, 4, 4), (3, 4, 3), (6, 8, 3), (7, 8, 7), (2, 2, 4)],
+)
 def test_beats_per_bar_in_quarter_notes(numerator, denominator, beats_per_bar) -> None:
     song: Any = FakeSong(numerator=numerator, denominator=denominator)
     assert read_song_context(song, "off").beats_per_bar == beats_per_bar
 
 
-@pytest.mark.parametrize(("scale_mode", "root", "scale", "key"), [
-    (True, 6, "Minor", "F# minor"), (True, 0, "Major", "C major"),
-    (True, 2, "Dorian", None), (False, 6, "Minor", None)])
+@pytest.mark.parametrize(
+    ("scale_mode", "root", "scale", "key"),
+    [
+        (True, 6, "Minor", "F# minor"),
+        (True, 0, "Major", "C major"),
+        (True, 2, "Dorian", None),
+        (False, 6, "Minor", None),
+    ],
+)
 def test_song_key_from_live_12(scale_mode, root, scale, key) -> None:
     song: Any = FakeSong()
     song.scale_mode, song.root_note, song.scale_name = scale_mode, root, scale
@@ -84,13 +98,15 @@ def test_missing_selection_raises_selection_error() -> None:
 def test_every_request_passes_the_sidecar_schema(warping: bool, tempo: float) -> None:
     song: Any = FakeSong(tempo=tempo)
     song.scale_mode, song.root_note, song.scale_name = True, 9, "Minor"
-    select(song, FakeClip("/a.wav", warping=warping, file_seconds=60.0, loop_end=16.0,
-                          end_marker=16.0))
+    select(
+        song, FakeClip("/a.wav", warping=warping, file_seconds=60.0, loop_end=16.0, end_marker=16.0)
+    )
     settings = load_settings(str(SCRIPT_DIR))
     context = read_song_context(song, settings.key)
     for preset in settings.presets:
-        request = build_request(read_clip_region(song, context), context, preset.name,
-                                preset.values, 8)
+        request = build_request(
+            read_clip_region(song, context), context, preset.name, preset.values, 8
+        )
         parsed = GenerateRequest.from_osc(addresses.CONTINUE, request.to_osc_arguments())
         assert parsed.clip == "/a.wav" and parsed.key == "A minor"
         region_beats = 16.0 if warping else 16.0 * tempo / 60.0
@@ -102,6 +118,7 @@ def test_every_request_passes_the_sidecar_schema(warping: bool, tempo: float) ->
 def test_beats_fallback_when_seconds_are_unknown() -> None:
     song: Any = FakeSong()
     clip = select(song, FakeClip("/a.wav"))
+
     def refuse(beat_time: float) -> float:
         raise RuntimeError("Live refused the conversion")
 
@@ -116,18 +133,20 @@ def test_beats_fallback_when_seconds_are_unknown() -> None:
 
 def test_shipped_settings_parse() -> None:
     settings = load_settings(str(SCRIPT_DIR))
-    assert {name for name, _ in settings.buttons} == {"generate", "cancel", "reroll",
-                                                      "variations"}
+    assert {name for name, _ in settings.buttons} == {"generate", "cancel", "reroll", "variations"}
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"buttons": {"explode": {"type": "note", "number": 1}}}, "buttons.explode is unknown"),
-    ({"buttons": {"generate": {"type": "pitch", "number": 1}}}, "'note' or 'cc'"),
-    ({"buttons": {"generate": {"type": "note", "number": 200}}}, "0–127"),
-    ({"presets": {"x": {"preset": "lofi"}}}, "not a request key"),
-    ({"sidecar_port": 0}, "sidecar_port"),
-    ({"preset": "nope"}, "is not one of the presets"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"buttons": {"explode": {"type": "note", "number": 1}}}, "buttons.explode is unknown"),
+        ({"buttons": {"generate": {"type": "pitch", "number": 1}}}, "'note' or 'cc'"),
+        ({"buttons": {"generate": {"type": "note", "number": 200}}}, "0–127"),
+        ({"presets": {"x": {"preset": "lofi"}}}, "not a request key"),
+        ({"sidecar_port": 0}, "sidecar_port"),
+        ({"preset": "nope"}, "is not one of the presets"),
+    ],
+)
 def test_settings_errors_say_what_is_wrong(raw: dict, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         parse_settings(raw)

@@ -17,7 +17,8 @@ SCRIPT_FILES = sorted(SCRIPT_DIR.glob("*.py"))
 
 def constants(module: object) -> dict[str, object]:
     return {
-        name: value for name, value in vars(module).items()
+        name: value
+        for name, value in vars(module).items()
         if name.isupper() and isinstance(value, str | int) and not isinstance(value, bool)
     }
 
@@ -26,8 +27,20 @@ def test_address_copy_equals_the_sidecar_addresses() -> None:
     """Every address the script carries is the sidecar's, and the ones it uses are there."""
     copy, server = constants(script_addresses), constants(server_addresses)
     assert {name: server.get(name) for name in copy} == copy
-    for needed in ("CONTINUE", "CANCEL", "PING", "ACCEPTED", "PROGRESS", "STEM", "DONE",
-                   "ERROR", "CANCELLED", "PONG", "DEFAULT_HOST", "DEFAULT_PORT"):
+    for needed in (
+        "CONTINUE",
+        "CANCEL",
+        "PING",
+        "ACCEPTED",
+        "PROGRESS",
+        "STEM",
+        "DONE",
+        "ERROR",
+        "CANCELLED",
+        "PONG",
+        "DEFAULT_HOST",
+        "DEFAULT_PORT",
+    ):
         assert needed in copy
 
 

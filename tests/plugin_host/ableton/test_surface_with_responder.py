@@ -40,8 +40,11 @@ def tick_until(surface: SidecarSurface, condition, max_ticks: int = 50) -> int:
 
 
 def test_generate_places_the_stem_in_the_next_empty_slot(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
-    session_clip: FakeClip, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
 ) -> None:
     surface, c_instance = make_surface(responder.port)
     tick(surface)  # the scheduled ping goes out
@@ -79,8 +82,11 @@ def test_generate_places_the_stem_in_the_next_empty_slot(
 
 
 def test_variations_go_to_consecutive_empty_slots(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
-    session_clip: FakeClip, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
 ) -> None:
     surface, _ = make_surface(responder.port, variations=3)
     occupied = FakeClip(str(tmp_path / "x.wav"), name="keep")
@@ -98,13 +104,19 @@ def test_variations_go_to_consecutive_empty_slots(
     slots = song.tracks[0].clip_slots
     tick_until(surface, lambda: surface.controller is not None and not surface.controller.jobs)
     assert [slots[i].clip.name for i in (1, 3, 4)] == [
-        "default s10 v1/3 120bpm", "default s10 v2/3 120bpm", "default s10 v3/3 120bpm"]
+        "default s10 v1/3 120bpm",
+        "default s10 v2/3 120bpm",
+        "default s10 v3/3 120bpm",
+    ]
     assert slots[2].clip is occupied
 
 
 def test_no_empty_slot_left_adds_a_scene(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
-    session_clip: FakeClip, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
 ) -> None:
     surface, _ = make_surface(responder.port)
     for slot in song.tracks[0].clip_slots[1:]:
@@ -113,19 +125,33 @@ def test_no_empty_slot_left_adds_a_scene(
     request_id = responder.receive_address(addresses.CONTINUE)[0]
     responder.reply(addresses.STEM, request_id, 0, str(write_wav(tmp_path / "s.wav", 1.0)))
     n_slots = len(song.tracks[0].clip_slots)
-    tick_until(surface, lambda: len(song.tracks[0].clip_slots) == n_slots + 1
-               and song.tracks[0].clip_slots[-1].has_clip)
+    tick_until(
+        surface,
+        lambda: (
+            len(song.tracks[0].clip_slots) == n_slots + 1 and song.tracks[0].clip_slots[-1].has_clip
+        ),
+    )
     assert len(song.scenes) == n_slots + 1
 
 
 def test_arrangement_clip_gets_stems_after_it(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
-    prompt_wav: Path, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    prompt_wav: Path,
+    tmp_path: Path,
 ) -> None:
     track = song.tracks[1]
-    clip = track.place_arrangement_clip(FakeClip(
-        str(prompt_wav), name="Arr", looping=False, start_marker=0.0, end_marker=8.0,
-        arrangement_start=16.0))
+    clip = track.place_arrangement_clip(
+        FakeClip(
+            str(prompt_wav),
+            name="Arr",
+            looping=False,
+            start_marker=0.0,
+            end_marker=8.0,
+            arrangement_start=16.0,
+        )
+    )
     song.view.detail_clip = clip
     surface, _ = make_surface(responder.port, variations=2)
     surface.receive_midi(GENERATE_NOTE)
@@ -142,8 +168,11 @@ def test_arrangement_clip_gets_stems_after_it(
 
 
 def test_cancel_sends_cancel_and_ignores_late_stems(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
-    session_clip: FakeClip, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
 ) -> None:
     surface, c_instance = make_surface(responder.port)
     surface.receive_midi(GENERATE_NOTE)
@@ -160,7 +189,9 @@ def test_cancel_sends_cancel_and_ignores_late_stems(
 
 
 def test_reroll_resends_the_same_request_with_a_new_seed(
-    make_surface: SurfaceFactory, responder: Responder, session_clip: FakeClip,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    session_clip: FakeClip,
 ) -> None:
     surface, c_instance = make_surface(responder.port)
     surface.receive_midi(REROLL_NOTE)
@@ -176,7 +207,9 @@ def test_reroll_resends_the_same_request_with_a_new_seed(
 
 
 def test_variation_cc_sets_the_count(
-    make_surface: SurfaceFactory, responder: Responder, session_clip: FakeClip,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    session_clip: FakeClip,
 ) -> None:
     surface, _ = make_surface(responder.port)
     surface.receive_midi((0xBF, 20, 127))
@@ -185,7 +218,9 @@ def test_variation_cc_sets_the_count(
 
 
 def test_sidecar_down_gives_a_clear_message_and_no_exception(
-    make_surface: SurfaceFactory, song: FakeSong, session_clip: FakeClip,
+    make_surface: SurfaceFactory,
+    song: FakeSong,
+    session_clip: FakeClip,
 ) -> None:
     closed = Responder()
     port = closed.port
@@ -199,8 +234,11 @@ def test_sidecar_down_gives_a_clear_message_and_no_exception(
 
 
 def test_reply_for_an_unknown_request_is_ignored(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
-    session_clip: FakeClip, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
 ) -> None:
     surface, c_instance = make_surface(responder.port)
     surface.receive_midi(GENERATE_NOTE)
@@ -215,7 +253,9 @@ def test_reply_for_an_unknown_request_is_ignored(
 
 
 def test_error_reply_is_shown(
-    make_surface: SurfaceFactory, responder: Responder, session_clip: FakeClip,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    session_clip: FakeClip,
 ) -> None:
     surface, c_instance = make_surface(responder.port)
     surface.receive_midi(GENERATE_NOTE)
@@ -226,8 +266,12 @@ def test_error_reply_is_shown(
 
 
 def test_old_live_says_where_the_file_is(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
-    session_clip: FakeClip, live: FakeLiveModule, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    live: FakeLiveModule,
+    tmp_path: Path,
 ) -> None:
     live.application.version = (11, 3, 20)
     surface, c_instance = make_surface(responder.port)
@@ -241,8 +285,11 @@ def test_old_live_says_where_the_file_is(
 
 
 def test_a_refused_clip_names_the_file(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
-    session_clip: FakeClip, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
 ) -> None:
     surface, c_instance = make_surface(responder.port)
     surface.receive_midi(GENERATE_NOTE)
@@ -253,7 +300,10 @@ def test_a_refused_clip_names_the_file(
 
 
 def test_nothing_selected_and_midi_clip_are_explained(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong, tmp_path: Path,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    tmp_path: Path,
 ) -> None:
     surface, c_instance = make_surface(responder.port)
     surface.receive_midi(GENERATE_NOTE)
@@ -264,17 +314,26 @@ def test_nothing_selected_and_midi_clip_are_explained(
 
 
 def test_buttons_are_forwarded_in_the_midi_map(
-    make_surface: SurfaceFactory, responder: Responder, live: FakeLiveModule,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    live: FakeLiveModule,
 ) -> None:
     surface, _ = make_surface(responder.port)
     surface.build_midi_map(99)
-    assert sorted(live.forwarded) == sorted([
-        ("note", 7, 99, 15, 60), ("note", 7, 99, 15, 61), ("note", 7, 99, 15, 62),
-        ("cc", 7, 99, 15, 20)])
+    assert sorted(live.forwarded) == sorted(
+        [
+            ("note", 7, 99, 15, 60),
+            ("note", 7, 99, 15, 61),
+            ("note", 7, 99, 15, 62),
+            ("cc", 7, 99, 15, 20),
+        ]
+    )
 
 
 def test_an_internal_error_is_logged_and_shown_not_raised(
-    make_surface: SurfaceFactory, responder: Responder, song: FakeSong,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
     session_clip: FakeClip,
 ) -> None:
     surface, c_instance = make_surface(responder.port)
@@ -289,7 +348,8 @@ def test_an_internal_error_is_logged_and_shown_not_raised(
 
 
 def test_bad_settings_fall_back_to_defaults_with_a_message(
-    make_surface: SurfaceFactory, responder: Responder,
+    make_surface: SurfaceFactory,
+    responder: Responder,
 ) -> None:
     surface, c_instance = make_surface(responder.port, variations=99)
     assert "variations" in c_instance.messages[0]

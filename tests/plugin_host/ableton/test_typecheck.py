@@ -39,9 +39,9 @@ def test_a_wrong_live_attribute_is_caught(tmp_path: Path) -> None:
     from mypy import api
 
     probe = tmp_path / "probe.py"
-    probe.write_text("from Live.Song import Song\n"
-                     "def f(song: Song) -> None:\n"
-                     "    song.view.detail_clipp\n")
+    probe.write_text(
+        "from Live.Song import Song\ndef f(song: Song) -> None:\n    song.view.detail_clipp\n"
+    )
     out, _, status = api.run(["--strict", "--no-incremental", str(probe)])
     assert status == 1 and "detail_clipp" in out
 
@@ -77,7 +77,8 @@ def instance_attributes(class_name: str) -> set[str]:
         for item in ast.walk(node)
         if isinstance(item, ast.Assign)
         for target in item.targets
-        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+        if isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
         and target.value.id == "self"
     }
 
