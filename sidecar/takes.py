@@ -181,11 +181,6 @@ class TakeMaker:
                 audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
                 log.info("prompt cut to its last %.2f s to fit the window", allowed)
         board = preset.build_board(req.bpm) if preset is not None and preset.effects else None
-        loudness = (
-            req.loudness
-            if "loudness" in req.sent or preset is None
-            else (preset.loudness_lufs if req.loudness is None else req.loudness)
-        )
         self.timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
         pieces: list[list[np.ndarray]] = [[] for _ in rows]
         reports: list[list[dict[str, Any]]] = [[] for _ in rows]
@@ -220,7 +215,7 @@ class TakeMaker:
                 bars=window_bars,
                 beats_per_bar=req.beats_per_bar,
                 loop=req.loop,
-                loudness_lufs=loudness,
+                loudness_lufs=req.loudness,  # a preset's target is applied already
                 sample_format=req.format,
                 downbeat_at_start=audio_prompt is not None,
             )

@@ -179,7 +179,11 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
         self._submit(A.CONTINUE, args, sender)
 
     def _submit(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
-        request, preset = apply_preset(GenerateRequest.from_osc(address, args), self.presets)
+        self.enqueue(GenerateRequest.from_osc(address, args), sender)
+
+    def enqueue(self, request: GenerateRequest, sender: tuple[str, int]) -> None:
+        """Apply the preset, check the clip's path, queue the job and acknowledge it."""
+        request, preset = apply_preset(request, self.presets)
         if request.clip is not None:
             resolved = self.policy.check_clip(request.clip)
             request = dataclasses.replace(request, clip=str(resolved))

@@ -8,13 +8,12 @@ from typing import Any
 
 from sidecar.errors import NotFoundError, RequestError
 from sidecar.history import Take, TakeHistory
-from sidecar.jobs import Job, JobQueue
+from sidecar.jobs import JobQueue
 from sidecar.osc import addresses as A
 from sidecar.osc.replier import OscReplier
-from sidecar.osc.schema import Accepted, Done, GenerateRequest, OscArg, Stem, parse_request_id
+from sidecar.osc.schema import Done, GenerateRequest, OscArg, Stem, parse_request_id
 from sidecar.paths import PathPolicy
 from sidecar.presets import PresetLibrary
-from sidecar.resolve import apply_preset
 
 __all__ = ["TakeHandlers"]
 
@@ -29,6 +28,10 @@ class TakeHandlers:
     policy: PathPolicy
     presets: PresetLibrary | None
     history: TakeHistory | None
+
+    def enqueue(self, request: GenerateRequest, sender: tuple[str, int]) -> None:
+        """Queue a request as if it had just arrived (the receiver provides this)."""
+        raise NotImplementedError
 
     def on_presets(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         values: list[OscArg] = []
@@ -93,12 +96,7 @@ class TakeHandlers:
         sent = set(params.get("sent", ())) - {"seed"}
         original = GenerateRequest.from_dict({**params, "sent": sent})
         request = dataclasses.replace(original, request_id=rid, seed=None, sent=frozenset(sent))
-        request, preset = apply_preset(request, self.presets)
-        if request.clip is not None:
-            request = dataclasses.replace(request, clip=str(self.policy.check_clip(request.clip)))
-        reply_to = (sender[0], request.reply_port or sender[1])
-        position = self.queue.submit(Job(request=request, reply_to=reply_to, preset=preset))
-        self.replier.reply(reply_to, Accepted(rid, position))
+        self.enqueue(request, sender)
 
     def on_recall(self, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         rid = parse_request_id(args, A.RECALL)
