@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -220,9 +221,13 @@ def _mean_chroma(mono: np.ndarray, sample_rate: int) -> np.ndarray | None:
         mono = librosa.resample(mono, orig_sr=sample_rate, target_sr=_ANALYSIS_RATE)
     if not np.any(np.abs(mono) > 1e-6):
         return None
-    chroma = librosa.feature.chroma_cqt(
-        y=mono, sr=_ANALYSIS_RATE, hop_length=_HOP, norm=None, n_chroma=12, bins_per_octave=36
-    )
+    with warnings.catch_warnings():
+        # Unpitched material (a drum loop) has no peaks to estimate tuning from; librosa then
+        # assumes A440 and says so on every call. The confidence already reports "no key".
+        warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty")
+        chroma = librosa.feature.chroma_cqt(
+            y=mono, sr=_ANALYSIS_RATE, hop_length=_HOP, norm=None, n_chroma=12, bins_per_octave=36
+        )
     energy = chroma.sum(axis=0)
     peak = float(energy.max(initial=0.0))
     if peak <= 0.0 or not math.isfinite(peak):
