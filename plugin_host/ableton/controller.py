@@ -292,7 +292,16 @@ class SidecarController:
         request = job.request
         seed = int(_number(extras.get("seed"), float(request.seed + index)))
         bpm = _number(extras.get("bpm"), request.context.bpm)
-        name = clip_name(request.preset_name, seed, bpm, index + 1, request.variations)
+        part = extras.get("part")
+        take = int(_number(extras.get("variation"), float(index))) + 1
+        name = clip_name(
+            request.preset_name,
+            seed,
+            bpm,
+            take,
+            request.variations,
+            part if isinstance(part, str) else "",
+        )
         version = self._host.live_version()
         if not can_insert(version):
             shown = ".".join(str(part) for part in version)

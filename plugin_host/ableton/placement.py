@@ -48,14 +48,18 @@ def can_insert(version: tuple[int, int, int]) -> bool:
     return tuple(version) >= INSERT_MIN_VERSION
 
 
-def clip_name(preset_name: str, seed: int, bpm: float, take: int = 1, takes: int = 1) -> str:
-    """What made the clip, in the clip's name: `drums s1234 120bpm`, `drums s1234 v2/4 120bpm`.
+def clip_name(
+    preset_name: str, seed: int, bpm: float, take: int = 1, takes: int = 1, part: str = ""
+) -> str:
+    """What made the clip, in the clip's name: `drums s1234 120bpm`, `drums s1234 v2/4 120bpm`,
+    `band bass s1234 120bpm` for one part of a stem set.
 
     The takes of one request share its seed (they are one batch), so the take number tells
     them apart.
     """
     variation = f" v{take}/{takes}" if takes > 1 else ""
-    return f"{preset_name} s{seed}{variation} {bpm:g}bpm"
+    part_name = f" {part}" if part else ""
+    return f"{preset_name}{part_name} s{seed}{variation} {bpm:g}bpm"
 
 
 def slot_index(track: Track, slot: ClipSlot) -> int | None:

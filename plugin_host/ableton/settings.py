@@ -24,11 +24,25 @@ SETTINGS_FILE_NAME = "settings.json"
 #: The buttons a controller can press; `variations` takes a CC value (or cycles on a note).
 ACTIONS = ("generate", "cancel", "reroll", "variations")
 
-#: Request keys a preset may set (the sidecar rejects keys it does not know).
-PRESET_KEYS = ("prompt", "guidance", "temperature", "top_p", "top_k", "loop", "loudness")
+#: Request keys a script preset may set (the sidecar rejects keys it does not know):
+#: `preset` names one of the sidecar's own presets (prompt template, parameters, effect
+#: chain), `stems` asks for a stem set.
+PRESET_KEYS = (
+    "prompt",
+    "guidance",
+    "temperature",
+    "top_p",
+    "top_k",
+    "loop",
+    "loudness",
+    "preset",
+    "stems",
+    "genre",
+    "fix_key",
+)
 
-_INT_KEYS = ("top_k", "loop")
-_STR_KEYS = ("prompt",)
+_INT_KEYS = ("top_k", "loop", "fix_key")
+_STR_KEYS = ("prompt", "preset", "stems", "genre")
 
 
 class SettingsError(ValueError):

@@ -142,3 +142,22 @@ def test_stale_reply_after_a_fresh_surface_is_ignored(
     surface.update_display()
     assert not any(slot.has_clip for slot in song.tracks[0].clip_slots[1:])
     assert isinstance(c_instance, FakeCInstance)
+
+
+def test_a_sidecar_preset_with_a_stem_set_lands_one_named_clip_per_part(
+    sidecar,
+    make_surface: SurfaceFactory,
+    song: FakeSong,
+    session_clip: FakeClip,
+) -> None:
+    surface, c_instance = make_surface(
+        sidecar.port, bars=1, preset="band", connect_timeout_seconds=10.0
+    )
+    generate_and_wait(surface)
+    slots = song.tracks[0].clip_slots
+    names = [slots[i].clip.name for i in (1, 2, 3)]
+    parts = [name.split()[1] for name in names]
+    assert parts == ["drums", "bass", "synth"], (names, c_instance.messages[-3:])
+    assert all(name.startswith("band ") and name.endswith(" 120bpm") for name in names)
+    assert {slots[i].clip.warping for i in (1, 2, 3)} == {True}
+    assert "done: 3 clip(s)" in c_instance.messages[-1]

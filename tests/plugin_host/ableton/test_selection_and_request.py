@@ -142,7 +142,7 @@ def test_shipped_settings_parse() -> None:
         ({"buttons": {"explode": {"type": "note", "number": 1}}}, "buttons.explode is unknown"),
         ({"buttons": {"generate": {"type": "pitch", "number": 1}}}, "'note' or 'cc'"),
         ({"buttons": {"generate": {"type": "note", "number": 200}}}, "0–127"),
-        ({"presets": {"x": {"preset": "lofi"}}}, "not a request key"),
+        ({"presets": {"x": {"tempo": 120}}}, "not a request key"),
         ({"sidecar_port": 0}, "sidecar_port"),
         ({"preset": "nope"}, "is not one of the presets"),
     ],
