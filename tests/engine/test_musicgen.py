@@ -150,3 +150,20 @@ def test_melody_model_is_conditioned_on_the_clips_chroma() -> None:
     # While the tone sounds (3 s ≈ 23 frames of 4096 samples), the dominant pitch class is A.
     assert (features[0, 2:20].argmax(dim=-1) == 9).all()
     assert "input_values" not in seen  # conditioned on, not continued
+
+
+def test_stereo_model_generates_and_continues_in_stereo() -> None:
+    from sidecar.engine.tiny import build_tiny_model
+
+    model, tokenizer = build_tiny_model(audio_channels=2)  # 8 codebooks, like stereo-small
+    stereo = MusicgenEngine(model, tokenizer, "tiny-stereo", "cpu", is_random=True)
+    assert stereo.info.channels == 2
+    assert stereo.generate(
+        GenerationSpec(duration_seconds=0.5, prompt="x", variations=2)
+    ).shape == (2, 2, 16000)
+    prompt = np.random.default_rng(0).uniform(-0.3, 0.3, (2, 32000)).astype(np.float32)
+    spec = GenerationSpec(duration_seconds=0.5, prompt="x", audio_prompt=prompt)
+    assert stereo.generate(spec).shape == (1, 2, 16000)
+    # A mono clip is spread to both channels of a stereo model.
+    mono = GenerationSpec(duration_seconds=0.5, audio_prompt=prompt[:1])
+    assert stereo.generate(mono).shape == (1, 2, 16000)
