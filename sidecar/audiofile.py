@@ -32,17 +32,17 @@ MAX_CLIP_SECONDS = 600.0
 _BIT_DEPTH: dict[str, int] = {"pcm16": 16, "pcm24": 24, "float32": 32}
 
 
-def check_clip_path(path: Path) -> os.stat_result:
+def check_clip_path(path: Path, field: str = "clip") -> os.stat_result:
     """Stat `path`; `NotFoundError` if missing, `ForbiddenError` unless a regular file."""
     try:
         info = path.stat()
     except FileNotFoundError as e:
-        raise NotFoundError(f"clip: file '{path}' does not exist") from e
+        raise NotFoundError(f"{field}: file '{path}' does not exist") from e
     except OSError as e:
-        raise NotFoundError(f"clip: cannot read '{path}': {e.strerror}") from e
+        raise NotFoundError(f"{field}: cannot read '{path}': {e.strerror}") from e
     if not stat.S_ISREG(info.st_mode):
         raise ForbiddenError(
-            f"clip: '{path}' is not a regular file (directories, devices and FIFOs are refused)"
+            f"{field}: '{path}' is not a regular file (directories, devices and FIFOs are refused)"
         )
     return info
 

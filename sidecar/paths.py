@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sidecar.audiofile import check_clip_path
 from sidecar.errors import ForbiddenError, NotFoundError
 
 __all__ = ["PathPolicy", "default_roots"]
@@ -53,13 +52,5 @@ class PathPolicy:
                 f"{field}: '{shown}' is outside the allowed folders ({allowed}); "
                 "start the server with --allow-root to add one"
             )
-        try:
-            mode = os.stat(resolved).st_mode
-        except OSError as e:
-            raise NotFoundError(f"{field}: cannot read '{raw}': {e.strerror}") from e
-        if not stat.S_ISREG(mode):
-            raise ForbiddenError(
-                f"{field}: '{raw}' is not a regular file (directories, devices and FIFOs "
-                "are refused)"
-            )
+        check_clip_path(resolved, field)
         return resolved

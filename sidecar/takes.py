@@ -67,9 +67,8 @@ def plan_windows(
     so a window adds at most `window − context` seconds, less the slack. Windows are whole
     bars when `bpm` is given; the last one takes what is left.
     """
-    slack = (lambda s: s * (1 + SLACK_RATIO) + SLACK_SECONDS) if bpm else (lambda s: s)
     room = window_seconds - (MIN_PROMPT_SECONDS if has_prompt else 0.0)
-    if slack(total_seconds) <= room or (total_seconds <= room and bpm is not None):
+    if _with_slack(total_seconds, bpm) <= room or (total_seconds <= room and bpm is not None):
         return [(total_seconds, bars)]
     max_new = (window_seconds - CONTEXT_SECONDS - SLACK_SECONDS) / (1 + SLACK_RATIO)
     if bpm is None:
