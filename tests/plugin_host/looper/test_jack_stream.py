@@ -1,12 +1,13 @@
 """The duplex stream on a real (dummy-driver) JACK server: capture and switch timing."""
 
+import gc
 import time
 
 import numpy as np
 import pytest
 import sounddevice as sd
 
-from plugin_host.looper.audio import AudioEngine
+from plugin_host.looper.audio import AudioEngine, settle_collector
 from plugin_host.looper.player import SwitchCommand
 from tests.plugin_host.looper.jack import jack_connect, jack_ports
 
@@ -146,3 +147,17 @@ def test_switch_is_heard_on_the_bar_boundary_within_one_block(jack_server):
     offset = heard_counter - ring_counter
     print(f"switch heard {offset} samples after the bar boundary (block {block})")
     assert 0 <= offset <= block
+
+
+def test_settling_the_collector_takes_the_live_heap_out_of_full_collections():
+    # A full collection walks every tracked object while holding the GIL the audio callback needs.
+    kept = [{"n": i} for i in range(50_000)]  # long-lived state, as a loaded app has
+    tracked_before = len(gc.get_objects())
+    frozen = settle_collector()
+    try:
+        tracked_after = len(gc.get_objects())
+        assert frozen >= len(kept)
+        assert tracked_after < tracked_before - len(kept)
+        assert all(d["n"] == i for i, d in enumerate(kept))  # frozen objects stay alive and usable
+    finally:
+        gc.unfreeze()
