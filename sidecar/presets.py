@@ -1,9 +1,8 @@
 """② Presets: TOML files with a prompt template, sampling parameters and an effect chain.
 
 The format and the shipped presets are described in `docs/presets.md`. `default_presets_dir()`
-is the repository's top-level `presets/` folder, found relative to this package, which works for
-a checkout and an editable install (`pip install -e .`); a wheel does not carry that folder, so
-an installed server passes its own directory to `PresetLibrary.load()`.
+is the repository's top-level `presets/` folder: beside this package in a checkout or an editable
+install, and inside it (as `sidecar/shipped_presets/`, see pyproject.toml) in an installed wheel.
 """
 
 from __future__ import annotations
@@ -444,5 +443,7 @@ class PresetLibrary:
 
 
 def default_presets_dir() -> Path:
-    """The repository's `presets/` folder (checkout or editable install)."""
-    return Path(__file__).resolve().parent.parent / "presets"
+    """The shipped presets: inside the installed package (wheel), else the checkout's `presets/`."""
+    package = Path(__file__).resolve().parent
+    installed = package / "shipped_presets"
+    return installed if installed.is_dir() else package.parent / "presets"

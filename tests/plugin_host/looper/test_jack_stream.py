@@ -158,6 +158,6 @@ def test_settling_the_collector_takes_the_live_heap_out_of_full_collections():
         tracked_after = len(gc.get_objects())
         assert frozen >= len(kept)
         assert tracked_after < tracked_before - len(kept)
-        assert all(item == [i] for i, item in enumerate(kept))  # frozen objects stay alive and usable
+        assert all(item == [i] for i, item in enumerate(kept))  # frozen, yet alive and usable
     finally:
         gc.unfreeze()
