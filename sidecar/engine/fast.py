@@ -13,9 +13,11 @@ import torch
 from transformers.masking_utils import create_bidirectional_mask
 
 from sidecar.engine.base import GenerationSpec, ProgressCallback
+from sidecar.engine.buffers import SOURCE_BUCKET, DecodeBuffers
 from sidecar.engine.decode_modes import DECODE_MODES, DecodeMode, DecodeSettings
+from sidecar.engine.delay import place_column, undelay
 from sidecar.engine.fast_decoder import DecoderWeights, pack_decoder
-from sidecar.engine.kv_cache import CacheShape, StaticKVCache
+from sidecar.engine.kv_cache import StaticKVCache
 from sidecar.engine.musicgen import WINDOW_SECONDS, MusicgenEngine
 from sidecar.engine.sampling import SamplingPlan, choose_tokens, guide
 from sidecar.engine.static_step import StaticStepper, StepKey
@@ -24,11 +26,9 @@ from sidecar.errors import OutOfMemoryError, RequestError
 
 __all__ = ["DECODE_MODES", "DecodeMode", "DecodeSettings", "FastMusicgenEngine", "GeneratedCodes"]
 
-#: Cache lengths are rounded up to this many positions so that requests share buffers/graphs.
-_POSITION_BUCKET = 256
-_SOURCE_BUCKET = 32
+#: Static caches kept (one per row count) and captured decode steps kept (each holds a small
+#: private memory pool on the GPU).
 _MAX_CACHES = 2
-#: Captured decode steps kept (each holds a small private memory pool on the GPU).
 _MAX_STEPPERS = 8
 #: On GPU the host may queue at most this many steps ahead of the device, so that progress
 #: reports track the device and a cancel takes effect within a few steps.
@@ -91,9 +91,8 @@ class FastMusicgenEngine(MusicgenEngine):
             f"/{self.settings.linear}/{mode}",
         )
         self._weights: DecoderWeights | None = None
-        #: One cache per row count (batch × CFG), at most `_MAX_CACHES`, most recent last.
-        self._caches: dict[int, StaticKVCache] = {}
-        self._steppers: dict[StepKey, StaticStepper] = {}
+        #: Caches per row count (batch × CFG) and captured steps, reused across requests.
+        self._buffers = DecodeBuffers(self.device, _MAX_CACHES, _MAX_STEPPERS)
         #: The codes of the last `generate` (prompt frames included), for comparisons.
         self.last_codes: torch.Tensor | None = None
 
@@ -148,8 +147,7 @@ class FastMusicgenEngine(MusicgenEngine):
                 self.last_codes = result.codes
                 audio = self.decode_codes(result.codes)
         except torch.OutOfMemoryError as e:
-            self._caches.clear()
-            self._steppers.clear()
+            self._buffers.clear()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             raise OutOfMemoryError(
@@ -258,29 +256,6 @@ class FastMusicgenEngine(MusicgenEngine):
             codes = torch.stack([left, right], dim=3).flatten(2, 3)
         return torch.cat([start, codes[0].reshape(batch * k, -1)], dim=-1)
 
-    def _cache_for(self, rows: int, positions: int) -> StaticKVCache:
-        w = self.weights
-        shape = CacheShape(
-            len(w.layers),
-            rows,
-            w.num_heads,
-            w.head_dim,
-            _POSITION_BUCKET * math.ceil(positions / _POSITION_BUCKET),
-            w.act_dtype,
-            self.device,
-        )
-        cache = self._caches.pop(rows, None)
-        if cache is None or not cache.shape.fits(shape):
-            self._steppers = {k: s for k, s in self._steppers.items() if k.rows != rows}
-            cache = None  # drop the old buffers before allocating the new ones
-            if len(self._caches) >= _MAX_CACHES:
-                evicted = next(iter(self._caches))
-                del self._caches[evicted]
-                self._steppers = {k: s for k, s in self._steppers.items() if k.rows != evicted}
-            cache = StaticKVCache(shape)
-        self._caches[rows] = cache
-        return cache
-
     def _cross_mask(self, request: _Request, queries: int) -> torch.Tensor | None:
         dummy = torch.zeros(
             (request.rows, queries, self.weights.hidden_size),
@@ -319,7 +294,7 @@ class FastMusicgenEngine(MusicgenEngine):
             request.decoder_ids, pad_token_id=self._start_token, max_length=total_len
         )
         first = ids.shape[-1]  # the first position to generate (1 + prompt frames)
-        cache = self._cache_for(request.rows, total_len)
+        cache = self._buffers.cache(w, request.rows, total_len)
         keys, values = w.cross_kv(request.encoder_states.to(w.act_dtype))
         cache.set_cross(keys, values)
         generator = torch.Generator(device=self.device).manual_seed(spec.seed)
@@ -332,7 +307,7 @@ class FastMusicgenEngine(MusicgenEngine):
             self._embed(tokens, 0, request), cache, 0, self._cross_mask(request, first)
         )
         chosen = self._choose(hidden, request.plan, generator)
-        self._place(sequence, pattern, first, chosen)
+        place_column(sequence, pattern, first, chosen)
 
         stream = self._stream(request, spec, on_audio)
         every = max(1, round(audio_every_seconds * self._frame_rate))
@@ -377,7 +352,7 @@ class FastMusicgenEngine(MusicgenEngine):
                 hidden = w.forward(
                     self._embed(tokens, position, request), cache, position, step_mask
                 )
-                self._place(
+                place_column(
                     sequence, pattern, position + 1, self._choose(hidden, request.plan, generator)
                 )
             if self.device.type == "cuda":
@@ -404,37 +379,15 @@ class FastMusicgenEngine(MusicgenEngine):
         logits = self.weights.logits(hidden).reshape(-1, self.weights.vocab_size)
         return choose_tokens(guide(logits, plan.guidance_scale), plan, generator)
 
-    @staticmethod
-    def _place(
-        sequence: torch.Tensor, pattern: torch.Tensor, position: int, chosen: torch.Tensor
-    ) -> None:
-        column = pattern[:, position]
-        sequence[:, position] = torch.where(column == -1, chosen, column)
-
     def _undelay(self, sequence: torch.Tensor, total_len: int, batch: int) -> torch.Tensor:
-        """Codebook row r is delayed by d(r) positions: frames sit at d(r)+1 .. d(r)+frames."""
-        c = self._channel_codebooks
-        k = self.weights.num_codebooks
-        frames = total_len - c
-        rows = sequence.view(batch, k, -1)
-        parts = []
-        for r in range(k):
-            d = r // 2 if self._info.channels == 2 else r
-            parts.append(rows[:, r, d + 1 : d + 1 + frames])
-        return torch.stack(parts, dim=1)
+        frames = total_len - self._channel_codebooks
+        stereo = self._info.channels == 2
+        return undelay(sequence, frames, batch, self.weights.num_codebooks, stereo)
 
     def _stepper(self, request: _Request, cache: StaticKVCache) -> StaticStepper:
-        source = _SOURCE_BUCKET * math.ceil(request.encoder_states.shape[1] / _SOURCE_BUCKET)
+        source = SOURCE_BUCKET * math.ceil(request.encoder_states.shape[1] / SOURCE_BUCKET)
         key = StepKey(request.batch, request.rows, cache.shape.max_positions, source, request.plan)
-        stepper = self._steppers.pop(key, None)
-        if stepper is None:
-            if len(self._steppers) >= _MAX_STEPPERS:
-                del self._steppers[next(iter(self._steppers))]
-            stepper = StaticStepper(
-                self.weights, cache, key, self.device, capture=self.settings.cuda_graphs
-            )
-        self._steppers[key] = stepper  # most recently used last
-        return stepper
+        return self._buffers.stepper(self.weights, cache, key, self.settings.cuda_graphs)
 
     def _padded_cross_mask(self, request: _Request, source: int) -> torch.Tensor:
         """`(rows, 1, 1, source)` bool; fully masked rows (null condition) attend to zero values."""

@@ -115,8 +115,8 @@ def test_static_steps_survive_batch_changes_and_capture_warm_up(stock, monkeypat
         reference = _fast(stock, "exact")
         reference.generate_codes(spec)
         length = result.prompt_frames + 1 + result.steps - 1
-        rows = list(engine._caches)[-1]  # the cache this request used (most recent last)
-        ours, theirs = engine._caches[rows], reference._caches[rows]
+        rows = list(engine._buffers.caches)[-1]  # the cache this request used (most recent last)
+        ours, theirs = engine._buffers.caches[rows], reference._buffers.caches[rows]
         assert torch.equal(ours.keys[0][:, :, :length], theirs.keys[0][:, :, :length])
         assert torch.equal(ours.values[0][:, :, :length], theirs.values[0][:, :, :length])
 
