@@ -1,4 +1,4 @@
-"""The command line: `sidecar send` against a real server, `sidecar generate` one-shot."""
+"""The command line: `sidecar send` against a real server, `generate` one-shot, the demo."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import soundfile
 from pedalboard.io import AudioFile
 
-from tests.support.server import running_sidecar
+from tests.support.server import free_udp_port, running_sidecar
 
 
 def sidecar(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -65,3 +66,24 @@ def test_generate_one_shot_writes_the_file_and_says_where(tmp_path: Path) -> Non
     assert "100%" in result.stderr and "done: 1 file(s)" in result.stderr
     bad = sidecar("generate", "--model", "tiny", "variations=9")
     assert bad.returncode == 2 and "variations: 9 is out of range" in bad.stderr
+
+
+def test_the_offline_demo_does_what_the_readme_says(tmp_path: Path) -> None:
+    # README "Offline demo": tiny model, a synthesized 2-bar drum clip, one continue over OSC,
+    # every reply printed, and a stem of exactly 2 bars at 120 BPM, 48 kHz, 24-bit.
+    port = str(free_udp_port())
+    result = sidecar("demo", "--port", port, "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    clip = Path(lines[0].removeprefix("example clip: "))
+    assert clip.parent == tmp_path and clip.exists()
+    server = lines[1].split()  # server: <version> <model> <device> <state>
+    assert server[0] == "server:" and server[2] == "tiny" and server[-1] == "ready"
+    addresses = [line.split()[0] for line in lines[2:]]
+    assert addresses[0] == "/sidecar/accepted" and addresses[-1] == "/sidecar/done"
+    assert "/sidecar/progress" in addresses
+    stem = next(line for line in lines if line.startswith("/sidecar/stem")).split()[3]
+    assert Path(stem).is_relative_to(tmp_path / "stems")
+    with AudioFile(stem) as f:
+        assert (f.samplerate, f.frames) == (48000, 2 * 4 * 60 / 120 * 48000)
+    assert soundfile.info(stem).subtype == "PCM_24"
