@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Everything issue #6 measures on a GPU, in one device call; results land in $OUT.
+#
+#   bash bench/gpu_session.sh            # on the device: python3 there has torch + transformers
+#
+# Runs the `gpu`-marked correctness tests (no conftest: the device image lacks the audio/OSC
+# packages, which those tests do not need), then the decode benchmark for small and medium
+# (stock vs ours, side by side, time to first streamed audio with 0.25 s chunks). Knobs for a
+# CPU smoke run: BENCH_DEVICE, BENCH_SIZES, BENCH_SECONDS, BENCH_ROUNDS.
+set -uo pipefail
+out="${OUT:-bench/results}"
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+py="${PYTHON:-python3}"
+device="${BENCH_DEVICE:-cuda}"
+seconds="${BENCH_SECONDS:-10}"
+rounds="${BENCH_ROUNDS:-3}"
+day="$(date +%F)"
+status=0
+
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || true
+    "$py" - <<'PY'
+import platform, torch, transformers
+print("python", platform.python_version(), "torch", torch.__version__,
+      "transformers", transformers.__version__)
+if torch.cuda.is_available():
+    print("device", torch.cuda.get_device_name(0))
+print("CUDAGraph.register_generator_state:",
+      hasattr(torch.cuda.CUDAGraph, "register_generator_state"))
+PY
+} > "$out/gpu-env.txt" 2>&1
+cat "$out/gpu-env.txt"
+
+"$py" -m pytest -q --noconftest -p no:cacheprovider -m gpu tests/engine/test_fast.py \
+    2>&1 | tee "$out/gpu-tests.txt" || status=1
+
+for size in ${BENCH_SIZES:-small medium}; do
+    "$py" -m bench.decode_bench --device "$device" --size "$size" --seconds "$seconds" \
+        --rounds "$rounds" --stream-every 0.25 --json "$out/$device-$size-$day.json" \
+        2>&1 | tee "$out/$device-$size.txt" || status=1
+done
+exit "$status"
