@@ -16,6 +16,10 @@ __all__ = ["DecodeBuffers"]
 POSITION_BUCKET = 256
 #: Cross-attention lengths (text tokens) are rounded up to this for the captured steps.
 SOURCE_BUCKET = 32
+#: Static caches kept (one per row count: batch × CFG).
+MAX_CACHES = 2
+#: Captured decode steps kept (each holds a small private memory pool on the GPU).
+MAX_STEPPERS = 8
 
 
 class DecodeBuffers:
@@ -25,7 +29,9 @@ class DecodeBuffers:
     its cache, so dropping a cache drops the steppers built on it first.
     """
 
-    def __init__(self, device: torch.device, max_caches: int = 2, max_steppers: int = 8) -> None:
+    def __init__(
+        self, device: torch.device, max_caches: int = MAX_CACHES, max_steppers: int = MAX_STEPPERS
+    ) -> None:
         self.device = device
         self.max_caches = max_caches
         self.max_steppers = max_steppers

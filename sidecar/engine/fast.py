@@ -26,10 +26,6 @@ from sidecar.errors import OutOfMemoryError, RequestError
 
 __all__ = ["DECODE_MODES", "DecodeMode", "DecodeSettings", "FastMusicgenEngine", "GeneratedCodes"]
 
-#: Static caches kept (one per row count) and captured decode steps kept (each holds a small
-#: private memory pool on the GPU).
-_MAX_CACHES = 2
-_MAX_STEPPERS = 8
 #: On GPU the host may queue at most this many steps ahead of the device, so that progress
 #: reports track the device and a cancel takes effect within a few steps.
 _RUNAHEAD_STEPS = 8
@@ -92,7 +88,7 @@ class FastMusicgenEngine(MusicgenEngine):
         )
         self._weights: DecoderWeights | None = None
         #: Caches per row count (batch × CFG) and captured steps, reused across requests.
-        self._buffers = DecodeBuffers(self.device, _MAX_CACHES, _MAX_STEPPERS)
+        self._buffers = DecodeBuffers(self.device)
         #: The codes of the last `generate` (prompt frames included), for comparisons.
         self.last_codes: torch.Tensor | None = None
 
