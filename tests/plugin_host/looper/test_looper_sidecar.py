@@ -83,13 +83,8 @@ def keep_off_the_first_core(pid):
     On a 2-core box that leaves a core to JACK and the looper whatever the model is doing.
     """
     cpus = sorted(os.sched_getaffinity(pid))
-    if len(cpus) < 2:
-        return
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            os.sched_setaffinity(int(task.name), cpus[1:])
-        except OSError:
-            pass
+    if len(cpus) >= 2:
+        for_each_thread(pid, lambda tid: os.sched_setaffinity(tid, cpus[1:]))
 
 
 class CollectorProbe:
@@ -116,9 +111,14 @@ class CollectorProbe:
 
 def renice(pid, niceness):
     """Lower the model server's priority (every thread): generation is batch work, audio is not."""
+    for_each_thread(pid, lambda tid: os.setpriority(os.PRIO_PROCESS, tid, niceness))
+
+
+def for_each_thread(pid, apply):
+    """Call `apply(thread_id)` for every thread of `pid`; a thread that has exited is skipped."""
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+            apply(int(task.name))
         except OSError:
             pass
 
