@@ -258,10 +258,11 @@ class FastMusicgenEngine(MusicgenEngine):
             dtype=self.weights.act_dtype,
             device=self.device,
         )
+        # Positional: the embeddings argument was renamed (input_embeds -> inputs_embeds) in 5.x.
         mask = create_bidirectional_mask(
-            config=self.model.decoder.config,
-            inputs_embeds=dummy,
-            attention_mask=request.encoder_mask,
+            self.model.decoder.config,
+            dummy,
+            request.encoder_mask,
             encoder_hidden_states=request.encoder_states,
         )
         if mask is not None and not isinstance(mask, torch.Tensor):
