@@ -154,7 +154,11 @@ def _generate(args: argparse.Namespace) -> int:
     delivery = Delivery(_output_dir(args))
     job = Job(request=request, reply_to=("", 0), preset=preset)
     job.start()
-    JobRunner(engine, delivery, _Bar()).run(job)
+    runner = JobRunner(engine, delivery, _Bar())
+    try:
+        runner.run(job)
+    finally:
+        runner.close()
     return 0 if job.state is JobState.DONE else 1
 
 

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -14,24 +15,19 @@ import numpy as np
 from sidecar.engine.base import Engine, GenerationSpec, ProgressCallback
 from sidecar.errors import OutOfMemoryError, RequestError
 from sidecar.osc.schema import GenerateRequest
+from sidecar.parallel import TakePool
 from sidecar.post.channels import to_channels
 from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
 from sidecar.post.pipeline import PostSpec, process
 from sidecar.post.resample import resample
 from sidecar.presets import Preset
 from sidecar.stemsets import stem_prompts
+from sidecar.windows import CONTEXT_SECONDS, MIN_PROMPT_SECONDS, plan_windows, with_slack
 
-__all__ = ["MIN_PROMPT_SECONDS", "MadeTake", "TakeMaker", "plan_windows"]
+__all__ = ["MadeTake", "TakeMaker"]
 
 log = logging.getLogger(__name__)
 
-#: Extra audio asked of the model beyond the grid length, so tempo correction has material.
-SLACK_RATIO = 0.10
-SLACK_SECONDS = 0.5
-#: Shortest prompt worth continuing, seconds.
-MIN_PROMPT_SECONDS = 0.5
-#: Past one window, each window is re-prompted with this much of the last one (whole bars).
-CONTEXT_SECONDS = 10.0
 #: Keys this far apart (semitones) are pitch-corrected with `fix_key`; more is a different key.
 MAX_KEY_FIX_SEMITONES = 2
 #: Below this confidence a key estimate is not acted on.
@@ -51,53 +47,13 @@ class MadeTake:
     windows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def plan_windows(
-    total_seconds: float,
-    bpm: float | None,
-    beats_per_bar: int,
-    window_seconds: float,
-    has_prompt: bool,
-    bars: int | None = None,
-) -> list[tuple[float, int | None]]:
-    """Split a request into windows of (seconds, bars); one window when it fits.
-
-    One window fits when the length (plus tempo slack) leaves room for at least
-    `MIN_PROMPT_SECONDS` of prompt; a longer prompt is then cut to its tail. Past that, each
-    window after the first is prompted with `CONTEXT_SECONDS` (whole bars) of the one before,
-    so a window adds at most `window − context` seconds, less the slack. Windows are whole
-    bars when `bpm` is given; the last one takes what is left.
-    """
-    room = window_seconds - (MIN_PROMPT_SECONDS if has_prompt else 0.0)
-    if _with_slack(total_seconds, bpm) <= room or (total_seconds <= room and bpm is not None):
-        return [(total_seconds, bars)]
-    max_new = (window_seconds - CONTEXT_SECONDS - SLACK_SECONDS) / (1 + SLACK_RATIO)
-    if bpm is None:
-        step = math.floor(max_new)
-        count = math.ceil(total_seconds / step)
-        return [(min(step, total_seconds - i * step), None) for i in range(count)]
-    bar_seconds = beats_per_bar * 60.0 / bpm
-    bars_total = round(total_seconds / bar_seconds)
-    bars_step = math.floor(max_new / bar_seconds)
-    if bars_step < 1:
-        raise RequestError(
-            f"bars: one bar at {bpm:g} bpm is {bar_seconds:.1f} s; a continuation past the "
-            f"model's window needs bars of at most {max_new:.1f} s",
-            "bars",
-        )
-    plan: list[tuple[float, int | None]] = []
-    done = 0
-    while done < bars_total:
-        n = min(bars_step, bars_total - done)
-        plan.append((n * bar_seconds, n))
-        done += n
-    return plan
-
-
 class TakeMaker:
     """Decodes a request's rows (variations × stem parts) and post-processes every take."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, pool: TakePool | None = None) -> None:
         self.engine = engine
+        #: Post-processes a batch's takes side by side.
+        self.pool = pool if pool is not None else TakePool()
         #: Seconds spent per stage by the last `make` (decode, post, key).
         self.timings: dict[str, float] = {}
 
@@ -174,7 +130,7 @@ class TakeMaker:
                 CONTEXT_SECONDS
                 if len(plan) > 1
                 else info.max_seconds
-                - min(_with_slack(first, req.bpm), info.max_seconds - MIN_PROMPT_SECONDS)
+                - min(with_slack(first, req.bpm), info.max_seconds - MIN_PROMPT_SECONDS)
             )
             if prompt_seconds > allowed:
                 audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
@@ -186,7 +142,7 @@ class TakeMaker:
         for w, (window_seconds, window_bars) in enumerate(plan):
             used = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
             gen_seconds = max(
-                window_seconds, min(_with_slack(window_seconds, req.bpm), info.max_seconds - used)
+                window_seconds, min(with_slack(window_seconds, req.bpm), info.max_seconds - used)
             )
             spec = GenerationSpec(
                 duration_seconds=gen_seconds,
@@ -218,14 +174,23 @@ class TakeMaker:
                 sample_format=req.format,
                 downbeat_at_start=audio_prompt is not None,
             )
-            for r in range(len(rows)):
-                raw = audio[r]
-                if board is not None and preset is not None:
-                    raw = preset.apply_effects(raw, info.sample_rate, bpm=req.bpm, board=board)
-                delivered, report = process(raw, info.sample_rate, post, reference, reference_rate)
+            raws = [audio[r] for r in range(len(rows))]
+            if board is not None and preset is not None:  # one board: its state is not shared
+                raws = [
+                    preset.apply_effects(raw, info.sample_rate, bpm=req.bpm, board=board)
+                    for raw in raws
+                ]
+            one = partial(
+                process,
+                sample_rate=info.sample_rate,
+                spec=post,
+                reference=reference,
+                reference_sample_rate=reference_rate,
+            )
+            done = self.pool.map(one, raws, check_cancel)
+            for r, (delivered, report) in enumerate(done):
                 pieces[r].append(delivered)
                 reports[r].append(report.to_dict())
-                check_cancel()
             self.timings["post_seconds"] += time.perf_counter() - started
             if w + 1 < len(plan):
                 audio_prompt = self._tails(pieces, req.sample_rate, req.bpm, req.beats_per_bar)
@@ -236,18 +201,19 @@ class TakeMaker:
                     audio_prompt.shape[-1] / info.sample_rate,
                 )
         started = time.perf_counter()
-        takes = [
-            self._finish(
-                req,
-                np.concatenate(pieces[r], axis=-1),
-                reports[r],
-                variation,
-                part,
-                reference,
-                reference_rate,
-            )
-            for r, (variation, part) in enumerate(rows)
-        ]
+        clip_key = None
+        if req.key is None and reference is not None and reference_rate is not None:
+            clip_key = _key_of(reference, reference_rate)
+        takes = self.pool.map(
+            lambda r: self._finish(
+                req, np.concatenate(pieces[r], axis=-1), reports[r], *rows[r], clip_key
+            ),
+            range(len(rows)),
+            check_cancel,
+        )
+        if req.key is None and reference is not None:
+            for take in takes:
+                take.report.setdefault("clip_key", None)  # measured, but too short to tell
         self.timings["key_seconds"] = time.perf_counter() - started
         return takes
 
@@ -327,10 +293,12 @@ class TakeMaker:
         windows: list[dict[str, Any]],
         variation: int,
         part: str | None,
-        reference: np.ndarray | None,
-        reference_rate: int | None,
+        clip_key: KeyEstimate | None,
     ) -> MadeTake:
-        """The take's report (the last window's, plus windows and key), key fixed if asked."""
+        """The take's report (the last window's, plus windows and key), key fixed if asked.
+
+        `clip_key` is the prompt clip's key, estimated once per request when no `key` was given.
+        """
         report = dict(windows[-1])
         report["bars"] = sum(int(w.get("bars") or 0) for w in windows) or report.get("bars")
         report["num_samples"] = int(audio.shape[-1])
@@ -342,10 +310,9 @@ class TakeMaker:
         report["key"] = None if estimate is None else estimate.label
         report["key_confidence"] = None if estimate is None else round(estimate.confidence, 3)
         target = req.key
-        if target is None and reference is not None and reference_rate is not None:
-            clip_key = _key_of(reference, reference_rate)
-            report["clip_key"] = None if clip_key is None else clip_key.label
-            if clip_key is not None and clip_key.confidence >= MIN_KEY_CONFIDENCE:
+        if target is None and clip_key is not None:
+            report["clip_key"] = clip_key.label
+            if clip_key.confidence >= MIN_KEY_CONFIDENCE:
                 target = clip_key.label
         shift = 0
         if (
@@ -378,11 +345,6 @@ def _key_of(audio: np.ndarray, sample_rate: int) -> KeyEstimate | None:
     if audio.shape[-1] < sample_rate * MIN_KEY_SECONDS:
         return None
     return estimate_key(audio, sample_rate)
-
-
-def _with_slack(seconds: float, bpm: float | None) -> float:
-    """What to ask of the model for `seconds` of grid: more when the tempo will be corrected."""
-    return seconds * (1 + SLACK_RATIO) + SLACK_SECONDS if bpm is not None else seconds
 
 
 def _rows_of(audio: np.ndarray | None, lo: int, hi: int) -> np.ndarray | None:

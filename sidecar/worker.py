@@ -21,10 +21,12 @@ from sidecar.history import Take, TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.journal import Journal
 from sidecar.osc.schema import GenerateRequest, OscArg, Stem
+from sidecar.parallel import TakePool
 from sidecar.paths import PathPolicy
 from sidecar.post.pipeline import build_tempo_map
 from sidecar.post.prompt import prepare_prompt
-from sidecar.takes import MIN_PROMPT_SECONDS, MadeTake, TakeMaker
+from sidecar.takes import MadeTake, TakeMaker
+from sidecar.windows import MIN_PROMPT_SECONDS
 
 __all__ = ["JobRunner", "Reporter", "Worker"]
 
@@ -101,7 +103,8 @@ class JobRunner:
         self.policy = policy
         self.journal = journal
         self.history = history
-        self.maker = TakeMaker(engine)
+        self.pool = TakePool()
+        self.maker = TakeMaker(engine, self.pool)
 
     def run(self, job: Job) -> None:
         if self.journal is not None:
@@ -115,7 +118,11 @@ class JobRunner:
     def set_engine(self, engine: Engine) -> None:
         """Use `engine` from the next job on (after a model switch)."""
         self.engine = engine
-        self.maker = TakeMaker(engine)
+        self.maker = TakeMaker(engine, self.pool)
+
+    def close(self) -> None:
+        """Stops the post-processing threads (after the take each is on)."""
+        self.pool.close()
 
     def _run_and_answer(self, job: Job) -> None:
         try:
@@ -354,6 +361,7 @@ class Worker(threading.Thread):
         while True:
             job = self.queue.take()
             if job is None:
+                self.runner.close()
                 return
             try:
                 self.runner.run(job)

@@ -52,6 +52,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# Unpitched material (a drum loop) has no peaks to estimate tuning from; librosa then assumes
+# A440 and says so on every call, and the confidence already reports "no key". Set once here,
+# not per call: `warnings.catch_warnings` is not thread-safe, and takes are analysed side by side.
+warnings.filterwarnings(
+    "ignore", message="Trying to estimate tuning from empty", category=UserWarning
+)
+
 Mode = Literal["major", "minor"]
 
 #: Pitch-class names (sharps), C = 0; output uses the usual spelling below.
@@ -221,13 +228,9 @@ def _mean_chroma(mono: np.ndarray, sample_rate: int) -> np.ndarray | None:
         mono = librosa.resample(mono, orig_sr=sample_rate, target_sr=_ANALYSIS_RATE)
     if not np.any(np.abs(mono) > 1e-6):
         return None
-    with warnings.catch_warnings():
-        # Unpitched material (a drum loop) has no peaks to estimate tuning from; librosa then
-        # assumes A440 and says so on every call. The confidence already reports "no key".
-        warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty")
-        chroma = librosa.feature.chroma_cqt(
-            y=mono, sr=_ANALYSIS_RATE, hop_length=_HOP, norm=None, n_chroma=12, bins_per_octave=36
-        )
+    chroma = librosa.feature.chroma_cqt(
+        y=mono, sr=_ANALYSIS_RATE, hop_length=_HOP, norm=None, n_chroma=12, bins_per_octave=36
+    )
     energy = chroma.sum(axis=0)
     peak = float(energy.max(initial=0.0))
     if peak <= 0.0 or not math.isfinite(peak):

@@ -1,0 +1,79 @@
+"""③→⑤ Per-take work side by side: a small thread pool that keeps order and stops on cancel."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+__all__ = ["TakePool", "usable_cores"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: More threads than this buy nothing for a batch of takes (variations × stem parts).
+MAX_WORKERS = 8
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+class TakePool:
+    """Runs one function over a job's takes on up to `max_workers` threads.
+
+    Post-processing is numpy, scipy, Rubber Band and numba, which release the GIL for most of
+    their time, so takes processed side by side finish sooner (1.5× on 2 cores for 4 takes).
+    Results come back in the order of the inputs. `check_cancel` runs after every take that
+    finishes; when it (or a take) raises, takes not yet started are dropped and the ones
+    running are waited for, so nothing of a job outlives it. One take runs inline.
+    """
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self.max_workers = max(1, max_workers or min(MAX_WORKERS, usable_cores()))
+        self._executor: ThreadPoolExecutor | None = None
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        check_cancel: Callable[[], None],
+    ) -> list[R]:
+        """`[fn(item) for item in items]`, side by side; the first error is raised."""
+        if len(items) <= 1 or self.max_workers == 1:
+            out: list[R] = []
+            for item in items:
+                out.append(fn(item))
+                check_cancel()
+            return out
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="sidecar-take")
+        futures = [self._executor.submit(fn, item) for item in items]
+        pending: set[Future[R]] = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()  # raises the take's error, if any
+                check_cancel()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            raise
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        """Stops the threads (after any take still running)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+            log.debug("take pool closed")

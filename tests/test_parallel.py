@@ -1,0 +1,120 @@
+"""The take pool: order kept, work side by side, cancel and errors stop the batch."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from sidecar.errors import CancelledError
+from sidecar.parallel import TakePool, usable_cores
+
+
+def _spectrum_energy(seed: int) -> float:
+    """Real numpy work that releases the GIL: the energy of a 2**20-point spectrum."""
+    signal = np.random.default_rng(seed).standard_normal(1 << 20)
+    return float(np.sum(np.abs(np.fft.rfft(signal)) ** 2))
+
+
+def test_results_come_back_in_input_order_and_equal_serial_results() -> None:
+    pool = TakePool(3)
+    try:
+        got = pool.map(_spectrum_energy, list(range(7)), lambda: None)
+    finally:
+        pool.close()
+    assert got == [_spectrum_energy(seed) for seed in range(7)]
+
+
+def test_takes_run_on_several_threads_at_once() -> None:
+    pool = TakePool(2)
+    both_inside = threading.Barrier(2, timeout=10.0)
+    names: list[str] = []
+
+    def take(item: int) -> int:
+        names.append(threading.current_thread().name)
+        both_inside.wait()  # only passes if two takes are running at the same time
+        return item * 10
+
+    try:
+        assert pool.map(take, [1, 2], lambda: None) == [10, 20]
+    finally:
+        pool.close()
+    assert len(set(names)) == 2 and all(n.startswith("sidecar-take") for n in names)
+
+
+def test_one_take_runs_inline_on_the_callers_thread() -> None:
+    pool = TakePool(4)
+    seen: list[threading.Thread] = []
+
+    def take(item: int) -> int:
+        seen.append(threading.current_thread())
+        return item
+
+    assert pool.map(take, [5], lambda: None) == [5]
+    assert seen == [threading.current_thread()]
+    assert pool._executor is None  # no threads were started for it
+
+
+def test_cancel_drops_takes_not_started_and_waits_for_the_running_one() -> None:
+    pool = TakePool(2)
+    started: list[int] = []
+    running = threading.Event()
+    finished: list[int] = []
+    cancelled = threading.Event()
+
+    def take(item: int) -> int:
+        started.append(item)
+        running.set()
+        time.sleep(0.05 * (item + 1))
+        finished.append(item)
+        return item
+
+    def check_cancel() -> None:
+        cancelled.set()
+        raise CancelledError("cancelled by the client")
+
+    try:
+        with pytest.raises(CancelledError):
+            pool.map(take, list(range(8)), check_cancel)
+        # The first take to finish triggered the cancel; at most the two running ones ran.
+        assert cancelled.is_set() and len(started) <= 3
+        assert sorted(finished) == sorted(started)  # nothing is still running after map returns
+        time.sleep(0.3)
+        assert len(started) <= 3  # and nothing starts later
+    finally:
+        pool.close()
+
+
+def test_a_failing_take_raises_its_own_error() -> None:
+    pool = TakePool(2)
+
+    def take(item: int) -> int:
+        if item == 2:
+            raise ValueError(f"take {item}: bad audio")
+        return item
+
+    try:
+        with pytest.raises(ValueError, match="take 2: bad audio"):
+            pool.map(take, [0, 1, 2, 3], lambda: None)
+        assert pool.map(take, [0, 1], lambda: None) == [0, 1]  # the pool still serves
+    finally:
+        pool.close()
+
+
+def test_close_stops_the_threads() -> None:
+    pool = TakePool(2)
+    pool.map(_spectrum_energy, [0, 1], lambda: None)
+    assert pool._executor is not None
+    threads = list(pool._executor._threads)
+    assert threads and all(t.is_alive() for t in threads)
+    pool.close()
+    for thread in threads:
+        thread.join(timeout=5.0)
+    assert not any(t.is_alive() for t in threads)
+
+
+def test_default_size_follows_the_cores_this_process_may_use() -> None:
+    assert TakePool().max_workers == min(8, usable_cores())
+    assert usable_cores() >= 1
