@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["TakePool", "usable_cores"]
 
@@ -54,9 +54,8 @@ class TakePool:
                 out.append(fn(item))
                 check_cancel()
             return out
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="sidecar-take")
-        futures = [self._executor.submit(fn, item) for item in items]
+        executor = self._threads()
+        futures = [executor.submit(fn, item) for item in items]
         pending: set[Future[R]] = set(futures)
         try:
             while pending:
@@ -70,6 +69,15 @@ class TakePool:
             wait(futures)
             raise
         return [future.result() for future in futures]
+
+    def start(self, fn: Callable[..., R], *args: Any) -> Future[R]:
+        """Runs `fn(*args)` on a pool thread from now on; the caller must wait for it."""
+        return self._threads().submit(fn, *args)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="sidecar-take")
+        return self._executor
 
     def close(self) -> None:
         """Stops the threads (after any take still running)."""

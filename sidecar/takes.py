@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -96,6 +97,44 @@ class TakeMaker:
         on_fraction: Callable[[float], None],
         check_cancel: Callable[[], None],
         on_preview: Callable[[np.ndarray, float], None] | None = None,
+    ) -> list[MadeTake]:
+        """Decodes and post-processes the request's takes (one batch per window).
+
+        The prompt clip's key does not depend on the takes, so it is estimated on the take
+        pool while the model decodes (free on a GPU), and waited for however `make` ends.
+        """
+        clip_key = None
+        if req.key is None and reference is not None and reference_rate is not None:
+            clip_key = self.pool.start(_key_of, reference, reference_rate)
+        try:
+            return self._make(
+                req,
+                preset,
+                prompt,
+                reference,
+                reference_rate,
+                seed,
+                on_fraction,
+                check_cancel,
+                on_preview,
+                clip_key,
+            )
+        finally:
+            if clip_key is not None:
+                wait([clip_key])
+
+    def _make(
+        self,
+        req: GenerateRequest,
+        preset: Preset | None,
+        prompt: np.ndarray | None,
+        reference: np.ndarray | None,
+        reference_rate: int | None,
+        seed: int,
+        on_fraction: Callable[[float], None],
+        check_cancel: Callable[[], None],
+        on_preview: Callable[[np.ndarray, float], None] | None,
+        clip_key_future: Future[KeyEstimate | None] | None,
     ) -> list[MadeTake]:
         info = self.engine.info
         texts, rows = self._rows(req, preset)
@@ -201,9 +240,7 @@ class TakeMaker:
                     audio_prompt.shape[-1] / info.sample_rate,
                 )
         started = time.perf_counter()
-        clip_key = None
-        if req.key is None and reference is not None and reference_rate is not None:
-            clip_key = _key_of(reference, reference_rate)
+        clip_key = None if clip_key_future is None else clip_key_future.result()
         takes = self.pool.map(
             lambda r: self._finish(
                 req, np.concatenate(pieces[r], axis=-1), reports[r], *rows[r], clip_key

@@ -118,3 +118,26 @@ def test_close_stops_the_threads() -> None:
 def test_default_size_follows_the_cores_this_process_may_use() -> None:
     assert TakePool().max_workers == min(8, usable_cores())
     assert usable_cores() >= 1
+
+
+def test_start_runs_beside_the_caller_and_map_still_serves_meanwhile() -> None:
+    pool = TakePool(2)
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(10.0)
+        return threading.current_thread().name
+
+    try:
+        background = pool.start(slow)
+        # The other thread still takes a batch while the background task waits.
+        assert pool.map(_spectrum_energy, [3, 4], lambda: None) == [
+            _spectrum_energy(3),
+            _spectrum_energy(4),
+        ]
+        assert not background.done()
+        release.set()
+        assert background.result(timeout=10.0).startswith("sidecar-take")
+    finally:
+        release.set()
+        pool.close()
