@@ -5,8 +5,11 @@
 #
 # Runs the `gpu`-marked correctness tests (no conftest: the device image lacks the audio/OSC
 # packages, which those tests do not need), then the decode benchmark for small and medium
-# (stock vs ours, side by side, time to first streamed audio with 0.25 s chunks). Knobs for a
-# CPU smoke run: BENCH_DEVICE, BENCH_SIZES, BENCH_SECONDS, BENCH_ROUNDS.
+# (stock vs ours, side by side, time to first streamed audio with 0.25 s chunks). With the
+# wheels of `bash bench/wheelhouse.sh` carried over (carry ["bench/wheelhouse"]), it installs
+# them beside the image's packages and also times warm requests through a real server on the
+# device (bench/overhead_bench.py, exact and fast decoders, 8 bars). Knobs for a CPU smoke
+# run: BENCH_DEVICE, BENCH_SIZES, BENCH_SECONDS, BENCH_ROUNDS, BENCH_OVERHEAD_BARS.
 set -uo pipefail
 out="${OUT:-bench/results}"
 mkdir -p "$out"
@@ -35,9 +38,24 @@ cat "$out/gpu-env.txt"
 "$py" -m pytest -q --noconftest -p no:cacheprovider -m gpu tests/engine/test_fast.py \
     2>&1 | tee "$out/gpu-tests.txt" || status=1
 
+if [ -d bench/wheelhouse ]; then
+    deps="$(mktemp -d)"
+    "$py" -m pip install --quiet --no-index --no-deps --target "$deps" bench/wheelhouse/*.whl \
+        && export PYTHONPATH="$deps:$PWD${PYTHONPATH:+:$PYTHONPATH}" \
+        || { echo "wheelhouse install failed"; status=1; }
+fi
+
 for size in ${BENCH_SIZES:-small medium}; do
     "$py" -m bench.decode_bench --device "$device" --size "$size" --seconds "$seconds" \
         --rounds "$rounds" --stream-every 0.25 --json "$out/$device-$size-$day.json" \
         2>&1 | tee "$out/$device-$size.txt" || status=1
 done
+if [ -d bench/wheelhouse ]; then
+    for decoder in exact fast; do
+        "$py" bench/overhead_bench.py --model random-small --device "$device" \
+            --decoder "$decoder" --bars "${BENCH_OVERHEAD_BARS:-8}" --runs 3 \
+            --json "$out/overhead-$device-small-$decoder-$day.json" \
+            2>&1 | tee "$out/overhead-$device-$decoder.txt" || status=1
+    done
+fi
 exit "$status"

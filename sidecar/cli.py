@@ -22,8 +22,12 @@ __all__ = ["main", "parse_pairs"]
 
 log = logging.getLogger("sidecar")
 
-#: Modules that add their own subcommand through `register(subparsers)`.
-_PLUGINS = ("sidecar.conform", "sidecar.install_ableton", "plugin_host.looper.cli")
+#: Modules that add their own subcommand through `register(subparsers)`, by subcommand name.
+_PLUGINS = {
+    "conform": "sidecar.conform",
+    "install-ableton": "sidecar.install_ableton",
+    "loop": "plugin_host.looper.cli",
+}
 
 
 def parse_pairs(pairs: list[str]) -> list[Any]:
@@ -291,19 +295,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default=None)
     p.set_defaults(func=_demo)
 
-    for name in _PLUGINS:
+    for command, name in _PLUGINS.items():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name is None or not name.startswith(e.name):
-                raise
-            continue
-        module.register(sub)
+            if e.name is not None and name.startswith(e.name):
+                continue  # that part is not installed at all
+            _register_unavailable(sub, command, name, e)
+        except (ImportError, OSError) as e:  # e.g. sounddevice without the PortAudio library
+            _register_unavailable(sub, command, name, e)
+        else:
+            module.register(sub)
     return parser
 
 
+def _register_unavailable(sub: Any, command: str, module: str, error: Exception) -> None:
+    """A subcommand whose module cannot load here: the others (serve above all) still work.
+
+    Running it prints why, e.g. the looper on a headless GPU box with no PortAudio library.
+    """
+    reason = f"{type(error).__name__}: {error}"
+    log.debug("subcommand %s unavailable (%s): %s", command, module, reason)
+    p = sub.add_parser(command, help=f"(unavailable here: {reason})", add_help=False)
+
+    def unavailable(args: argparse.Namespace) -> int:
+        del args
+        sys.stderr.write(
+            f"error: `sidecar {command}` cannot run here: importing {module} failed with "
+            f"{reason}. Install what it names (for the looper: pip install sounddevice, and "
+            "the PortAudio library, e.g. apt-get install libportaudio2).\n"
+        )
+        return 1
+
+    p.set_defaults(func=unavailable, takes_any_arguments=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_any_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,43 @@ def test_the_offline_demo_does_what_the_readme_says(tmp_path: Path) -> None:
     with AudioFile(stem) as f:
         assert (f.samplerate, f.frames) == (48000, 2 * 4 * 60 / 120 * 48000)
     assert soundfile.info(stem).subtype == "PCM_24"
+
+
+def _without_portaudio(tmp_path: Path) -> dict[str, str]:
+    """An environment where `import sounddevice` fails as it does with no PortAudio library."""
+    shim = tmp_path / "no-portaudio"
+    shim.mkdir()
+    (shim / "sounddevice.py").write_text('raise OSError("PortAudio library not found")\n')
+    return {"PYTHONPATH": os.pathsep.join([str(shim), *sys.path])}
+
+
+def test_server_runs_where_the_looper_cannot_load(tmp_path: Path) -> None:
+    # A headless GPU box has no PortAudio: serving must not depend on the looper's audio stack.
+    env = _without_portaudio(tmp_path)
+    with running_sidecar(tmp_path, "--no-warm-up", env=env) as server:
+        pong = subprocess.run(
+            [sys.executable, "-m", "sidecar", "send", "ping", "--port", str(server.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **env},
+        )
+        assert pong.returncode == 0 and pong.stdout.split()[2:] == ["tiny", "cpu", "ready"]
+    loop = subprocess.run(
+        [sys.executable, "-m", "sidecar", "loop", "--bars", "4", "--clock", "midi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    assert loop.returncode == 1
+    assert "`sidecar loop` cannot run here" in loop.stderr
+    assert "PortAudio library not found" in loop.stderr and "libportaudio2" in loop.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "sidecar", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    assert "unavailable here" in listed.stdout
