@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -103,156 +104,139 @@ class TakeMaker:
         The prompt clip's key does not depend on the takes, so it is estimated on the take
         pool while the model decodes (free on a GPU), and waited for however `make` ends.
         """
-        clip_key = None
-        if req.key is None and reference is not None and reference_rate is not None:
-            clip_key = self.pool.start(_key_of, reference, reference_rate)
-        try:
-            return self._make(
-                req,
-                preset,
-                prompt,
-                reference,
-                reference_rate,
-                seed,
-                on_fraction,
-                check_cancel,
-                on_preview,
-                clip_key,
-            )
-        finally:
-            if clip_key is not None:
-                wait([clip_key])
-
-    def _make(
-        self,
-        req: GenerateRequest,
-        preset: Preset | None,
-        prompt: np.ndarray | None,
-        reference: np.ndarray | None,
-        reference_rate: int | None,
-        seed: int,
-        on_fraction: Callable[[float], None],
-        check_cancel: Callable[[], None],
-        on_preview: Callable[[np.ndarray, float], None] | None,
-        clip_key_future: Future[KeyEstimate | None] | None,
-    ) -> list[MadeTake]:
-        info = self.engine.info
-        texts, rows = self._rows(req, preset)
-        if on_preview is not None and not getattr(self.engine, "streams_audio", False):
-            raise RequestError(
-                "preview: this server's decoder cannot stream partial audio; start it with "
-                "--decoder exact, fp32 or fast",
-                "preview",
-            )
-        melody = prompt if req.melody else None
-        audio_prompt = None if req.melody else prompt
-        rate = info.sample_rate
-        prompt_seconds = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
-        plan = plan_windows(
-            req.duration_seconds,
-            req.bpm,
-            req.beats_per_bar,
-            info.max_seconds,
-            audio_prompt is not None,
-            req.bars,
-        )
-        if len(plan) > 1 and req.loop:
-            raise RequestError(
-                f"loop: a {req.duration_seconds:.0f} s take is made in {len(plan)} windows "
-                "and cannot be looped; ask for at most one window's length",
-                "loop",
-            )
-        if audio_prompt is not None:
-            # The end of the clip is what gets continued: keep its tail where room is short.
-            first = plan[0][0]
-            allowed = (
-                CONTEXT_SECONDS
-                if len(plan) > 1
-                else info.max_seconds
-                - min(with_slack(first, req.bpm), info.max_seconds - MIN_PROMPT_SECONDS)
-            )
-            if prompt_seconds > allowed:
-                audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
-                log.info("prompt cut to its last %.2f s to fit the window", allowed)
-        board = preset.build_board(req.bpm) if preset is not None and preset.effects else None
-        self.timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
-        pieces: list[list[np.ndarray]] = [[] for _ in rows]
-        reports: list[list[dict[str, Any]]] = [[] for _ in rows]
-        for w, (window_seconds, window_bars) in enumerate(plan):
-            used = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
-            gen_seconds = max(
-                window_seconds, min(with_slack(window_seconds, req.bpm), info.max_seconds - used)
-            )
-            spec = GenerationSpec(
-                duration_seconds=gen_seconds,
-                prompts=texts,
-                audio_prompt=audio_prompt,
-                melody=melody,
-                variations=len(rows),
-                guidance_scale=req.guidance,
-                temperature=req.temperature,
-                top_k=req.top_k,
-                top_p=req.top_p,
-                seed=seed + w,
-            )
-            share = (w / len(plan), 1.0 / len(plan))
-            started = time.perf_counter()
-            offset = sum(p[0] for p in plan[:w])
-            preview = None if on_preview is None else _shifted(on_preview, offset)
-            audio = self._decode(spec, share, on_fraction, preview, req.preview)
-            self.timings["decode_seconds"] += time.perf_counter() - started
-            started = time.perf_counter()
-            post = PostSpec(
-                sample_rate=req.sample_rate,
-                channels=req.channels,
-                bpm=req.bpm,
-                bars=window_bars,
-                beats_per_bar=req.beats_per_bar,
-                loop=req.loop,
-                loudness_lufs=req.loudness,  # a preset's target is applied already
-                sample_format=req.format,
-                downbeat_at_start=audio_prompt is not None,
-            )
-            raws = [audio[r] for r in range(len(rows))]
-            if board is not None and preset is not None:  # one board: its state is not shared
-                raws = [
-                    preset.apply_effects(raw, info.sample_rate, bpm=req.bpm, board=board)
-                    for raw in raws
-                ]
-            one = partial(
-                process,
-                sample_rate=info.sample_rate,
-                spec=post,
-                reference=reference,
-                reference_sample_rate=reference_rate,
-            )
-            done = self.pool.map(one, raws, check_cancel)
-            for r, (delivered, report) in enumerate(done):
-                pieces[r].append(delivered)
-                reports[r].append(report.to_dict())
-            self.timings["post_seconds"] += time.perf_counter() - started
-            if w + 1 < len(plan):
-                audio_prompt = self._tails(pieces, req.sample_rate, req.bpm, req.beats_per_bar)
-                log.info(
-                    "window %d/%d done; re-prompting with %.1f s",
-                    w + 1,
-                    len(plan),
-                    audio_prompt.shape[-1] / info.sample_rate,
+        with self._clip_key(req, reference, reference_rate) as clip_key_future:
+            info = self.engine.info
+            texts, rows = self._rows(req, preset)
+            if on_preview is not None and not getattr(self.engine, "streams_audio", False):
+                raise RequestError(
+                    "preview: this server's decoder cannot stream partial audio; start it with "
+                    "--decoder exact, fp32 or fast",
+                    "preview",
                 )
-        started = time.perf_counter()
-        clip_key = None if clip_key_future is None else clip_key_future.result()
-        takes = self.pool.map(
-            lambda r: self._finish(
-                req, np.concatenate(pieces[r], axis=-1), reports[r], *rows[r], clip_key
-            ),
-            range(len(rows)),
-            check_cancel,
-        )
-        if req.key is None and reference is not None:
-            for take in takes:
-                take.report.setdefault("clip_key", None)  # measured, but too short to tell
-        self.timings["key_seconds"] = time.perf_counter() - started
-        return takes
+            melody = prompt if req.melody else None
+            audio_prompt = None if req.melody else prompt
+            rate = info.sample_rate
+            prompt_seconds = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
+            plan = plan_windows(
+                req.duration_seconds,
+                req.bpm,
+                req.beats_per_bar,
+                info.max_seconds,
+                audio_prompt is not None,
+                req.bars,
+            )
+            if len(plan) > 1 and req.loop:
+                raise RequestError(
+                    f"loop: a {req.duration_seconds:.0f} s take is made in {len(plan)} windows "
+                    "and cannot be looped; ask for at most one window's length",
+                    "loop",
+                )
+            if audio_prompt is not None:
+                # The end of the clip is what gets continued: keep its tail where room is short.
+                first = plan[0][0]
+                allowed = (
+                    CONTEXT_SECONDS
+                    if len(plan) > 1
+                    else info.max_seconds
+                    - min(with_slack(first, req.bpm), info.max_seconds - MIN_PROMPT_SECONDS)
+                )
+                if prompt_seconds > allowed:
+                    audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
+                    log.info("prompt cut to its last %.2f s to fit the window", allowed)
+            board = preset.build_board(req.bpm) if preset is not None and preset.effects else None
+            self.timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
+            pieces: list[list[np.ndarray]] = [[] for _ in rows]
+            reports: list[list[dict[str, Any]]] = [[] for _ in rows]
+            for w, (window_seconds, window_bars) in enumerate(plan):
+                used = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
+                gen_seconds = max(
+                    window_seconds,
+                    min(with_slack(window_seconds, req.bpm), info.max_seconds - used),
+                )
+                spec = GenerationSpec(
+                    duration_seconds=gen_seconds,
+                    prompts=texts,
+                    audio_prompt=audio_prompt,
+                    melody=melody,
+                    variations=len(rows),
+                    guidance_scale=req.guidance,
+                    temperature=req.temperature,
+                    top_k=req.top_k,
+                    top_p=req.top_p,
+                    seed=seed + w,
+                )
+                share = (w / len(plan), 1.0 / len(plan))
+                started = time.perf_counter()
+                offset = sum(p[0] for p in plan[:w])
+                preview = None if on_preview is None else _shifted(on_preview, offset)
+                audio = self._decode(spec, share, on_fraction, preview, req.preview)
+                self.timings["decode_seconds"] += time.perf_counter() - started
+                started = time.perf_counter()
+                post = PostSpec(
+                    sample_rate=req.sample_rate,
+                    channels=req.channels,
+                    bpm=req.bpm,
+                    bars=window_bars,
+                    beats_per_bar=req.beats_per_bar,
+                    loop=req.loop,
+                    loudness_lufs=req.loudness,  # a preset's target is applied already
+                    sample_format=req.format,
+                    downbeat_at_start=audio_prompt is not None,
+                )
+                raws = [audio[r] for r in range(len(rows))]
+                if board is not None and preset is not None:  # one board: its state is not shared
+                    raws = [
+                        preset.apply_effects(raw, info.sample_rate, bpm=req.bpm, board=board)
+                        for raw in raws
+                    ]
+                one = partial(
+                    process,
+                    sample_rate=info.sample_rate,
+                    spec=post,
+                    reference=reference,
+                    reference_sample_rate=reference_rate,
+                )
+                done = self.pool.map(one, raws, check_cancel)
+                for r, (delivered, report) in enumerate(done):
+                    pieces[r].append(delivered)
+                    reports[r].append(report.to_dict())
+                self.timings["post_seconds"] += time.perf_counter() - started
+                if w + 1 < len(plan):
+                    audio_prompt = self._tails(pieces, req.sample_rate, req.bpm, req.beats_per_bar)
+                    log.info(
+                        "window %d/%d done; re-prompting with %.1f s",
+                        w + 1,
+                        len(plan),
+                        audio_prompt.shape[-1] / info.sample_rate,
+                    )
+            started = time.perf_counter()
+            clip_key = None if clip_key_future is None else clip_key_future.result()
+            takes = self.pool.map(
+                lambda r: self._finish(
+                    req, np.concatenate(pieces[r], axis=-1), reports[r], *rows[r], clip_key
+                ),
+                range(len(rows)),
+                check_cancel,
+            )
+            if req.key is None and reference is not None:
+                for take in takes:
+                    take.report.setdefault("clip_key", None)  # measured, but too short to tell
+            self.timings["key_seconds"] = time.perf_counter() - started
+            return takes
+
+    @contextmanager
+    def _clip_key(
+        self, req: GenerateRequest, reference: np.ndarray | None, reference_rate: int | None
+    ) -> Iterator[Future[KeyEstimate | None] | None]:
+        """The prompt clip's key, estimated on the take pool meanwhile; always waited for."""
+        if req.key is not None or reference is None or reference_rate is None:
+            yield None
+            return
+        future = self.pool.start(_key_of, reference, reference_rate)
+        try:
+            yield future
+        finally:
+            wait([future])
 
     def _decode(
         self,
