@@ -10,6 +10,8 @@ import pytest
 
 from sidecar.errors import CancelledError
 from sidecar.parallel import TakePool, usable_cores
+from sidecar.post.pipeline import PostSpec, process
+from tests.post.synth import drums
 
 
 def _spectrum_energy(seed: int) -> float:
@@ -140,4 +142,26 @@ def test_start_runs_beside_the_caller_and_map_still_serves_meanwhile() -> None:
         assert background.result(timeout=10.0).startswith("sidecar-take")
     finally:
         release.set()
+        pool.close()
+
+
+def test_the_tempo_contract_gives_the_same_stems_side_by_side_as_one_by_one() -> None:
+    # Three takes at different tempi, each stretched (Rubber Band), gridded, looped and
+    # loudness-matched at once on three threads: bit for bit what one thread gives.
+    takes = [drums(bpm, 6, 32000, 2, seed=i).audio for i, bpm in enumerate((116, 118, 123))]
+    spec = PostSpec(bpm=120, bars=4, loop=True, downbeat_at_start=True)
+
+    def one(audio: np.ndarray) -> tuple[np.ndarray, str]:
+        stem, report = process(audio, 32000, spec)
+        return stem, report.decision
+
+    serial = [one(audio) for audio in takes]
+    pool = TakePool(3)
+    try:
+        for _ in range(2):
+            side_by_side = pool.map(one, takes, lambda: None)
+            for (a, decision_a), (b, decision_b) in zip(serial, side_by_side, strict=True):
+                assert decision_a == decision_b == "stretched"
+                assert np.array_equal(a, b)
+    finally:
         pool.close()
