@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 __all__ = ["TakePool", "usable_cores"]
@@ -73,6 +74,24 @@ class TakePool:
     def start(self, fn: Callable[..., R], *args: Any) -> Future[R]:
         """Runs `fn(*args)` on a pool thread from now on; the caller must wait for it."""
         return self._threads().submit(fn, *args)
+
+    @contextmanager
+    def meanwhile(self) -> Iterator[Callable[..., Future[Any]]]:
+        """Yields `start`; every task started through it is waited for when the block ends.
+
+        However the block ends (an error, a cancel), nothing it started is still running after.
+        """
+        started: list[Future[Any]] = []
+
+        def start(fn: Callable[..., R], *args: Any) -> Future[R]:
+            future = self.start(fn, *args)
+            started.append(future)
+            return future
+
+        try:
+            yield start
+        finally:
+            wait(started)
 
     def _threads(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, wait
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -104,7 +103,10 @@ class TakeMaker:
         The prompt clip's key does not depend on the takes, so it is estimated on the take
         pool while the model decodes (free on a GPU), and waited for however `make` ends.
         """
-        with self._clip_key(req, reference, reference_rate) as clip_key_future:
+        with self.pool.meanwhile() as meanwhile:
+            clip_key_future = None
+            if req.key is None and reference is not None and reference_rate is not None:
+                clip_key_future = meanwhile(_key_of, reference, reference_rate)
             info = self.engine.info
             texts, rows = self._rows(req, preset)
             if on_preview is not None and not getattr(self.engine, "streams_audio", False):
@@ -146,6 +148,7 @@ class TakeMaker:
             board = preset.build_board(req.bpm) if preset is not None and preset.effects else None
             self.timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
             pieces: list[list[np.ndarray]] = [[] for _ in rows]
+            take_keys: list[Future[KeyEstimate | None]] | None = None
             reports: list[list[dict[str, Any]]] = [[] for _ in rows]
             for w, (window_seconds, window_bars) in enumerate(plan):
                 used = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
@@ -196,6 +199,10 @@ class TakeMaker:
                     reference=reference,
                     reference_sample_rate=reference_rate,
                 )
+                if len(plan) == 1:
+                    # The tempo contract keeps pitch: each take's key is estimated from the
+                    # model's audio while the take goes through it.
+                    take_keys = [meanwhile(_key_of, raw, info.sample_rate) for raw in raws]
                 done = self.pool.map(one, raws, check_cancel)
                 for r, (delivered, report) in enumerate(done):
                     pieces[r].append(delivered)
@@ -213,7 +220,12 @@ class TakeMaker:
             clip_key = None if clip_key_future is None else clip_key_future.result()
             takes = self.pool.map(
                 lambda r: self._finish(
-                    req, np.concatenate(pieces[r], axis=-1), reports[r], *rows[r], clip_key
+                    req,
+                    np.concatenate(pieces[r], axis=-1),
+                    reports[r],
+                    *rows[r],
+                    clip_key,
+                    None if take_keys is None else take_keys[r].result(),
                 ),
                 range(len(rows)),
                 check_cancel,
@@ -223,20 +235,6 @@ class TakeMaker:
                     take.report.setdefault("clip_key", None)  # measured, but too short to tell
             self.timings["key_seconds"] = time.perf_counter() - started
             return takes
-
-    @contextmanager
-    def _clip_key(
-        self, req: GenerateRequest, reference: np.ndarray | None, reference_rate: int | None
-    ) -> Iterator[Future[KeyEstimate | None] | None]:
-        """The prompt clip's key, estimated on the take pool meanwhile; always waited for."""
-        if req.key is not None or reference is None or reference_rate is None:
-            yield None
-            return
-        future = self.pool.start(_key_of, reference, reference_rate)
-        try:
-            yield future
-        finally:
-            wait([future])
 
     def _decode(
         self,
@@ -315,10 +313,12 @@ class TakeMaker:
         variation: int,
         part: str | None,
         clip_key: KeyEstimate | None,
+        key: KeyEstimate | None = None,
     ) -> MadeTake:
         """The take's report (the last window's, plus windows and key), key fixed if asked.
 
-        `clip_key` is the prompt clip's key, estimated once per request when no `key` was given.
+        `clip_key` is the prompt clip's key, estimated once per request when no `key` was given;
+        `key` the take's own when already estimated (else it is estimated here, on `audio`).
         """
         report = dict(windows[-1])
         report["bars"] = sum(int(w.get("bars") or 0) for w in windows) or report.get("bars")
@@ -327,7 +327,7 @@ class TakeMaker:
         if len(windows) > 1:
             report["source_bpm"] = _mean([w.get("source_bpm") for w in windows])
             report["delivered_bpm"] = _mean([w.get("delivered_bpm") for w in windows])
-        estimate = _key_of(audio, req.sample_rate)
+        estimate = key if key is not None else _key_of(audio, req.sample_rate)
         report["key"] = None if estimate is None else estimate.label
         report["key_confidence"] = None if estimate is None else round(estimate.confidence, 3)
         target = req.key

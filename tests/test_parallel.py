@@ -165,3 +165,25 @@ def test_the_tempo_contract_gives_the_same_stems_side_by_side_as_one_by_one() ->
                 assert np.array_equal(a, b)
     finally:
         pool.close()
+
+
+def test_meanwhile_waits_for_what_it_started_even_when_the_block_fails() -> None:
+    pool = TakePool(2)
+    finished: list[int] = []
+
+    def slow(item: int) -> int:
+        time.sleep(0.2)
+        finished.append(item)
+        return item
+
+    try:
+        with pytest.raises(CancelledError), pool.meanwhile() as meanwhile:
+            first, second = meanwhile(slow, 1), meanwhile(slow, 2)
+            raise CancelledError("cancelled by the client")
+        assert first.done() and second.done() and sorted(finished) == [1, 2]
+        with pool.meanwhile() as meanwhile:
+            third = meanwhile(slow, 3)
+            assert pool.map(lambda x: x + 1, [1, 2], lambda: None) == [2, 3]
+        assert third.result() == 3
+    finally:
+        pool.close()

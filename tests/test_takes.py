@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sidecar.engine.base import Engine, EngineInfo, GenerationSpec, ProgressCallback
 from sidecar.engine.musicgen import MusicgenEngine
 from sidecar.examples import drum_loop
 from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
 from sidecar.post.key import estimate_key
 from sidecar.post.prompt import prepare_prompt
+from sidecar.post.resample import resample
 from sidecar.takes import TakeMaker
 from tests.post.test_key import CADENCE_MAJOR, SAMPLE_RATE, synth_progression
 
@@ -56,3 +58,37 @@ def test_takes_post_processed_side_by_side_equal_takes_done_one_by_one() -> None
         }
         # Measured once for the batch (while the model decodes), reported on each take.
         assert parallel.report["clip_key"] == estimate_key(clip, 48000).label
+
+
+class _TonalEngine(Engine):
+    """Stands in for a model that plays in C# major (the tiny model only makes noise)."""
+
+    def __init__(self) -> None:
+        tonal = synth_progression(1, CADENCE_MAJOR)
+        self._take = resample(np.repeat(tonal, 2, axis=0), SAMPLE_RATE, 32000)
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo("tonal", "cpu", "float32", 32000, 2, 50, 30.0, False, True)
+
+    def generate(
+        self, spec: GenerationSpec, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        samples = round(spec.duration_seconds * 32000)
+        take = np.tile(self._take, (1, samples // self._take.shape[-1] + 1))[:, :samples]
+        return np.stack([take] * spec.variations).astype(np.float32)
+
+
+def test_each_takes_key_is_found_beside_its_post_processing_and_fixed() -> None:
+    request = GenerateRequest(
+        request_id="k2", seconds=4.0, key="C major", fix_key=True, variations=2
+    )
+    maker = TakeMaker(_TonalEngine(), TakePool(2))
+    try:
+        takes = maker.make(request, None, None, None, None, 3, lambda _: None, lambda: None)
+    finally:
+        maker.pool.close()
+    for take in takes:
+        assert take.report["key"] == "Db major"  # what the model played
+        assert take.report["key_shift_semitones"] == -1
+        assert estimate_key(take.audio, 48000).label == "C major"  # what was delivered
