@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -108,11 +109,13 @@ def write_audio_atomic(
     audio: np.ndarray,
     sample_rate: int,
     sample_format: SampleFormat = "pcm24",
+    durable: bool = True,
 ) -> Path:
     """Write `(channels, samples)` float audio as a WAV at `path`, never visible half-written.
 
-    The file is written under a temporary name in the same directory, flushed to disk, then
-    renamed into place, so a reader sees either nothing or the whole file.
+    The file is written under a temporary name in the same directory, flushed to disk (unless
+    not `durable`: a preview that is rewritten every fraction of a second), then renamed into
+    place, so a reader sees either nothing or the whole file.
     """
     target = Path(path)
     if audio.ndim != 2:
@@ -128,11 +131,14 @@ def write_audio_atomic(
             str(tmp), "w", samplerate=sample_rate, num_channels=data.shape[0], bit_depth=bit_depth
         ) as f:
             f.write(data)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except (OSError, RuntimeError, ValueError) as e:
-        tmp.unlink(missing_ok=True)
+        # Nothing to remove when the folder could not be made (a file stands in its place).
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            tmp.unlink()
         raise DeliveryError(f"cannot write '{target}': {e}") from e
     return target
 

@@ -6,14 +6,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from sidecar import __version__
-from sidecar.audiofile import MAX_CLIP_SECONDS, SampleFormat, read_audio, write_audio_atomic
+from sidecar.audiofile import MAX_CLIP_SECONDS, SampleFormat, read_audio
 from sidecar.delivery import DeliveredStem, Delivery
 from sidecar.engine.base import Engine
 from sidecar.errors import CancelledError, RequestError, SidecarError
@@ -25,6 +24,7 @@ from sidecar.parallel import TakePool
 from sidecar.paths import PathPolicy
 from sidecar.post.pipeline import build_tempo_map
 from sidecar.post.prompt import prepare_prompt
+from sidecar.preview import PreviewWriter
 from sidecar.takes import MadeTake, TakeMaker
 from sidecar.windows import MIN_PROMPT_SECONDS
 
@@ -208,17 +208,31 @@ class JobRunner:
             self._report(job, clock, _DECODE_SHARE * fraction)
 
         t = time.monotonic()
-        takes = self.maker.make(
-            req,
-            job.preset,
-            prompt,
-            region,
-            region_rate,
-            seed,
-            on_fraction,
-            lambda: self._check_cancel(job),
-            self._previewer(job) if req.preview > 0 else None,
-        )
+        previews = None
+        if req.preview > 0:
+            previews = PreviewWriter(
+                self.delivery.preview_path(job.request_id),
+                self.engine.sample_rate,
+                lambda path, seconds: self.reporter.preview(job, path, seconds),
+            )
+        try:
+            takes = self.maker.make(
+                req,
+                job.preset,
+                prompt,
+                region,
+                region_rate,
+                seed,
+                on_fraction,
+                lambda: self._check_cancel(job),
+                None if previews is None else (lambda batch, s: previews.push(batch[0], s)),
+            )
+        except BaseException:
+            if previews is not None:
+                previews.close(discard=True)
+            raise
+        if previews is not None:
+            previews.close()  # the last preview reply comes before the first stem
         timings["make_seconds"] = time.monotonic() - t
         timings.update(self.maker.timings)
         self._check_cancel(job)
@@ -249,19 +263,6 @@ class JobRunner:
         timings["deliver_seconds"] = time.monotonic() - t
         self._report(job, clock, 1.0)
         return len(delivered)
-
-    def _previewer(self, job: Job) -> Callable[[np.ndarray, float], None]:
-        """Publishes the first take's audio so far as one WAV, rewritten atomically each time."""
-        path = self.delivery.preview_path(job.request_id)
-        chunks: list[np.ndarray] = []
-
-        def publish(chunk: np.ndarray, seconds_ready: float) -> None:
-            chunks.append(chunk[0])
-            audio = np.concatenate(chunks, axis=-1)
-            write_audio_atomic(path, audio, self.engine.sample_rate, "pcm16")
-            self.reporter.preview(job, str(path), round(seconds_ready, 3))
-
-        return publish
 
     def _remember(
         self, req: GenerateRequest, seed: int, take: MadeTake, stem: DeliveredStem
