@@ -25,6 +25,7 @@ log = logging.getLogger("sidecar")
 #: Modules that add their own subcommand through `register(subparsers)`, by subcommand name.
 _PLUGINS = {
     "conform": "sidecar.conform",
+    "doctor": "sidecar.doctor",
     "install-ableton": "sidecar.install_ableton",
     "loop": "plugin_host.looper.cli",
 }

@@ -1,0 +1,95 @@
+"""`sidecar doctor`: each check against the real thing it checks, and the command's verdict."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from sidecar.doctor import check_looper, check_model, check_output_dir, check_port, run_checks
+from sidecar.engine.tiny import build_tiny_model
+from tests.support.server import free_udp_port
+
+
+def _doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sidecar", "doctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_ready_with_the_built_in_model(tmp_path: Path) -> None:
+    done = _doctor("--model", "tiny", "--output-dir", str(tmp_path), "--port", str(free_udp_port()))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    names = [line.split()[1] for line in lines[:-1] if not line.lstrip().startswith("fix:")]
+    assert names == ["device", "transformers", "model", "dsp", "output", "port", "looper"]
+    assert lines[-1] == "ready to serve"
+    assert any(line.startswith("ok    model") and "built in code" in line for line in lines)
+
+
+def test_a_model_that_is_not_downloaded_fails_with_the_command_that_fixes_it(
+    tmp_path: Path,
+) -> None:
+    empty_cache = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    done = _doctor("--output-dir", str(tmp_path), "--port", str(free_udp_port()), env=empty_cache)
+    assert done.returncode == 1
+    assert (
+        "fail  model         facebook/musicgen-small: not in the Hugging Face cache" in done.stdout
+    )
+    assert "fix: hf download facebook/musicgen-small" in done.stdout
+    assert done.stdout.splitlines()[-1] == "not ready: model"
+
+
+def test_a_saved_model_directory_and_a_cached_hub_model_are_found(tmp_path: Path) -> None:
+    model, _ = build_tiny_model()
+    saved = tmp_path / "my-finetune"
+    model.save_pretrained(saved)
+    assert check_model(str(saved)).status == "ok"
+    assert check_model(str(tmp_path / "missing")).status == "fail"
+    # The hub cache's own layout: refs/main names a snapshot folder holding the files.
+    cache = tmp_path / "hub"
+    repo = cache / "models--someone--musicgen-tiny"
+    model.save_pretrained(repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    found = check_model("someone/musicgen-tiny", cache_dir=cache)
+    assert found.status == "ok" and "GiB of weights" in found.detail, found
+    assert check_model("someone/not-there", cache_dir=cache).status == "fail"
+
+
+def test_a_taken_port_and_an_unwritable_folder_fail(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        check = check_port("127.0.0.1", port)
+        assert check.status == "fail" and f"sidecar send ping --port {port}" in check.fix
+    assert check_port("127.0.0.1", port).status == "ok"
+    blocker = tmp_path / "stems"
+    blocker.write_text("a file where the folder should be")
+    assert check_output_dir(blocker / "out").status == "fail"
+    assert check_output_dir(tmp_path / "out").status == "ok"
+
+
+def test_without_portaudio_the_looper_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    shim = tmp_path / "no-portaudio"
+    shim.mkdir()
+    (shim / "sounddevice.py").write_text('raise OSError("PortAudio library not found")\n')
+    env = {"PYTHONPATH": os.pathsep.join([str(shim), *sys.path])}
+    done = _doctor(
+        "--model", "tiny", "--output-dir", str(tmp_path), "--port", str(free_udp_port()), env=env
+    )
+    assert done.returncode == 0
+    assert "warn  looper" in done.stdout and "PortAudio library not found" in done.stdout
+    assert check_looper().status in ("ok", "warn")  # here: whatever this machine has
+
+
+def test_run_checks_in_process(tmp_path: Path) -> None:
+    results = run_checks("tiny", "cpu", "127.0.0.1", free_udp_port(), tmp_path)
+    assert {c.name: c.status for c in results}["model"] == "ok"
+    assert all(c.status != "fail" for c in results), results
