@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from sidecar.parallel import TakePool
-from sidecar.post.pipeline import PostSpec, process, warm_up
+from sidecar.post.pipeline import PostSpec, process
+from sidecar.post.warm import warm_up
 
 BPM = 120.0
 BARS = 8

@@ -183,7 +183,7 @@ class Server:
         return engine
 
     def _load(self) -> None:
-        from sidecar.post.pipeline import warm_up as warm_post
+        from sidecar.post.warm import warm_up as warm_post
 
         engine = self._load_one(self.config.model)
         if self.config.warm_up:

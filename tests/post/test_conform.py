@@ -12,7 +12,6 @@ import pytest
 from sidecar import conform
 from sidecar.audiofile import read_audio, write_audio_atomic
 from sidecar.post.grid import grid_num_samples
-from sidecar.post.pipeline import warm_up
 
 from .synth import drums
 
@@ -69,7 +68,3 @@ def test_conform_reports_errors_with_exit_code_2(tmp_path: Path, capsys) -> None
 def test_output_paths() -> None:
     wav, report, midi = conform.output_paths(Path("a/b.flac"), "out/take")
     assert (str(wav), str(report), str(midi)) == ("out/take.wav", "out/take.json", "out/take.mid")
-
-
-def test_warm_up_runs() -> None:
-    warm_up()
