@@ -8,8 +8,9 @@
 # (stock vs ours, side by side, time to first streamed audio with 0.25 s chunks). With the
 # wheels of `bash bench/wheelhouse.sh` carried over (carry ["bench/wheelhouse"]), it installs
 # them beside the image's packages and also times warm requests through a real server on the
-# device (bench/overhead_bench.py, exact and fast decoders, 8 bars). Knobs for a CPU smoke
-# run: BENCH_DEVICE, BENCH_SIZES, BENCH_SECONDS, BENCH_ROUNDS, BENCH_OVERHEAD_BARS.
+# device (bench/overhead_bench.py, exact and fast decoders, 8 bars), after `sidecar doctor`
+# there. Knobs for a CPU smoke run: BENCH_DEVICE, BENCH_SIZES, BENCH_SECONDS, BENCH_ROUNDS,
+# BENCH_OVERHEAD_BARS.
 set -uo pipefail
 out="${OUT:-bench/results}"
 mkdir -p "$out"
@@ -51,6 +52,8 @@ for size in ${BENCH_SIZES:-small medium}; do
         2>&1 | tee "$out/$device-$size.txt" || status=1
 done
 if [ -d bench/wheelhouse ]; then
+    "$py" -m sidecar doctor --model random-small --device "$device" --port 9399 \
+        --output-dir "$(mktemp -d)" 2>&1 | tee "$out/doctor-$device.txt"
     for decoder in exact fast; do
         "$py" bench/overhead_bench.py --model random-small --device "$device" \
             --decoder "$decoder" --bars "${BENCH_OVERHEAD_BARS:-8}" --runs 3 \
