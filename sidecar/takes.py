@@ -103,48 +103,48 @@ class TakeMaker:
         The prompt clip's key does not depend on the takes, so it is estimated on the take
         pool while the model decodes (free on a GPU), and waited for however `make` ends.
         """
+        info = self.engine.info
+        texts, rows = self._rows(req, preset)
+        if on_preview is not None and not getattr(self.engine, "streams_audio", False):
+            raise RequestError(
+                "preview: this server's decoder cannot stream partial audio; start it with "
+                "--decoder exact, fp32 or fast",
+                "preview",
+            )
+        melody = prompt if req.melody else None
+        audio_prompt = None if req.melody else prompt
+        rate = info.sample_rate
+        prompt_seconds = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
+        plan = plan_windows(
+            req.duration_seconds,
+            req.bpm,
+            req.beats_per_bar,
+            info.max_seconds,
+            audio_prompt is not None,
+            req.bars,
+        )
+        if len(plan) > 1 and req.loop:
+            raise RequestError(
+                f"loop: a {req.duration_seconds:.0f} s take is made in {len(plan)} windows "
+                "and cannot be looped; ask for at most one window's length",
+                "loop",
+            )
+        if audio_prompt is not None:
+            # The end of the clip is what gets continued: keep its tail where room is short.
+            first = plan[0][0]
+            allowed = (
+                CONTEXT_SECONDS
+                if len(plan) > 1
+                else info.max_seconds
+                - min(with_slack(first, req.bpm), info.max_seconds - MIN_PROMPT_SECONDS)
+            )
+            if prompt_seconds > allowed:
+                audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
+                log.info("prompt cut to its last %.2f s to fit the window", allowed)
         with self.pool.meanwhile() as meanwhile:
             clip_key_future = None
             if req.key is None and reference is not None and reference_rate is not None:
                 clip_key_future = meanwhile(_key_of, reference, reference_rate)
-            info = self.engine.info
-            texts, rows = self._rows(req, preset)
-            if on_preview is not None and not getattr(self.engine, "streams_audio", False):
-                raise RequestError(
-                    "preview: this server's decoder cannot stream partial audio; start it with "
-                    "--decoder exact, fp32 or fast",
-                    "preview",
-                )
-            melody = prompt if req.melody else None
-            audio_prompt = None if req.melody else prompt
-            rate = info.sample_rate
-            prompt_seconds = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
-            plan = plan_windows(
-                req.duration_seconds,
-                req.bpm,
-                req.beats_per_bar,
-                info.max_seconds,
-                audio_prompt is not None,
-                req.bars,
-            )
-            if len(plan) > 1 and req.loop:
-                raise RequestError(
-                    f"loop: a {req.duration_seconds:.0f} s take is made in {len(plan)} windows "
-                    "and cannot be looped; ask for at most one window's length",
-                    "loop",
-                )
-            if audio_prompt is not None:
-                # The end of the clip is what gets continued: keep its tail where room is short.
-                first = plan[0][0]
-                allowed = (
-                    CONTEXT_SECONDS
-                    if len(plan) > 1
-                    else info.max_seconds
-                    - min(with_slack(first, req.bpm), info.max_seconds - MIN_PROMPT_SECONDS)
-                )
-                if prompt_seconds > allowed:
-                    audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
-                    log.info("prompt cut to its last %.2f s to fit the window", allowed)
             board = preset.build_board(req.bpm) if preset is not None and preset.effects else None
             self.timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
             pieces: list[list[np.ndarray]] = [[] for _ in rows]
