@@ -22,8 +22,6 @@ Status = Literal["ok", "warn", "fail"]
 
 #: The transformers releases the decoder is tested with (pyproject says the same).
 TRANSFORMERS_RANGE = ((5, 0), (6, 0))
-#: Model names built in code (random weights), needing no download.
-BUILT_IN_MODELS = ("tiny", "tiny-melody", "random-small", "random-medium", "random-large")
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,9 @@ def check_transformers() -> Check:
 
 def check_model(name: str, cache_dir: Path | None = None) -> Check:
     """Weights on disk: built in, a local directory, or a hub id in the cache (never fetched)."""
-    if name in BUILT_IN_MODELS:
+    from sidecar.engine.tiny import built_in_models
+
+    if name in built_in_models():
         return Check("model", "ok", f"{name}: built in code (random weights: it makes noise)")
     path = Path(name).expanduser()
     if name.startswith((".", "/", "~")) or path.exists():

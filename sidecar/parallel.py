@@ -32,7 +32,7 @@ class TakePool:
     """Runs one function over a job's takes on up to `max_workers` threads.
 
     Post-processing is numpy, scipy, Rubber Band and numba, which release the GIL for most of
-    their time, so takes processed side by side finish sooner (1.5× on 2 cores for 4 takes).
+    their time, so takes processed side by side finish sooner (about 1.4× on 2 cores for 4).
     Results come back in the order of the inputs. `check_cancel` runs after every take that
     finishes; when it (or a take) raises, takes not yet started are dropped and the ones
     running are waited for, so nothing of a job outlives it. One take runs inline.

@@ -26,6 +26,7 @@ __all__ = [
     "build_random_model",
     "build_tiny_model",
     "build_tiny_tokenizer",
+    "built_in_models",
     "musicgen_config",
 ]
 
@@ -146,6 +147,11 @@ def _melody_config(config: Any) -> MusicgenMelodyConfig:
         num_chroma=12,
         chroma_length=235,
     )
+
+
+def built_in_models() -> tuple[str, ...]:
+    """The `--model` names built here with random weights (no download): tiny ones and sizes."""
+    return (TINY_NAME, TINY_MELODY_NAME, *(f"random-{size}" for size in REAL_SIZES))
 
 
 def build_random_model(size: str, seed: int = 0) -> tuple[Any, PreTrainedTokenizerFast]:
