@@ -97,15 +97,22 @@ def check_model(name: str, cache_dir: Path | None = None) -> Check:
             f"{name}: no save_pretrained directory at {path}",
             "pass a directory saved with save_pretrained, or a hub id",
         )
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.constants import HF_HUB_CACHE
+    from huggingface_hub import constants, snapshot_download
 
     fix = f"hf download {name}   (once, online; or --model tiny to try without weights)"
     try:
         snapshot = Path(snapshot_download(name, cache_dir=cache_dir, local_files_only=True))
     except Exception:  # not cached; the hub is not asked: doctor never downloads
-        where = cache_dir or HF_HUB_CACHE
-        return Check("model", "fail", f"{name}: not in the Hugging Face cache ({where})", fix)
+        where = f"{name}: not in the Hugging Face cache ({cache_dir or constants.HF_HUB_CACHE})"
+        if constants.HF_HUB_OFFLINE:
+            return Check("model", "fail", f"{where}, and HF_HUB_OFFLINE is set", fix)
+        # Online, `sidecar serve` downloads it at its first start: a wait, not a failure.
+        return Check(
+            "model",
+            "warn",
+            f"{where}: `sidecar serve` downloads it on first start",
+            f"{fix}, to download it now instead",
+        )
     weights = [*snapshot.glob("*.safetensors"), *snapshot.glob("*.bin")]
     if not (snapshot / "config.json").is_file() or not weights:
         return Check("model", "fail", f"{name}: cached at {snapshot}, but without its weights", fix)
