@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import soundfile
 from pedalboard.io import AudioFile
 
+from tests.support.cli import run_sidecar as sidecar
+from tests.support.cli import without_portaudio
 from tests.support.server import free_udp_port, running_sidecar
-
-
-def sidecar(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sidecar", *args], capture_output=True, text=True, timeout=timeout
-    )
 
 
 def test_send_prints_replies_until_the_terminal_one(tmp_path: Path, clip: Path) -> None:
@@ -90,41 +83,15 @@ def test_the_offline_demo_does_what_the_readme_says(tmp_path: Path) -> None:
     assert soundfile.info(stem).subtype == "PCM_24"
 
 
-def _without_portaudio(tmp_path: Path) -> dict[str, str]:
-    """An environment where `import sounddevice` fails as it does with no PortAudio library."""
-    shim = tmp_path / "no-portaudio"
-    shim.mkdir()
-    (shim / "sounddevice.py").write_text('raise OSError("PortAudio library not found")\n')
-    return {"PYTHONPATH": os.pathsep.join([str(shim), *sys.path])}
-
-
 def test_server_runs_where_the_looper_cannot_load(tmp_path: Path) -> None:
     # A headless GPU box has no PortAudio: serving must not depend on the looper's audio stack.
-    env = _without_portaudio(tmp_path)
+    env = without_portaudio(tmp_path)
     with running_sidecar(tmp_path, "--no-warm-up", env=env) as server:
-        pong = subprocess.run(
-            [sys.executable, "-m", "sidecar", "send", "ping", "--port", str(server.port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, **env},
-        )
+        pong = sidecar("send", "ping", "--port", str(server.port), env=env, timeout=60)
         assert pong.returncode == 0 and pong.stdout.split()[2:] == ["tiny", "cpu", "ready"]
-    loop = subprocess.run(
-        [sys.executable, "-m", "sidecar", "loop", "--bars", "4", "--clock", "midi"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env},
-    )
+    loop = sidecar("loop", "--bars", "4", "--clock", "midi", env=env, timeout=60)
     assert loop.returncode == 1
     assert "`sidecar loop` cannot run here" in loop.stderr
     assert "PortAudio library not found" in loop.stderr and "libportaudio2" in loop.stderr
-    listed = subprocess.run(
-        [sys.executable, "-m", "sidecar", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env},
-    )
+    listed = sidecar("--help", env=env, timeout=60)
     assert "unavailable here" in listed.stdout

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from sidecar.doctor import check_looper, check_model, check_output_dir, check_port, run_checks
 from sidecar.engine.tiny import build_tiny_model
+from tests.support.cli import run_sidecar, without_portaudio
 from tests.support.server import free_udp_port
 
 
 def _doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sidecar", "doctor", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    return run_sidecar("doctor", *args, env=env, timeout=120)
 
 
 def test_ready_with_the_built_in_model(tmp_path: Path) -> None:
@@ -85,10 +78,7 @@ def test_a_taken_port_and_an_unwritable_folder_fail(tmp_path: Path) -> None:
 
 
 def test_without_portaudio_the_looper_is_a_warning_not_a_failure(tmp_path: Path) -> None:
-    shim = tmp_path / "no-portaudio"
-    shim.mkdir()
-    (shim / "sounddevice.py").write_text('raise OSError("PortAudio library not found")\n')
-    env = {"PYTHONPATH": os.pathsep.join([str(shim), *sys.path])}
+    env = without_portaudio(tmp_path)
     done = _doctor(
         "--model", "tiny", "--output-dir", str(tmp_path), "--port", str(free_udp_port()), env=env
     )
