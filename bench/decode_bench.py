@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # `python bench/decode_bench.py`
 from sidecar.engine.base import Engine, GenerationSpec
 from sidecar.engine.fast import DecodeMode, FastMusicgenEngine
 from sidecar.engine.musicgen import MusicgenEngine
+from sidecar.engine.precision import place_model
 from sidecar.engine.tiny import build_tiny_tokenizer, musicgen_config
 
 __all__ = ["SIZES", "EngineRun", "build_model", "main", "measure"]
@@ -78,8 +79,7 @@ def build_model(size: str, device: str, seed: int = 0) -> tuple[Any, Any]:
     model.generation_config = GenerationConfig(
         bos_token_id=2048, pad_token_id=2048, decoder_start_token_id=2048, max_length=1500
     )
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    return model.to(device, dtype).eval(), build_tiny_tokenizer()
+    return place_model(model, device), build_tiny_tokenizer()
 
 
 class _PeakRss:

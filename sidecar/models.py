@@ -22,6 +22,9 @@ _HEADROOM = 1.3
 #: Parameter counts of the released checkpoints (decoder + T5 + EnCodec), to size a load
 #: before it happens; other models are assumed as large as the current one.
 _KNOWN_PARAMS = {"small": 590e6, "medium": 2.0e9, "large": 3.4e9, "melody": 1.5e9}
+#: Of those, T5-base and EnCodec, which stay fp32 beside a half-precision decoder
+#: (`sidecar.engine.precision`).
+_FP32_PARAMS = 170e6
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def available_memory_bytes(device: str) -> int:
 def _expected_bytes(name: str, bytes_per_param: int, fallback: int) -> int:
     for key, params in _KNOWN_PARAMS.items():
         if key in name:
-            return int(params * bytes_per_param)
+            return int(params * bytes_per_param + _FP32_PARAMS * (4 - bytes_per_param))
     return fallback
 
 

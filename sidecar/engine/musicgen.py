@@ -12,6 +12,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from sidecar.engine.base import Engine, EngineInfo, GenerationSpec, ProgressCallback
+from sidecar.engine.precision import decoder_dtype, place_model
 from sidecar.errors import ModelError, ModelLoadError, OutOfMemoryError, RequestError
 
 __all__ = ["WINDOW_SECONDS", "MusicgenEngine", "pick_device"]
@@ -67,7 +68,8 @@ class MusicgenEngine(Engine):
         self.model = model
         self.tokenizer = tokenizer
         self.device = torch.device(device)
-        self._dtype = next(model.parameters()).dtype
+        self._dtype = decoder_dtype(model)
+        self._codec_dtype = next(model.audio_encoder.parameters()).dtype
         codec = model.config.audio_encoder
         decoder = model.config.decoder
         self._frame_rate = int(codec.frame_rate)
@@ -107,8 +109,7 @@ class MusicgenEngine(Engine):
                 model, tokenizer = build_random_model(random_size)
             else:
                 model, tokenizer = build_tiny_model(melody=model_name == "tiny-melody")
-            dtype = torch.float16 if target.startswith("cuda") else torch.float32
-            model = model.to(target, dtype)
+            model = place_model(model, target)
             engine = cls(model, tokenizer, model_name, target, is_random=True)
             log.warning(
                 "loaded %s, a RANDOM-WEIGHT MusicGen on %s: it makes noise, for tests, "
@@ -148,7 +149,7 @@ class MusicgenEngine(Engine):
         if usable == 0:
             raise RequestError(f"audio_prompt: shorter than one codec frame ({self._hop} samples)")
         tensor = torch.from_numpy(np.ascontiguousarray(rows[:, :, rows.shape[2] - usable :]))
-        return tensor.expand(batch, -1, -1).to(self.device, self._dtype)
+        return tensor.expand(batch, -1, -1).to(self.device, self._codec_dtype)
 
     def build_inputs(self, spec: GenerationSpec) -> tuple[dict[str, Any], int]:
         """The keyword inputs for `generate` and the number of prompt frames to cut afterwards."""
@@ -276,7 +277,6 @@ def _load_pretrained(model_name: str, device: str) -> tuple[Any, Any]:
         from huggingface_hub.constants import HF_HUB_CACHE
 
         where = f"the Hugging Face cache ({HF_HUB_CACHE}) and the hub"
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
     try:
         config = AutoConfig.from_pretrained(source)
         if config.model_type == "musicgen_melody":
@@ -288,7 +288,8 @@ def _load_pretrained(model_name: str, device: str) -> tuple[Any, Any]:
                 f"cannot load model '{model_name}': its config is a '{config.model_type}', "
                 "not a MusicGen model"
             )
-        model = model_cls.from_pretrained(source, dtype=dtype)
+        # in fp32: `place_model` halves only the decoder (T5 and EnCodec stay fp32)
+        model = model_cls.from_pretrained(source, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(source)
     except ModelLoadError:
         raise
@@ -301,5 +302,4 @@ def _load_pretrained(model_name: str, device: str) -> tuple[Any, Any]:
             "       or pass a local directory saved with save_pretrained: --model /path/to/dir,\n"
             "       or run offline with the random test model: --model tiny"
         ) from e
-    model = model.to(device).eval()  # type: ignore[arg-type]
-    return model, tokenizer
+    return place_model(model, device), tokenizer

@@ -178,11 +178,20 @@ def build_random_model(size: str, seed: int = 0) -> tuple[Any, PreTrainedTokeniz
 
 
 def build_tiny_model(
-    seed: int = 0, audio_channels: int = 1, melody: bool = False
+    seed: int = 0, audio_channels: int = 1, melody: bool = False, text_width: int = 32
 ) -> tuple[Any, PreTrainedTokenizerFast]:
-    """The tiny MusicGen (decoder 32 wide × 2 layers; Melody with `melody`) and its tokenizer."""
+    """The tiny MusicGen (decoder 32 wide × 2 layers; Melody with `melody`) and its tokenizer.
+
+    With `text_width` other than 32 the text states go through `enc_to_dec_proj`, as in the
+    released models (T5-base is 768 wide, their decoders 1024 and more).
+    """
     config = musicgen_config(
-        hidden_size=32, num_layers=2, num_heads=2, ffn_dim=64, audio_channels=audio_channels
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        ffn_dim=64,
+        text_d_model=text_width,
+        audio_channels=audio_channels,
     )
     return _build(config, seed, melody)
 

@@ -252,7 +252,7 @@ def test_windowed_audio_is_seamless_for_a_context_free_codec(every_frames):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("mode", ["exact", "fp32", "fast"])
 def test_cuda_modes_against_stock_with_graphs_seeds_and_cancel(mode):
-    """For the GPU session: the graph path on the device (tiny model, fp32 weights)."""
+    """For the GPU session: the graph path on the device (tiny model, fp16 decoder as loaded)."""
     stock_cuda = MusicgenEngine.load("tiny", "cuda")
     engine = _fast(stock_cuda, mode)
     assert engine.settings.cuda_graphs == (mode != "exact")
