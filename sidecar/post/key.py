@@ -79,6 +79,11 @@ _MINOR_PROFILE = np.array(
 MAX_SHIFT_SEMITONES = 6
 _MIN_SECONDS = 0.5
 _ANALYSIS_RATE = 22050
+#: Shorter clips are analysed padded with silence to this length: the constant-Q transform
+#: halves the rate per octave, and below ~3 s its bass octaves are shorter than their FFT
+#: (librosa warns "n_fft ... too large" and reflects the signal). The silent frames are gated
+#: out below, so padding only lets the bass filters see the clip whole.
+_MIN_ANALYSIS_SECONDS = 3.0
 _HOP = 2048
 #: Frames quieter than this (relative to the loudest frame's chroma energy) are ignored.
 _SILENCE_RATIO = 1e-3
@@ -228,6 +233,9 @@ def _mean_chroma(mono: np.ndarray, sample_rate: int) -> np.ndarray | None:
         mono = librosa.resample(mono, orig_sr=sample_rate, target_sr=_ANALYSIS_RATE)
     if not np.any(np.abs(mono) > 1e-6):
         return None
+    short = math.ceil(_MIN_ANALYSIS_SECONDS * _ANALYSIS_RATE) - mono.size
+    if short > 0:
+        mono = np.pad(mono, (short // 2, short - short // 2))
     chroma = librosa.feature.chroma_cqt(
         y=mono, sr=_ANALYSIS_RATE, hop_length=_HOP, norm=None, n_chroma=12, bins_per_octave=36
     )
