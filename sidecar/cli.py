@@ -71,9 +71,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     p.add_argument(
         "--decoder",
-        default="exact",
-        help="decode path: exact (default: token-identical to transformers, static "
-        "KV cache, streams previews), fast, fp32, int8, or stock "
+        default="auto",
+        help="decode path: auto (default: fast on CUDA, fp32 on CPU, exact elsewhere), "
+        "exact (token-identical to transformers), fast, fp32, int8, or stock "
         "(see docs/performance.md)",
     )
     p.add_argument(

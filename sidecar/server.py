@@ -38,7 +38,7 @@ class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     device: str | None = None
-    decoder: str = "exact"
+    decoder: str = "auto"
     output_dir: Path = Path("stems")
     queue_size: int = 32
     warm_up: bool = True

@@ -108,7 +108,7 @@ class TakeMaker:
         if on_preview is not None and not getattr(self.engine, "streams_audio", False):
             raise RequestError(
                 "preview: this server's decoder cannot stream partial audio; start it with "
-                "--decoder exact, fp32 or fast",
+                "--decoder auto, exact, fp32 or fast",
                 "preview",
             )
         melody = prompt if req.melody else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -10,11 +11,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers.masking_utils import create_bidirectional_mask
 
 from sidecar.engine.base import GenerationSpec, ProgressCallback
 from sidecar.engine.buffers import SOURCE_BUCKET, DecodeBuffers
 from sidecar.engine.decode_modes import DECODE_MODES, DecodeMode, DecodeSettings
+from sidecar.engine.decode_request import (
+    DecodeRequest,
+    cross_mask,
+    padded_cross_mask,
+    sampling_plan,
+)
 from sidecar.engine.delay import place_column, undelay
 from sidecar.engine.fast_decoder import DecoderWeights, pack_decoder
 from sidecar.engine.kv_cache import StaticKVCache
@@ -26,6 +32,8 @@ from sidecar.errors import OutOfMemoryError, RequestError
 
 __all__ = ["DECODE_MODES", "DecodeMode", "DecodeSettings", "FastMusicgenEngine", "GeneratedCodes"]
 
+log = logging.getLogger(__name__)
+
 #: On GPU the host may queue at most this many steps ahead of the device, so that progress
 #: reports track the device and a cancel takes effect within a few steps.
 _RUNAHEAD_STEPS = 8
@@ -36,18 +44,6 @@ class GeneratedCodes:
     """Audio codes `(batch, codebooks, frames)` on the device, prompt frames included."""
 
     codes: torch.Tensor
-    prompt_frames: int
-    steps: int
-
-
-@dataclass(frozen=True)
-class _Request:
-    batch: int
-    rows: int
-    plan: SamplingPlan
-    encoder_states: torch.Tensor
-    encoder_mask: torch.Tensor
-    decoder_ids: torch.Tensor
     prompt_frames: int
     steps: int
 
@@ -175,21 +171,7 @@ class FastMusicgenEngine(MusicgenEngine):
 
     # ---------------------------------------------------------------- request set-up
 
-    def _plan(self, spec: GenerationSpec, has_text: bool) -> SamplingPlan:
-        kw = self.sampling_kwargs(spec)
-        # without text both CFG halves are the same null condition: guidance changes nothing
-        scale = kw["guidance_scale"] if has_text else None
-        if not kw["do_sample"]:
-            return SamplingPlan(greedy=True, guidance_scale=scale)
-        return SamplingPlan(
-            greedy=False,
-            guidance_scale=scale,
-            temperature=float(kw["temperature"]),
-            top_k=int(kw["top_k"] or 0),
-            top_p=float(kw["top_p"] or 0.0),
-        )
-
-    def _prepare(self, spec: GenerationSpec) -> _Request:
+    def _prepare(self, spec: GenerationSpec) -> DecodeRequest:
         inputs, prompt_frames = self.build_inputs(spec)
         new_frames = self.frames_for(spec.duration_seconds)
         if prompt_frames + new_frames > int(WINDOW_SECONDS * self._frame_rate):
@@ -198,7 +180,7 @@ class FastMusicgenEngine(MusicgenEngine):
                 f"({spec.duration_seconds:.2f} s) exceed the model's {WINDOW_SECONDS:.0f} s window"
             )
         has_text = "input_ids" in inputs
-        plan = self._plan(spec, has_text)
+        plan = sampling_plan(self.sampling_kwargs(spec), has_text)
         mask = inputs["attention_mask"]
         if has_text:
             states = self.model.text_encoder(
@@ -215,7 +197,7 @@ class FastMusicgenEngine(MusicgenEngine):
         states = states * mask[..., None]
         batch = mask.shape[0] // (2 if plan.guidance_scale is not None else 1)
         decoder_ids = self._decoder_ids(inputs, batch)
-        return _Request(
+        return DecodeRequest(
             batch,
             mask.shape[0],
             plan,
@@ -252,31 +234,11 @@ class FastMusicgenEngine(MusicgenEngine):
             codes = torch.stack([left, right], dim=3).flatten(2, 3)
         return torch.cat([start, codes[0].reshape(batch * k, -1)], dim=-1)
 
-    def _cross_mask(self, request: _Request, queries: int) -> torch.Tensor | None:
-        dummy = torch.zeros(
-            (request.rows, queries, self.weights.hidden_size),
-            dtype=self.weights.act_dtype,
-            device=self.device,
-        )
-        # Positional: the embeddings argument was renamed (input_embeds -> inputs_embeds) in 5.x.
-        mask = create_bidirectional_mask(
-            self.model.decoder.config,
-            dummy,
-            request.encoder_mask,
-            encoder_hidden_states=request.encoder_states,
-        )
-        if mask is not None and not isinstance(mask, torch.Tensor):
-            raise RuntimeError(
-                f"attention implementation '{self.model.decoder.config._attn_implementation}' "
-                "gives block masks; the fast engine needs sdpa or eager"
-            )
-        return mask
-
     # ---------------------------------------------------------------- decoding
 
     def _decode(
         self,
-        request: _Request,
+        request: DecodeRequest,
         spec: GenerationSpec,
         progress: ProgressCallback | None,
         on_audio: AudioCallback | None,
@@ -301,7 +263,10 @@ class FastMusicgenEngine(MusicgenEngine):
         # prefill: every known position at once, then the first new token
         tokens = sequence[:, :first].reshape(request.batch, k, first)
         hidden = w.forward(
-            self._embed(tokens, 0, request), cache, 0, self._cross_mask(request, first)
+            self._embed(tokens, 0, request),
+            cache,
+            0,
+            cross_mask(lm.config, request, first, w.hidden_size, w.act_dtype),
         )
         chosen = self._choose(hidden, request.plan, generator)
         place_column(sequence, pattern, first, chosen)
@@ -319,11 +284,11 @@ class FastMusicgenEngine(MusicgenEngine):
                 pattern,
                 sequence,
                 (keys, values),
-                self._padded_cross_mask(request, stepper.key.source_length),
+                padded_cross_mask(request, stepper.key.source_length),
                 seed=spec.seed + 1,
             )
         else:
-            step_mask = self._cross_mask(request, 1)
+            step_mask = cross_mask(lm.config, request, 1, w.hidden_size, w.act_dtype)
         for step in range(1, request.steps + 1):
             if progress is not None:
                 progress(step, request.steps)
@@ -365,7 +330,7 @@ class FastMusicgenEngine(MusicgenEngine):
             stream.push(codes, codes.shape[-1], final=True)
         return GeneratedCodes(codes, request.prompt_frames, request.steps)
 
-    def _embed(self, tokens: torch.Tensor, start: int, request: _Request) -> torch.Tensor:
+    def _embed(self, tokens: torch.Tensor, start: int, request: DecodeRequest) -> torch.Tensor:
         n = tokens.shape[-1]
         embeds = self.weights.embed(tokens, self.weights.positions[start : start + n])
         return torch.cat([embeds, embeds], dim=0) if request.rows != request.batch else embeds
@@ -381,20 +346,26 @@ class FastMusicgenEngine(MusicgenEngine):
         stereo = self._info.channels == 2
         return undelay(sequence, frames, batch, self.weights.num_codebooks, stereo)
 
-    def _stepper(self, request: _Request, cache: StaticKVCache) -> StaticStepper:
+    def _stepper(self, request: DecodeRequest, cache: StaticKVCache) -> StaticStepper:
         source = SOURCE_BUCKET * math.ceil(request.encoder_states.shape[1] / SOURCE_BUCKET)
         key = StepKey(request.batch, request.rows, cache.shape.max_positions, source, request.plan)
-        return self._buffers.stepper(self.weights, cache, key, self.settings.cuda_graphs)
-
-    def _padded_cross_mask(self, request: _Request, source: int) -> torch.Tensor:
-        """`(rows, 1, 1, source)` bool; fully masked rows (null condition) attend to zero values."""
-        valid = request.encoder_mask.bool()
-        valid = torch.nn.functional.pad(valid, (0, source - valid.shape[1]))
-        empty = ~valid.any(dim=1, keepdim=True)
-        return (valid | empty).view(request.rows, 1, 1, source)
+        try:
+            return self._buffers.stepper(self.weights, cache, key, self.settings.cuda_graphs)
+        except torch.OutOfMemoryError:
+            raise
+        except RuntimeError as e:
+            if not self.settings.cuda_graphs:
+                raise
+            failure = e
+        # A driver or torch build that cannot capture this step: the same step, run eagerly
+        # (slower, same tokens), for this and every later request; said once, and in `info`.
+        log.error("CUDA graph capture failed, decoding without graphs from now on: %s", failure)
+        self.settings = dataclasses.replace(self.settings, cuda_graphs=False)
+        self._info = dataclasses.replace(self._info, dtype=f"{self._info.dtype}/no-graphs")
+        return self._buffers.stepper(self.weights, cache, key, False)
 
     def _stream(
-        self, request: _Request, spec: GenerationSpec, on_audio: AudioCallback | None
+        self, request: DecodeRequest, spec: GenerationSpec, on_audio: AudioCallback | None
     ) -> WindowedAudio | None:
         if on_audio is None:
             return None
@@ -414,7 +385,7 @@ class FastMusicgenEngine(MusicgenEngine):
         sequence: torch.Tensor,
         pattern: torch.Tensor,
         ready: int,
-        request: _Request,
+        request: DecodeRequest,
         final: bool,
     ) -> None:
         total_len = pattern.shape[-1]

@@ -12,9 +12,10 @@ import torch
 
 from sidecar.engine.base import GenerationSpec
 from sidecar.engine.fast import FastMusicgenEngine
-from sidecar.engine.loader import DECODERS, load_engine
+from sidecar.engine.loader import DECODERS, load_engine, resolve_decoder
 from sidecar.engine.musicgen import MusicgenEngine
 from sidecar.engine.sampling import SamplingPlan, choose_tokens
+from sidecar.errors import ModelLoadError
 
 RATE = 32000
 PROMPT = (np.random.RandomState(0).randn(1, RATE // 2) * 0.1).astype(np.float32)
@@ -96,6 +97,27 @@ def test_static_step_path_is_token_identical_in_exact_precision(stock, case):
     assert torch.equal(engine.generate_codes(spec).codes, codes)
     # a second request reuses the same step buffers
     assert torch.equal(engine.generate_codes(spec).codes, codes)
+
+
+def test_a_failed_graph_capture_falls_back_to_eager_steps(stock, monkeypatch, caplog):
+    """Where a driver cannot capture the step, requests still decode (same tokens), said once."""
+    from sidecar.engine.static_step import StaticStepper
+
+    def no_capture(self: StaticStepper) -> None:
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(StaticStepper, "_capture", no_capture)
+    engine = _fast(stock, "exact", static_steps=True)
+    engine.settings = dataclasses.replace(engine.settings, cuda_graphs=True)
+    spec = _greedy(CASES["continuation-cfg-batch2"])
+    codes, _ = _stock_run(stock, spec)
+    with caplog.at_level("ERROR", logger="sidecar.engine.fast"):
+        assert torch.equal(engine.generate_codes(spec).codes, codes)
+        assert torch.equal(engine.generate_codes(spec).codes, codes)
+    assert not engine.settings.cuda_graphs
+    assert engine.info.dtype.endswith("/no-graphs")
+    failures = [r for r in caplog.records if "graph capture failed" in r.getMessage()]
+    assert len(failures) == 1 and "operation not permitted" in failures[0].getMessage()
 
 
 def test_static_steps_survive_batch_changes_and_capture_warm_up(stock, monkeypatch):
@@ -212,8 +234,19 @@ def test_loader_offers_the_fast_modes():
     assert engine.mode == "exact"
     engine.warm_up()  # the worker's start-up path: text and continuation requests
     assert type(load_engine("tiny", "cpu", "stock")) is MusicgenEngine
-    with pytest.raises(ValueError, match="decoder"):
+    with pytest.raises(ModelLoadError, match="decoder: got 'warp'; expected one of auto, "):
         load_engine("tiny", "cpu", "warp")
+
+
+def test_auto_decoder_is_fast_on_cuda_fp32_on_cpu_exact_elsewhere():
+    assert resolve_decoder("auto", "cuda") == "fast"
+    assert resolve_decoder("auto", "cuda:1") == "fast"
+    assert resolve_decoder("auto", "cpu") == "fp32"
+    assert resolve_decoder("auto", "mps") == "exact"
+    assert all(resolve_decoder(d, "cpu") == d for d in DECODERS if d != "auto")
+    engine = load_engine("tiny", "cpu", "auto")
+    assert isinstance(engine, FastMusicgenEngine) and engine.mode == "fp32"
+    assert engine.info.dtype == "float32/mkldnn/fp32"
 
 
 def test_sampling_degenerate_cases_match_argmax():
