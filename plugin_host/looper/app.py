@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import queue
 import tempfile
 import threading
@@ -16,18 +15,17 @@ from plugin_host.looper.client import ContinueRequest, SidecarClient
 from plugin_host.looper.clock import Clock, ClockSnapshot
 from plugin_host.looper.config import LooperConfig
 from plugin_host.looper.history import LoopEntry, LoopHistory
-from plugin_host.looper.player import SwitchCommand
 from plugin_host.looper.ring import RingOverrunError
-from plugin_host.looper.scheduler import Timeline, capture_bars, next_switch_bar
+from plugin_host.looper.scheduler import Timeline, capture_bars
 from plugin_host.looper.state import (
     LooperStatus,
     PendingCapture,
     PendingRequest,
     QueueState,
-    ScheduledSwitch,
     SwitchKind,
 )
 from plugin_host.looper.stems import load_loop
+from plugin_host.looper.switcher import Switcher
 from plugin_host.looper.triggers import Action, TriggerEvent
 from sidecar.audiofile import write_audio_atomic
 from sidecar.errors import SidecarError
@@ -59,6 +57,7 @@ class Looper:
         self.client = client
         self.history = LoopHistory(config.loop.history)
         self.timeline = Timeline(clock, engine, output_latency_s=0.0)
+        self.switcher = Switcher(config.loop, engine, clock, self.timeline, self.history)
         self._events: queue.SimpleQueue[TriggerEvent] = queue.SimpleQueue()
         self._period_s = period_s
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -68,12 +67,7 @@ class Looper:
         self.clip_dir = clip_dir
         self._capture: PendingCapture | None = None
         self._request: PendingRequest | None = None
-        self._scheduled: ScheduledSwitch | None = None
         self._deferred: LoopEntry | None = None  # ready while the clock was stopped
-        self._playing_start_bar: int | None = None
-        self._playing_bars: int | None = None
-        self._playing = False
-        self._tokens = itertools.count(1)
         self._loop_ids = itertools.count(1)
         self._stop_count = clock.stop_count
         self._message = ""
@@ -81,7 +75,11 @@ class Looper:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.latencies_s: list[float] = []
-        self.resyncs = 0
+
+    @property
+    def resyncs(self) -> int:
+        """Re-anchors of a drifting loop so far (external clocks)."""
+        return self.switcher.resyncs
 
     # -- lifecycle ------
     def start(self, run_thread: bool = True) -> None:
@@ -131,8 +129,10 @@ class Looper:
             self._schedule(entry, "new")
         self._check_capture()
         self._drain_replies()
-        self._track_switch()
-        self._check_drift()
+        message = self.switcher.track()
+        if message is not None:
+            self._message = message
+        self.switcher.check_drift()
 
     def _on_event(self, event: TriggerEvent) -> None:
         logger.info("trigger %s (%s)", event.action.value, event.source)
@@ -283,155 +283,41 @@ class Looper:
         elif self._request is not None:
             self.client.cancel(self._request.request.request_id)
             self._message = "cancelling"
-        elif self._scheduled is not None and self.engine.player.cancel() is not None:
-            self._scheduled = None
+        elif self.switcher.cancel():
             self._message = "switch cancelled"
         else:
             self._message = "nothing to cancel"
 
     # -- switching ------
     def _schedule(self, entry: LoopEntry | None, kind: SwitchKind) -> None:
-        bar = self._target_bar(extrapolate=kind == "stop")
-        frame = None
-        if bar is not None:
-            frame = self.timeline.frame_of_beats(bar * self.clock.beats_per_bar, kind == "stop")
-        if bar is None or frame is None:
+        bar = self.switcher.schedule(entry, kind)
+        if bar is None:
             if kind == "new":
                 self._deferred = entry
                 self._message = "loop ready; waiting for the clock to start"
             else:
                 self._message = "the clock is not running"
             return
-        audio = None if entry is None else entry.audio
-        command = SwitchCommand(next(self._tokens), frame, audio)
-        self.engine.player.schedule(command)
-        self._scheduled = ScheduledSwitch(command, kind, bar, entry)
         self._message = f"{kind} at bar {bar + 1}"
-
-    def _target_bar(self, extrapolate: bool = False) -> int | None:
-        beats = self.timeline.beats_at_frame(
-            self.engine.frames_processed + self._lead_frames(), extrapolate
-        )
-        if beats is None:
-            return None
-        bars_now = beats / self.clock.beats_per_bar
-        if not self._playing:
-            return math.ceil(bars_now)
-        return next_switch_bar(
-            bars_now, 0.0, self.config.loop.quantize, self._playing_start_bar, self._playing_bars
-        )
-
-    def _track_switch(self) -> None:
-        sched = self._scheduled
-        if sched is None:
-            return
-        applied = self.engine.player.applied_frame(sched.command.token)
-        if applied is None:
-            self._retarget(sched)
-            return
-        self._scheduled = None
-        if sched.kind == "resync":
-            self._playing_start_bar = sched.bar
-            self.resyncs += 1
-            return
-        if sched.kind == "stop":
-            self._playing = False
-            self._message = f"stopped at bar {sched.bar + 1}"
-            return
-        entry = sched.entry
-        if entry is None:
-            return
-        if sched.kind == "new":
-            self.history.push(entry)
-        elif sched.kind == "undo":
-            self.history.undo()
-        else:
-            self.history.replace_current(entry)
-        self._playing = True
-        self._playing_start_bar = sched.bar
-        self._playing_bars = entry.bars
-        self._message = f"loop {entry.loop_id} from bar {sched.bar + 1}"
-
-    def _check_drift(self) -> None:
-        """External clocks: re-anchor the playing loop on its next cycle if it drifted off the beat.
-
-        A loop is a fixed number of samples; the band's tempo may move after the capture, and
-        the interface's clock is not the DAW's. The re-anchor is a crossfade into the same loop.
-        """
-        resync_frames = self.config.loop.resync_ms / 1000.0 * self.engine.sample_rate
-        current = self.engine.player.current
-        start_bar, loop_bars = self._playing_start_bar, self._playing_bars
-        if (
-            self.timeline.frame_locked
-            or resync_frames <= 0
-            or self._scheduled is not None
-            or not self._playing
-            or current is None
-            or current.audio is None
-            or start_bar is None
-            or not loop_bars
-        ):
-            return
-        bpb = self.clock.beats_per_bar
-        beats = self.timeline.beats_at_frame(self.engine.frames_processed + self._lead_frames())
-        if beats is None:
-            return
-        bar = start_bar + math.ceil((beats / bpb - start_bar) / loop_bars) * loop_bars
-        frame = self.timeline.frame_of_beats(bar * bpb)
-        if frame is None:
-            return
-        length = current.audio.shape[0]
-        cycles = round((frame - current.start_frame) / length)
-        drift = frame - (current.start_frame + cycles * length)
-        if abs(drift) < resync_frames:
-            return
-        command = SwitchCommand(next(self._tokens), frame, current.audio)
-        self.engine.player.schedule(command)
-        self._scheduled = ScheduledSwitch(command, "resync", bar, self.history.current)
-        logger.debug("loop drifted %d frames; re-anchoring at bar %d", drift, bar + 1)
-
-    def _lead_frames(self) -> float:
-        return max(
-            self.config.loop.lead_ms / 1000.0 * self.engine.sample_rate,
-            2 * (self.engine.block_size or 1024),
-        )
-
-    def _retarget(self, sched: ScheduledSwitch) -> None:
-        """External clocks: refine the switch frame as the tempo estimate and time map settle."""
-        if self.timeline.frame_locked:
-            return
-        frame = self.timeline.frame_of_beats(
-            sched.bar * self.clock.beats_per_bar, sched.kind == "stop"
-        )
-        margin = 2 * (self.engine.block_size or 1024)
-        command = sched.command
-        if frame is None or abs(frame - command.start_frame) < 8:
-            return
-        if min(frame, command.start_frame) - self.engine.frames_processed < margin:
-            return
-        new = SwitchCommand(command.token, frame, command.audio)
-        self.engine.player.schedule(new)
-        self._scheduled = ScheduledSwitch(new, sched.kind, sched.bar, sched.entry)
 
     def _check_clock_stop(self) -> None:
         count = self.clock.stop_count
         if count == self._stop_count:
             return
         self._stop_count = count
-        if self._playing or self._scheduled is not None:
-            self.engine.player.cancel()
-            self._scheduled = None
+        if self.switcher.halt():
             self._schedule(None, "stop")
 
     # -- status ------
     def status(self) -> LooperStatus:
         current = self.history.current
+        scheduled, playing = self.switcher.scheduled, self.switcher.playing
         if self._capture is not None:
             state: QueueState = "capturing"
         elif self._request is not None:
             state = "generating" if self._request.progress > 0 else "queued"
-        elif self._scheduled is not None and self._scheduled.kind != "resync":
-            state = "stopping" if self._scheduled.kind == "stop" else "ready"
+        elif scheduled is not None and scheduled.kind != "resync":
+            state = "stopping" if scheduled.kind == "stop" else "ready"
         elif self._deferred is not None:
             state = "ready"
         else:
@@ -445,11 +331,11 @@ class Looper:
             clock=snap,
             queue=state,
             progress=self._request.progress if self._request is not None else 0.0,
-            loop_id=current.loop_id if current is not None and self._playing else None,
+            loop_id=current.loop_id if current is not None and playing else None,
             variation=current.selected + 1 if current is not None else 0,
             variations=len(current.variations) if current is not None else 0,
             history=len(self.history),
-            switch_bar=self._scheduled.bar + 1 if self._scheduled is not None else None,
+            switch_bar=scheduled.bar + 1 if scheduled is not None else None,
             last_latency_s=self._last_latency_s,
             message=self._message,
             stream=self.engine.stats(),
