@@ -36,12 +36,15 @@ class LoadedModel:
 
 
 def engine_bytes(engine: Engine) -> int:
-    """Bytes of the engine's weights and buffers (what it holds on its device)."""
+    """Bytes the engine holds on its device: the model's weights and buffers, plus what its
+    decode loop keeps beside them (packed weights, KV caches, captured steps)."""
     model = getattr(engine, "model", None)
     if model is None:
         return 0
     tensors = [*model.parameters(), *model.buffers()]
-    return int(sum(t.numel() * t.element_size() for t in tensors))
+    total = sum(t.numel() * t.element_size() for t in tensors)
+    extra = getattr(engine, "extra_memory_bytes", None)
+    return int(total + (extra() if callable(extra) else 0))
 
 
 def available_memory_bytes(device: str) -> int:

@@ -62,3 +62,38 @@ def test_manager_evicts_when_memory_is_short(monkeypatch) -> None:
     manager.switch("tiny")
     assert sorted(x.name for x in manager.listing()) == ["tiny", "tiny-melody"]
     assert manager.current_name == "tiny" and loads == ["tiny", "tiny-melody", "tiny"]
+
+
+def _param_bytes(engine: MusicgenEngine) -> int:
+    tensors = [*engine.model.parameters(), *engine.model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def test_memory_counts_packed_weights_and_decode_buffers() -> None:
+    """`/sidecar/model/list` reports what an engine holds: `fp32` packs a second copy of the
+    decoder's step-time linears (the CPU default), and every mode keeps its KV cache."""
+    from sidecar.engine.base import GenerationSpec
+    from sidecar.engine.fast import FastMusicgenEngine
+
+    stock = MusicgenEngine.load("tiny", "cpu")
+    model_bytes = _param_bytes(stock)
+    assert engine_bytes(stock) == model_bytes
+    exact = FastMusicgenEngine(stock.model, stock.tokenizer, "tiny", "cpu", True, mode="exact")
+    fp32 = FastMusicgenEngine(stock.model, stock.tokenizer, "tiny", "cpu", True, mode="fp32")
+    _ = exact.weights, fp32.weights
+    assert engine_bytes(exact) == model_bytes  # exact runs on the model's own tensors
+    lm = stock.model.decoder
+    step_linears = [h.weight for h in lm.lm_heads]
+    for layer in lm.model.decoder.layers:
+        sa, ca = layer.self_attn, layer.encoder_attn
+        step_linears += [sa.q_proj.weight, sa.k_proj.weight, sa.v_proj.weight, sa.out_proj.weight]
+        step_linears += [ca.q_proj.weight, ca.out_proj.weight, layer.fc1.weight, layer.fc2.weight]
+    packed = sum(w.numel() * 4 for w in step_linears)
+    assert engine_bytes(fp32) == model_bytes + packed
+
+    exact.generate(GenerationSpec(duration_seconds=0.4, prompt="x", variations=2))
+    config = lm.config
+    rows, positions = 4, 256  # 2 variations x CFG; one position bucket
+    head_dim = config.hidden_size // config.num_attention_heads
+    cache = 2 * config.num_hidden_layers * rows * positions * config.num_attention_heads * head_dim
+    assert engine_bytes(exact) == model_bytes + cache * 4

@@ -77,6 +77,16 @@ class DecodeBuffers:
         self.steppers[key] = stepper
         return stepper
 
+    def tensors(self) -> list[torch.Tensor]:
+        """The caches' and captured steps' buffers (for memory accounting)."""
+        out: list[torch.Tensor] = []
+        for cache in self.caches.values():
+            out += [*cache.keys, *cache.values]
+        for stepper in self.steppers.values():
+            out += [stepper.tokens, stepper.pattern, stepper.sequence, stepper.cross_mask]
+            out += [*stepper.cross_keys, *stepper.cross_values]
+        return out
+
     def clear(self) -> None:
         """Drop everything (after an out-of-memory error)."""
         self.caches.clear()

@@ -24,6 +24,7 @@ from sidecar.engine.decode_request import (
 from sidecar.engine.delay import place_column, undelay
 from sidecar.engine.fast_decoder import DecoderWeights, pack_decoder
 from sidecar.engine.kv_cache import StaticKVCache
+from sidecar.engine.memory import tensor_bytes, tensors_in
 from sidecar.engine.musicgen import WINDOW_SECONDS, MusicgenEngine
 from sidecar.engine.sampling import SamplingPlan, choose_tokens, guide
 from sidecar.engine.static_step import StaticStepper, StepKey
@@ -101,6 +102,13 @@ class FastMusicgenEngine(MusicgenEngine):
             base.info.is_random,
             mode=mode,
         )
+
+    def extra_memory_bytes(self) -> int:
+        """Bytes held beside the model's own tensors: packed weights (`exact` packs none) and
+        the KV caches and captured steps kept for the next request."""
+        own = [*self.model.parameters(), *self.model.buffers()]
+        held = [*tensors_in(self._weights), *self._buffers.tensors()]
+        return tensor_bytes(held, shared_with=own)
 
     @property
     def mode(self) -> DecodeMode:
