@@ -120,6 +120,29 @@ def check_model(name: str, cache_dir: Path | None = None) -> Check:
     return Check("model", "ok", f"{name}: cached at {snapshot} ({size:.1f} GiB of weights)")
 
 
+def check_decoder(decoder: str, requested_device: str | None) -> Check:
+    """What `--decoder` means on this device (`auto` picks one per device)."""
+    from sidecar.engine.loader import DECODERS, resolve_decoder
+    from sidecar.engine.musicgen import pick_device
+    from sidecar.errors import ModelLoadError
+
+    device = pick_device(requested_device)
+    try:
+        chosen = resolve_decoder(decoder, device)
+    except ModelLoadError as e:
+        return Check("decoder", "fail", e.message, f"--decoder one of {', '.join(DECODERS)}")
+    cuda = device.startswith("cuda")
+    about = {
+        "stock": "transformers' own generate",
+        "exact": "token-identical to transformers' generate",
+        "fp32": "full precision, fused" + (" CUDA graphs" if cuda else ", oneDNN-prepacked"),
+        "fast": "fp16, a CUDA graph per step" if cuda else "bf16, oneDNN-prepacked",
+        "int8": "fp16, a CUDA graph per step" if cuda else "weight-only int8 linears",
+    }[chosen]
+    named = f"auto -> {chosen}" if decoder == "auto" else chosen
+    return Check("decoder", "ok", f"{named} on {device} ({about})")
+
+
 def check_dsp() -> Check:
     """The tempo contract's stack: Rubber Band (pedalboard), librosa, pyloudnorm, soxr."""
     try:
@@ -202,13 +225,19 @@ def check_looper() -> Check:
 
 
 def run_checks(
-    model: str, device: str | None, host: str, port: int, output_dir: Path
+    model: str,
+    device: str | None,
+    host: str,
+    port: int,
+    output_dir: Path,
+    decoder: str = "auto",
 ) -> list[Check]:
     """Every check, in the order a first start would meet them."""
     checks: list[Callable[[], Check]] = [
         lambda: check_device(device),
         check_transformers,
         lambda: check_model(model),
+        lambda: check_decoder(decoder, device),
         check_dsp,
         lambda: check_output_dir(output_dir),
         lambda: check_port(host, port),
@@ -221,7 +250,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from sidecar.delivery import default_output_dir
 
     folder = Path(args.output_dir) if args.output_dir else default_output_dir()
-    results = run_checks(args.model, args.device, args.host, args.port, folder)
+    results = run_checks(args.model, args.device, args.host, args.port, folder, args.decoder)
     for check in results:
         print(f"{check.status:<4}  {check.name:<12}  {check.detail}")
         if check.fix and check.status != "ok":
@@ -239,6 +268,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--model", default="facebook/musicgen-small")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    p.add_argument("--decoder", default="auto", help="as for `sidecar serve`")
     p.add_argument("--host", default=A.DEFAULT_HOST)
     p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
     p.add_argument("--output-dir", default=None)

@@ -6,7 +6,14 @@ import socket
 import subprocess
 from pathlib import Path
 
-from sidecar.doctor import check_looper, check_model, check_output_dir, check_port, run_checks
+from sidecar.doctor import (
+    check_decoder,
+    check_looper,
+    check_model,
+    check_output_dir,
+    check_port,
+    run_checks,
+)
 from sidecar.engine.tiny import build_tiny_model
 from tests.support.cli import run_sidecar, without_portaudio
 from tests.support.server import free_udp_port
@@ -91,3 +98,13 @@ def test_run_checks_in_process(tmp_path: Path) -> None:
     results = run_checks("tiny", "cpu", "127.0.0.1", free_udp_port(), tmp_path)
     assert {c.name: c.status for c in results}["model"] == "ok"
     assert all(c.status != "fail" for c in results), results
+
+
+def test_decoder_check_says_what_auto_means_here() -> None:
+    assert check_decoder("auto", "cpu").detail.startswith("auto -> fp32 on cpu (")
+    assert check_decoder("auto", "cuda").detail.startswith("auto -> fast on cuda (fp16, a CUDA")
+    assert check_decoder("exact", "cpu").detail == (
+        "exact on cpu (token-identical to transformers' generate)"
+    )
+    bad = check_decoder("turbo", "cpu")
+    assert bad.status == "fail" and "got 'turbo'" in bad.detail and "auto" in bad.fix
