@@ -28,7 +28,8 @@ def test_ready_with_the_built_in_model(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     names = [line.split()[1] for line in lines[:-1] if not line.lstrip().startswith("fix:")]
-    assert names == ["device", "transformers", "model", "dsp", "output", "port", "looper"]
+    expected = ["device", "transformers", "model", "decoder", "dsp", "output", "port", "looper"]
+    assert names == expected
     assert lines[-1] == "ready to serve"
     assert any(line.startswith("ok    model") and "built in code" in line for line in lines)
 
