@@ -298,4 +298,4 @@ def test_preview_needs_a_streaming_decoder(tmp_path: Path) -> None:
     ):
         client.send(A.GENERATE, "p", "seconds", 1.0, "preview", 0.5)
         last = client.until_terminal("p", 60)[-1]
-        assert last[0] == A.ERROR and "--decoder exact" in last[1][2]
+        assert last[0] == A.ERROR and "--decoder auto, exact, fp32 or fast" in last[1][2]
