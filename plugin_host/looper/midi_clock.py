@@ -62,6 +62,7 @@ class MidiClock(Clock):
                 self._armed = True
             elif kind == "stop":
                 self._armed = False
+                self._settle_anchor()
                 self._set_running(False)
             elif kind == "songpos":
                 if not self.running:
@@ -69,6 +70,20 @@ class MidiClock(Clock):
             else:
                 return False
         return True
+
+    def _settle_anchor(self) -> None:
+        """At a stop, pin the position to the fitted line's last tick.
+
+        While running, a tick more than half a period off the line is taken as it came (it may
+        be a tempo change, which the next ticks confirm). A stop freezes the position, and with
+        it "the next bar" the looper stops on, before any later tick can tell: a tick that was
+        only late (this process or the box stalled) would move that stop by its lateness
+        (30 ms seen in CI). The line through the ticks before it is the better guess.
+        """
+        expected = self._estimator.expected_last_tick()
+        if self.running and expected is not None and self._next_tick > 0:
+            time_s, bpm = expected
+            self._set_anchor(time_s, (self._next_tick - 1) / PPQN, bpm)
 
     def _on_tick(self, time_s: float) -> None:
         bpm = self._estimator.add_tick(time_s)

@@ -41,6 +41,9 @@ class TickTempoEstimator:
         self._seconds_per_tick: float | None = None
         self._intercept = 0.0
         self._first_index = 0
+        #: The line before the latest tick (its time for that tick, seconds per tick), kept
+        #: when that tick landed off the line.
+        self._line_before: tuple[float, float] | None = None
 
     def reset(self) -> None:
         self._times.clear()
@@ -65,8 +68,19 @@ class TickTempoEstimator:
             return None
         return self._intercept + self._seconds_per_tick * (self._count - 1)
 
+    def expected_last_tick(self) -> tuple[float, float] | None:
+        """(time of the latest tick, BPM) from the fit; when that tick landed off the line (by
+        more than `change_fraction` of a tick), from the line before it: one tick cannot tell a
+        stall from a tempo change, and a late one pulls the fit. None before two ticks."""
+        if self._line_before is not None:
+            time_s, seconds_per_tick = self._line_before
+            return time_s, 60.0 / (PPQN * seconds_per_tick)
+        fitted, bpm = self.fitted_time_of_last_tick(), self.bpm
+        return None if fitted is None or bpm is None else (fitted, bpm)
+
     def add_tick(self, time_s: float) -> float | None:
         """Add a tick received at `time_s`; returns the tempo estimate in BPM (None if unknown)."""
+        self._line_before = None
         if self._times and time_s - self._times[-1] > self._gap_s:
             self.reset()
         if self._seconds_per_tick is not None and len(self._times) >= self._change_ticks:
@@ -75,11 +89,13 @@ class TickTempoEstimator:
             if abs(residual) > self._change_fraction * self._seconds_per_tick and (
                 self._outliers == 0 or (residual > 0) == (self._outlier_sign > 0)
             ):
+                self._line_before = (predicted, self._seconds_per_tick)
                 self._outliers += 1
                 self._outlier_sign = 1 if residual > 0 else -1
                 if self._outliers >= self._change_ticks:
                     recent = list(self._times)[-(self._change_ticks - 1) :]
                     self.reset()
+                    self._line_before = None  # a confirmed change: the new line holds
                     for t in recent:
                         self._append(t)
             else:

@@ -71,6 +71,21 @@ def test_start_stop_continue_and_song_position():
     assert clock.beats_at(t + period) == pytest.approx(8.0)
 
 
+@pytest.mark.parametrize("late_s", [0.0, 0.015, 0.030])
+def test_a_late_last_tick_does_not_move_the_stop_bar(late_s):
+    """A stall delays the tick just before a stop: "the next bar" stays on the grid."""
+    bpm = 96.0
+    clock = MidiClock(beats_per_bar=4)
+    ideal, times = tick_times(bpm, 8 * PPQN, jitter_s=0.0015, seed=3)
+    times[-1] = ideal[-1] + late_s  # more than half a tick (13 ms) late from 0.015 s
+    clock.handle(mido.Message("start"), times[0] - 0.001)
+    for t in times:
+        clock.handle(mido.Message("clock"), float(t))
+    clock.handle(mido.Message("stop"), float(times[-1]) + 0.001)
+    next_bar = clock.time_of_beats(12.0, extrapolate=True)
+    assert next_bar == pytest.approx(100.0 + 12.0 * 60.0 / bpm, abs=0.001)
+
+
 def test_gap_restarts_the_estimate():
     est = TickTempoEstimator(gap_s=0.5)
     for i in range(50):
