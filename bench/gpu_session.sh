@@ -37,6 +37,7 @@ PY
 cat "$out/gpu-env.txt"
 
 "$py" -m pytest -q --noconftest -p no:cacheprovider -m gpu tests/engine/test_fast.py \
+    tests/engine/test_precision.py \
     2>&1 | tee "$out/gpu-tests.txt" || status=1
 
 if [ -d bench/wheelhouse ]; then

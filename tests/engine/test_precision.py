@@ -106,3 +106,20 @@ def test_cpu_loading_keeps_everything_fp32():
     engine = MusicgenEngine.load("tiny", "cpu")
     assert engine.info.dtype == "float32"
     assert {p.dtype for p in engine.model.parameters()} == {torch.float32}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_loading_halves_only_the_decoder():
+    """For the GPU session: what `load` does there, and that it decodes."""
+    engine = MusicgenEngine.load("tiny", "cuda")
+    assert engine.info.dtype == "float16"
+    model = engine.model
+    assert {p.dtype for p in model.text_encoder.parameters()} == {torch.float32}
+    assert {p.dtype for p in model.audio_encoder.parameters()} == {torch.float32}
+    assert {p.dtype for p in model.decoder.parameters()} == {torch.float16}
+    spec = dataclasses.replace(SPECS["continuation-text-cfg-batch2"], temperature=0.0)
+    audio = engine.generate(spec)
+    assert np.isfinite(audio).all()
+    exact = FastMusicgenEngine(model, engine.tokenizer, "tiny", "cuda", True, mode="exact")
+    assert np.array_equal(exact.generate(spec), audio)
