@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -67,14 +68,18 @@ def jack_dummy(
         "jackd", "-n", name, "-R" if realtime else "-r", "-t", "10000",
         "-d", "dummy", "-r", str(sample_rate), "-p", str(period_frames), "-C", "2", "-P", "2",
     ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-    )
+    # jackd's log goes to a file, never to a pipe: nobody reads a pipe while tests run, and
+    # once its 64 KiB fill up (jackd logs every failed cycle: "ProcessGraphAsyncMaster: Process
+    # error") every jackd thread blocks writing to it and the server stops answering; the
+    # next client (PortAudio re-initialising) then hangs in jack_client_open forever.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + 15.0
         while "system:playback_1" not in jack_ports():
             if proc.poll() is not None:
-                output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                log.seek(0)
+                output = log.read().decode(errors="replace")
                 raise RuntimeError(f"jackd exited with {proc.returncode}:\n{output}")
             if time.monotonic() > deadline:
                 raise RuntimeError("jackd did not come up in 15 s")
@@ -95,6 +100,7 @@ def jack_dummy(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        log.close()
         for key, value in previous.items():
             if value is None:
                 os.environ.pop(key, None)
