@@ -26,6 +26,7 @@ from sidecar.engine.fast_decoder import DecoderWeights, pack_decoder
 from sidecar.engine.kv_cache import StaticKVCache
 from sidecar.engine.memory import tensor_bytes, tensors_in
 from sidecar.engine.musicgen import WINDOW_SECONDS, MusicgenEngine
+from sidecar.engine.prompt_codes import PromptCodes
 from sidecar.engine.sampling import SamplingPlan, choose_tokens, guide
 from sidecar.engine.static_step import StaticStepper, StepKey
 from sidecar.engine.stream import AudioCallback, WindowedAudio
@@ -86,6 +87,8 @@ class FastMusicgenEngine(MusicgenEngine):
         self._weights: DecoderWeights | None = None
         #: Caches per row count (batch × CFG) and captured steps, reused across requests.
         self._buffers = DecodeBuffers(self.device)
+        #: Each distinct prompt row encoded once (variations share a clip; re-rolls reuse it).
+        self._prompt_codes = PromptCodes(self._encode_prompt)
         #: The codes of the last `generate` (prompt frames included), for comparisons.
         self.last_codes: torch.Tensor | None = None
 
@@ -232,15 +235,19 @@ class FastMusicgenEngine(MusicgenEngine):
         values = inputs.get("input_values")
         if values is None:
             return start
-        codec = self.model.audio_encoder
-        pad = inputs["padding_mask"]
         if self._info.channels == 1:
-            codes = codec.encode(input_values=values, padding_mask=pad).audio_codes
+            codes = self._prompt_codes(values)
         else:
-            left = codec.encode(input_values=values[:, :1], padding_mask=pad).audio_codes
-            right = codec.encode(input_values=values[:, 1:], padding_mask=pad).audio_codes
+            left, right = self._prompt_codes(values[:, :1]), self._prompt_codes(values[:, 1:])
             codes = torch.stack([left, right], dim=3).flatten(2, 3)
         return torch.cat([start, codes[0].reshape(batch * k, -1)], dim=-1)
+
+    def _encode_prompt(self, values: torch.Tensor) -> torch.Tensor:
+        pad = torch.ones(values.shape[0], values.shape[-1], dtype=torch.long, device=self.device)
+        codes: torch.Tensor = self.model.audio_encoder.encode(
+            input_values=values, padding_mask=pad
+        ).audio_codes
+        return codes
 
     # ---------------------------------------------------------------- decoding
 
