@@ -10,8 +10,9 @@ import torch
 
 __all__ = ["PromptCodes"]
 
-#: Distinct prompt rows whose codes are kept (a few clips being re-rolled; codes are small).
-MAX_ENTRIES = 8
+#: Distinct prompt rows whose codes are kept: a few clips being re-rolled, beside the per-row
+#: tails that long (multi-window) takes re-prompt with. Codes are small (6.4 KB per 4 s row).
+MAX_ENTRIES = 32
 
 #: Audio `(rows, 1, samples)` → codes `(1, rows, codebooks, frames)`, as `EncodecModel.encode`.
 Encoder = Callable[[torch.Tensor], torch.Tensor]
