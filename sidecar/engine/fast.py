@@ -14,6 +14,7 @@ import torch
 
 from sidecar.engine.base import GenerationSpec, ProgressCallback
 from sidecar.engine.buffers import SOURCE_BUCKET, DecodeBuffers
+from sidecar.engine.codec import Codec
 from sidecar.engine.decode_modes import DECODE_MODES, DecodeMode, DecodeSettings
 from sidecar.engine.decode_request import (
     DecodeRequest,
@@ -26,7 +27,6 @@ from sidecar.engine.fast_decoder import DecoderWeights, pack_decoder
 from sidecar.engine.kv_cache import StaticKVCache
 from sidecar.engine.memory import tensor_bytes, tensors_in
 from sidecar.engine.musicgen import WINDOW_SECONDS, MusicgenEngine
-from sidecar.engine.prompt_codes import PromptCodes
 from sidecar.engine.sampling import SamplingPlan, choose_tokens, guide
 from sidecar.engine.static_step import StaticStepper, StepKey
 from sidecar.engine.stream import AudioCallback, WindowedAudio
@@ -87,8 +87,8 @@ class FastMusicgenEngine(MusicgenEngine):
         self._weights: DecoderWeights | None = None
         #: Caches per row count (batch × CFG) and captured steps, reused across requests.
         self._buffers = DecodeBuffers(self.device)
-        #: Each distinct prompt row encoded once (variations share a clip; re-rolls reuse it).
-        self._prompt_codes = PromptCodes(self._encode_prompt)
+        rows_apart = self.device.type == "cpu" and self.settings.mode != "exact"
+        self.codec = Codec(model.audio_encoder, self._info.channels, self.device, rows_apart)
         #: The codes of the last `generate` (prompt frames included), for comparisons.
         self.last_codes: torch.Tensor | None = None
 
@@ -160,13 +160,7 @@ class FastMusicgenEngine(MusicgenEngine):
 
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
         """EnCodec `(batch, codebooks, frames)` → audio `(batch, channels, samples)`, as stock."""
-        codec = self.model.audio_encoder
-        scales = [None] * codes.shape[0]
-        if self._info.channels == 1:
-            return codec.decode(codes[None], audio_scales=scales).audio_values
-        left = codec.decode(codes[None, :, ::2], audio_scales=scales).audio_values
-        right = codec.decode(codes[None, :, 1::2], audio_scales=scales).audio_values
-        return torch.cat([left, right], dim=1)
+        return self.codec.decode(codes)
 
     def generate_codes(
         self,
@@ -235,19 +229,8 @@ class FastMusicgenEngine(MusicgenEngine):
         values = inputs.get("input_values")
         if values is None:
             return start
-        if self._info.channels == 1:
-            codes = self._prompt_codes(values)
-        else:
-            left, right = self._prompt_codes(values[:, :1]), self._prompt_codes(values[:, 1:])
-            codes = torch.stack([left, right], dim=3).flatten(2, 3)
+        codes = self.codec.encode_prompt(values)
         return torch.cat([start, codes[0].reshape(batch * k, -1)], dim=-1)
-
-    def _encode_prompt(self, values: torch.Tensor) -> torch.Tensor:
-        pad = torch.ones(values.shape[0], values.shape[-1], dtype=torch.long, device=self.device)
-        codes: torch.Tensor = self.model.audio_encoder.encode(
-            input_values=values, padding_mask=pad
-        ).audio_codes
-        return codes
 
     # ---------------------------------------------------------------- decoding
 

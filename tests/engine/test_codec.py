@@ -1,4 +1,4 @@
-"""Prompt codes: each distinct prompt row encoded once, equal to encoding the whole batch."""
+"""The fast engine's codec: prompt rows encoded once (as the whole batch), rows decoded apart."""
 
 from __future__ import annotations
 
@@ -67,7 +67,34 @@ def test_variations_encode_their_clip_once_and_stay_identical_to_stock():
     )
     expected = stock.generate(spec)
     assert np.array_equal(exact.generate(spec), expected)
-    assert (exact._prompt_codes.encoded, exact._prompt_codes.reused) == (1, 2)
+    assert (exact.codec.prompt_codes.encoded, exact.codec.prompt_codes.reused) == (1, 2)
     reroll = dataclasses.replace(spec, seed=5)
     assert np.array_equal(exact.generate(reroll), stock.generate(reroll))
-    assert (exact._prompt_codes.encoded, exact._prompt_codes.reused) == (1, 5)
+    assert (exact.codec.prompt_codes.encoded, exact.codec.prompt_codes.reused) == (1, 5)
+
+
+def test_cpu_decodes_rows_apart_outside_exact_to_the_last_bits():
+    stock = MusicgenEngine.load("tiny", "cpu")
+    exact, fp32 = (
+        FastMusicgenEngine(stock.model, stock.tokenizer, "tiny", "cpu", True, mode=mode)
+        for mode in ("exact", "fp32")
+    )
+    assert not exact.codec.rows_apart and fp32.codec.rows_apart
+    codes = torch.randint(0, 2048, (3, 4, 40), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        batched = exact.decode_codes(codes)
+        calls: list[int] = []
+        decode = fp32.codec.encodec.decode
+
+        def counting(c, *args, **kwargs):
+            calls.append(c.shape[1])
+            return decode(c, *args, **kwargs)
+
+        fp32.codec.encodec.decode = counting
+        try:
+            apart = fp32.decode_codes(codes)
+        finally:
+            del fp32.codec.encodec.decode
+    assert calls == [1, 1, 1]
+    assert apart.shape == batched.shape
+    assert torch.allclose(apart, batched, rtol=0, atol=1e-6)

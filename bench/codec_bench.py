@@ -1,12 +1,18 @@
-"""④ Benchmark: encoding a clip prompt for a batch of variations, before and after `PromptCodes`.
+"""④ Benchmark: EnCodec around the decoder for a batch of variations, before and after.
 
-Run: python -m bench.prompt_bench [--size small] [--seconds 4] [--batch 4] [--device cpu]
-[--runs 4]. Builds the released-size EnCodec (random weights: same cost) and encodes one clip
-repeated `--batch` times three ways, side by side in one run: `whole batch` (every row through
-the codec, as transformers' generate and the fast engine did), `PromptCodes, new clip` (each
-distinct row once) and `PromptCodes, re-roll` (the same clip again: from the cache), in
-alternating order after a warm-up of both shapes. Checks
-that all three give the same codes, and prints the median time of each and the ratios.
+Run: python -m bench.codec_bench [--size small] [--seconds 4] [--batch 4] [--device cpu]
+[--runs 4]. Builds the released-size EnCodec (random weights: same cost) and measures, side by
+side in one run, in alternating order after a warm-up:
+
+* encoding one clip repeated `--batch` times: `whole batch` (every row through the codec, as
+  transformers' generate and the fast engine did), `PromptCodes, new clip` (each distinct row
+  once) and `PromptCodes, re-roll` (the same clip again, from the cache); all three must give
+  the same codes;
+* decoding `--batch` rows of prompt + take (`--seconds` + 2.7 s): one batch (stock, `exact`)
+  and one row at a time (`Codec(rows_apart=True)`, the CPU default outside `exact`), with the
+  largest difference between the two.
+
+Prints the median time of each and the ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Callable
 import torch
 
 from bench.decode_bench import build_model
+from sidecar.engine.codec import Codec
 from sidecar.engine.prompt_codes import PromptCodes
 
 
@@ -71,6 +78,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 results["whole"].append(seconds)
             if not (torch.equal(whole, new) and torch.equal(whole, again)):
                 raise RuntimeError("PromptCodes gave other codes than encoding the whole batch")
+        frames = int((args.seconds + 2.7) * 50)
+        generator = torch.Generator().manual_seed(99)
+        codes = torch.randint(0, 2048, (args.batch, 4, frames), generator=generator)
+        codes = codes.to(args.device)
+        batched = Codec(codec, 1, torch.device(args.device), rows_apart=False)
+        apart = Codec(codec, 1, torch.device(args.device), rows_apart=True)
+        batched.decode(codes), apart.decode(codes)  # warm-up
+        difference = 0.0
+        for run in range(args.runs):
+            order = (batched, apart) if run % 2 == 0 else (apart, batched)
+            outputs = {}
+            for which in order:
+                seconds, outputs[which.rows_apart] = timed(which.decode, codes)
+                results.setdefault("decode_apart" if which.rows_apart else "decode_batch", [])
+                results["decode_apart" if which.rows_apart else "decode_batch"].append(seconds)
+            difference = max(difference, float((outputs[True] - outputs[False]).abs().max()))
     median = {k: statistics.median(v) for k, v in results.items()}
     print(
         f"{args.size} codec on {args.device}: a {args.seconds:.1f} s clip for {args.batch} "
@@ -84,6 +107,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(
         f"  PromptCodes, re-roll   {median['reroll'] * 1e3:9.1f} ms   "
         f"{median['whole'] / median['reroll']:.0f}x"
+    )
+    print(f"decoding {args.batch} rows of {args.seconds + 2.7:.1f} s (prompt + take)")
+    print(f"  one batch              {median['decode_batch'] * 1e3:9.1f} ms   1.00x")
+    print(
+        f"  one row at a time      {median['decode_apart'] * 1e3:9.1f} ms   "
+        f"{median['decode_batch'] / median['decode_apart']:.2f}x   (max difference "
+        f"{difference:.1e})"
     )
     return median
 
