@@ -52,6 +52,7 @@ for size in ${BENCH_SIZES:-small medium}; do
         --rounds "$rounds" --stream-every 0.25 --json "$out/$device-$size-$day.json" \
         2>&1 | tee "$out/$device-$size.txt" || status=1
 done
+"$py" -m bench.codec_bench --device "$device" 2>&1 | tee "$out/codec-$device.txt" || status=1
 if [ -d bench/wheelhouse ]; then
     "$py" -m sidecar doctor --model random-small --device "$device" --port 9399 \
         --output-dir "$(mktemp -d)" 2>&1 | tee "$out/doctor-$device.txt"
