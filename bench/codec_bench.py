@@ -40,10 +40,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model, _ = build_model(args.size, args.device)
     codec = model.audio_encoder
 
-    def encode(values: torch.Tensor) -> torch.Tensor:
-        pad = torch.ones(values.shape[0], values.shape[-1], dtype=torch.long, device=values.device)
-        codes: torch.Tensor = codec.encode(input_values=values, padding_mask=pad).audio_codes
-        return codes
+    encode = Codec(codec, 1, torch.device(args.device), rows_apart=False).encode_rows
 
     def timed(
         fn: Callable[[torch.Tensor], torch.Tensor], values: torch.Tensor

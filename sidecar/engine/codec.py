@@ -25,7 +25,7 @@ class Codec:
         self.device = device
         self.rows_apart = rows_apart
         #: Each distinct prompt row encoded once (variations share a clip; re-rolls reuse it).
-        self.prompt_codes = PromptCodes(self._encode)
+        self.prompt_codes = PromptCodes(self.encode_rows)
 
     def encode_prompt(self, values: torch.Tensor) -> torch.Tensor:
         """Prompt audio `(batch, channels, samples)` → codes `(1, batch, codebooks, frames)`
@@ -41,7 +41,9 @@ class Codec:
             return torch.cat([self._decode(codes[r : r + 1]) for r in range(codes.shape[0])])
         return self._decode(codes)
 
-    def _encode(self, values: torch.Tensor) -> torch.Tensor:
+    def encode_rows(self, values: torch.Tensor) -> torch.Tensor:
+        """Mono rows `(rows, 1, samples)` → codes `(1, rows, codebooks, frames)`, every row
+        through the codec (what `prompt_codes` calls for rows it has not seen)."""
         pad = torch.ones(values.shape[0], values.shape[-1], dtype=torch.long, device=self.device)
         codes: torch.Tensor = self.encodec.encode(input_values=values, padding_mask=pad).audio_codes
         return codes

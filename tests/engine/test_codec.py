@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from sidecar.engine.base import GenerationSpec
+from sidecar.engine.codec import Codec
 from sidecar.engine.fast import FastMusicgenEngine
 from sidecar.engine.musicgen import MusicgenEngine
 from sidecar.engine.prompt_codes import PromptCodes
@@ -18,14 +19,13 @@ RATE = 32000
 
 def _codec_encode():
     model, _ = build_tiny_model()
-    codec = model.audio_encoder
+    rows = Codec(model.audio_encoder, 1, torch.device("cpu"), rows_apart=False).encode_rows
     calls: list[int] = []
 
     def encode(values: torch.Tensor) -> torch.Tensor:
         calls.append(values.shape[0])
-        pad = torch.ones(values.shape[0], values.shape[-1], dtype=torch.long)
         with torch.inference_mode():
-            return codec.encode(input_values=values, padding_mask=pad).audio_codes
+            return rows(values)
 
     return encode, calls
 
