@@ -72,7 +72,7 @@ class MidiClock(Clock):
         return True
 
     def _settle_anchor(self) -> None:
-        """At a stop, pin the position to the fitted line's last tick.
+        """At a stop, pin the position to where the tick line puts the last tick.
 
         While running, a tick more than half a period off the line is taken as it came (it may
         be a tempo change, which the next ticks confirm). A stop freezes the position, and with

@@ -50,6 +50,7 @@ class TickTempoEstimator:
         self._count = 0
         self._outliers = 0
         self._seconds_per_tick = None
+        self._line_before = None
 
     @property
     def bpm(self) -> float | None:
@@ -94,8 +95,7 @@ class TickTempoEstimator:
                 self._outlier_sign = 1 if residual > 0 else -1
                 if self._outliers >= self._change_ticks:
                     recent = list(self._times)[-(self._change_ticks - 1) :]
-                    self.reset()
-                    self._line_before = None  # a confirmed change: the new line holds
+                    self.reset()  # a confirmed change: the new line holds
                     for t in recent:
                         self._append(t)
             else:
