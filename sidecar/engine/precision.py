@@ -68,11 +68,13 @@ def place_model(model: Any, device: str, dtype: torch.dtype | None = None) -> An
     EnCodec stay fp32; the casting hooks are added only when the decoder is not fp32.
     """
     dtype = dtype or inference_dtype(device)
-    model = model.to(device)
     if dtype != torch.float32:
-        # child by child, so that T5 and EnCodec never round through half precision
+        # Child by child, so that T5 and EnCodec never round through half precision; before
+        # the move, so the device never holds the fp32 decoder (13 GB for large).
         for name, child in model.named_children():
             child.to(torch.float32 if name in _FULL_PRECISION else dtype)
+    model = model.to(device)
+    if dtype != torch.float32:
         model.decoder.register_forward_pre_hook(_cast_encoder_states, with_kwargs=True)
         for name in _PROJECTIONS:
             projection = getattr(model, name, None)
