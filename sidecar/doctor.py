@@ -131,14 +131,22 @@ def check_decoder(decoder: str, requested_device: str | None) -> Check:
         chosen = resolve_decoder(decoder, device)
     except ModelLoadError as e:
         return Check("decoder", "fail", e.message, f"--decoder one of {', '.join(DECODERS)}")
-    cuda = device.startswith("cuda")
-    about = {
+    plain = {
         "stock": "transformers' own generate",
         "exact": "token-identical to transformers' generate",
-        "fp32": "full precision, fused" + (" CUDA graphs" if cuda else ", oneDNN-prepacked"),
-        "fast": "fp16, a CUDA graph per step" if cuda else "bf16, oneDNN-prepacked",
-        "int8": "fp16, a CUDA graph per step" if cuda else "weight-only int8 linears",
-    }[chosen]
+    }
+    if chosen in plain:
+        about = plain[chosen]
+    else:  # what the mode runs here, as the engine will choose it
+        import torch
+
+        from sidecar.engine.decode_modes import DecodeSettings
+        from sidecar.engine.precision import inference_dtype
+
+        mode = DecodeSettings.choose(chosen, torch.device(device), inference_dtype(device))
+        weights = "int8" if mode.linear == "int8" else str(mode.weight_dtype).removeprefix("torch.")
+        kernels = "a CUDA graph per step" if mode.cuda_graphs else f"{mode.linear} linears"
+        about = f"{weights} weights, {kernels}"
     named = f"auto -> {chosen}" if decoder == "auto" else chosen
     return Check("decoder", "ok", f"{named} on {device} ({about})")
 

@@ -103,7 +103,12 @@ def test_run_checks_in_process(tmp_path: Path) -> None:
 
 def test_decoder_check_says_what_auto_means_here() -> None:
     assert check_decoder("auto", "cpu").detail.startswith("auto -> fp32 on cpu (")
-    assert check_decoder("auto", "cuda").detail.startswith("auto -> fast on cuda (fp16, a CUDA")
+    assert check_decoder("auto", "cuda").detail == (
+        "auto -> fast on cuda (float16 weights, a CUDA graph per step)"
+    )
+    # fp32 on CUDA is the model's dtype (the decoder is fp16 there), not full precision
+    assert check_decoder("fp32", "cuda").detail.startswith("fp32 on cuda (float16 weights")
+    assert check_decoder("int8", "cpu").detail == "int8 on cpu (int8 weights, int8 linears)"
     assert check_decoder("exact", "cpu").detail == (
         "exact on cpu (token-identical to transformers' generate)"
     )
