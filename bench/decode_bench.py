@@ -31,19 +31,12 @@ from sidecar.engine.base import Engine, GenerationSpec
 from sidecar.engine.fast import DecodeMode, FastMusicgenEngine
 from sidecar.engine.musicgen import MusicgenEngine
 from sidecar.engine.precision import place_model
-from sidecar.engine.tiny import build_tiny_tokenizer, musicgen_config
+from sidecar.engine.tiny import REAL_SIZES, build_random_model
 
 __all__ = ["SIZES", "EngineRun", "build_model", "main", "measure"]
 
 #: Decoder (hidden, layers, heads, ffn) of the released checkpoints.
-SIZES: dict[str, tuple[int, int, int, int]] = {
-    "small": (1024, 24, 16, 4096),
-    "medium": (1536, 48, 24, 6144),
-    "large": (2048, 48, 32, 8192),
-}
-#: Text encoder (T5-base) and codec (EnCodec 32 kHz) sizes shared by all three.
-_T5_BASE = {"text_d_model": 768, "text_layers": 12, "text_heads": 12, "text_ff": 3072}
-_ENCODEC_32K = {"codec_filters": 64, "codec_hidden": 128}
+SIZES = REAL_SIZES
 
 
 @dataclass
@@ -66,20 +59,10 @@ class EngineRun:
 
 
 def build_model(size: str, device: str, seed: int = 0) -> tuple[Any, Any]:
-    """A real-size MusicGen with random weights, and the byte tokenizer."""
-    from transformers import GenerationConfig, MusicgenForConditionalGeneration
-
-    hidden, layers, heads, ffn = SIZES[size]
-    config = musicgen_config(hidden, layers, heads, ffn, **_T5_BASE, **_ENCODEC_32K)
-    torch.manual_seed(seed)
-    model: Any = MusicgenForConditionalGeneration(config)
-    with torch.no_grad():
-        for layer in model.audio_encoder.quantizer.layers:
-            layer.codebook.embed.normal_()
-    model.generation_config = GenerationConfig(
-        bos_token_id=2048, pad_token_id=2048, decoder_start_token_id=2048, max_length=1500
-    )
-    return place_model(model, device), build_tiny_tokenizer()
+    """A real-size MusicGen with random weights (T5-base, 32 kHz EnCodec), placed for `device`
+    as the server places it, and the byte tokenizer."""
+    model, tokenizer = build_random_model(size, seed)
+    return place_model(model, device), tokenizer
 
 
 class _PeakRss:
