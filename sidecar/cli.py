@@ -102,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
         output_dir=_output_dir(args),
         queue_size=args.queue_size,
         warm_up=not args.no_warm_up,
+        pipeline=not args.no_pipeline,
         allow_remote=args.allow_remote,
         token=args.token or os.environ.get("SIDECAR_TOKEN") or None,
         allowed_roots=tuple(Path(p) for p in args.allow_root) if args.allow_root else None,
@@ -238,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
     p.add_argument("--queue-size", type=int, default=32)
     p.add_argument("--no-warm-up", action="store_true", help="skip the warm-up generation")
+    p.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="finish each job before the next decodes (for benchmarks; default: side by side)",
+    )
     p.add_argument(
         "--allow-remote",
         action="store_true",

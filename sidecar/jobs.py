@@ -91,7 +91,9 @@ class JobQueue:
             raise ValueError(f"max_size: {max_size}; allowed: ≥ 1")
         self.max_size = max_size
         self._queued: collections.deque[Job] = collections.deque()
-        self._running: Job | None = None
+        #: Started and not yet done, oldest first: at most the job being finished (post-
+        #: processing, delivery) and the one the model is decoding.
+        self._running: list[Job] = []
         self._known: collections.OrderedDict[str, Job] = collections.OrderedDict()
         self._cond = threading.Condition()
         self._closed = False
@@ -112,7 +114,7 @@ class JobQueue:
             self._queued.append(job)
             self._remember(job)
             self._cond.notify()
-            return len(self._queued) - 1 + (1 if self._running is not None else 0)
+            return len(self._queued) - 1 + (1 if self._running else 0)
 
     def _remember(self, job: Job) -> None:
         self._known[job.request_id] = job
@@ -136,7 +138,7 @@ class JobQueue:
                 while self._queued:
                     job = self._queued.popleft()
                     if job.start():
-                        self._running = job
+                        self._running.append(job)
                         return job
                 if self._closed:
                     return None
@@ -147,8 +149,8 @@ class JobQueue:
 
     def task_done(self, job: Job) -> None:
         with self._cond:
-            if self._running is job:
-                self._running = None
+            if job in self._running:
+                self._running.remove(job)
             self._cond.notify_all()
 
     def cancel(self, request_id: str) -> tuple[Job | None, bool]:
@@ -176,13 +178,21 @@ class JobQueue:
             if job.state is JobState.RUNNING:
                 return 0
             try:
-                return self._queued.index(job) + (1 if self._running is not None else 0)
+                return self._queued.index(job) + (1 if self._running else 0)
             except ValueError:
                 return -1
 
     @property
     def running(self) -> Job | None:
-        return self._running
+        """The job started last (the one on the model), if any is running."""
+        with self._cond:
+            return self._running[-1] if self._running else None
+
+    @property
+    def running_jobs(self) -> tuple[Job, ...]:
+        """Every job started and not yet done, oldest first."""
+        with self._cond:
+            return tuple(self._running)
 
     def __len__(self) -> int:
         with self._cond:
@@ -201,7 +211,7 @@ class JobQueue:
         """Wait until no job is running; False on timeout."""
         deadline = time.monotonic() + timeout_seconds
         with self._cond:
-            while self._running is not None:
+            while self._running:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False

@@ -51,6 +51,8 @@ class ServerConfig:
     presets_dir: Path | None = None
     #: Take history database; None → `<output_dir>/history.sqlite`.
     history_path: Path | None = None
+    #: Finish job N (post-processing, delivery) on a second thread while job N+1 decodes.
+    pipeline: bool = True
 
 
 def _is_loopback(host: str) -> bool:
@@ -195,7 +197,7 @@ class Server:
         self.runner = JobRunner(
             engine, self.delivery, self._reply(), self.policy, self.journal, self.history
         )
-        self.worker = Worker(self.queue, self.runner)
+        self.worker = Worker(self.queue, self.runner, self.config.pipeline)
         self.worker.start()
 
     def switch_model(self, name: str) -> None:
@@ -225,15 +227,16 @@ class Server:
         for job in self.queue.drain():
             if job.finish(JobState.CANCELLED):
                 replier.reply(job.reply_to, Cancelled(job.request_id))
-        running = self.queue.running
-        if running is not None:
-            running.cancel_event.set()
+        running = self.queue.running_jobs
+        for job in running:
+            job.cancel_event.set()
         loop = asyncio.get_running_loop()
         idle = await loop.run_in_executor(
             None, self.queue.wait_idle, self.config.shutdown_timeout_seconds
         )
-        if not idle and running is not None and running.finish(JobState.CANCELLED):
-            replier.reply(running.reply_to, Cancelled(running.request_id))
+        for job in running if not idle else ():
+            if job.finish(JobState.CANCELLED):
+                replier.reply(job.reply_to, Cancelled(job.request_id))
         await asyncio.sleep(0.05)  # let queued replies leave the socket
         if self._transport is not None:
             self._transport.close()

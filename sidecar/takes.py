@@ -1,4 +1,4 @@
-"""③→⑤ A request's takes: decode (bar-aligned windows past 30 s), post-process, check key."""
+"""④ A request's takes decoded as one batch (bar-aligned windows past 30 s), for finishing ⑤."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
-from functools import partial
+from concurrent.futures import Future, wait
 from typing import Any
 
 import numpy as np
@@ -18,34 +16,16 @@ from sidecar.errors import OutOfMemoryError, RequestError
 from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
 from sidecar.post.channels import to_channels
-from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
-from sidecar.post.pipeline import PostSpec, process
+from sidecar.post.pipeline import PostSpec
 from sidecar.post.resample import resample
 from sidecar.presets import Preset
 from sidecar.stemsets import stem_prompts
+from sidecar.take_finish import DecodedTakes, MadeTake, WindowPost, key_of
 from sidecar.windows import CONTEXT_SECONDS, MIN_PROMPT_SECONDS, plan_windows, with_slack
 
-__all__ = ["MadeTake", "TakeMaker"]
+__all__ = ["DecodedTakes", "MadeTake", "TakeMaker"]
 
 log = logging.getLogger(__name__)
-
-#: Keys this far apart (semitones) are pitch-corrected with `fix_key`; more is a different key.
-MAX_KEY_FIX_SEMITONES = 2
-#: Below this confidence a key estimate is not acted on.
-MIN_KEY_CONFIDENCE = 0.3
-#: Shortest audio whose key is estimated.
-MIN_KEY_SECONDS = 1.0
-
-
-@dataclass
-class MadeTake:
-    """One delivered-ready take: audio at the session rate and what was measured on it."""
-
-    audio: np.ndarray
-    report: dict[str, Any]
-    variation: int
-    part: str | None = None
-    windows: list[dict[str, Any]] = field(default_factory=list)
 
 
 class TakeMaker:
@@ -98,10 +78,40 @@ class TakeMaker:
         check_cancel: Callable[[], None],
         on_preview: Callable[[np.ndarray, float], None] | None = None,
     ) -> list[MadeTake]:
-        """Decodes and post-processes the request's takes (one batch per window).
+        """Decodes and finishes the request's takes on this thread (`decode`, then finish)."""
+        decoded = self.decode(
+            req,
+            preset,
+            prompt,
+            reference,
+            reference_rate,
+            seed,
+            on_fraction,
+            check_cancel,
+            on_preview,
+        )
+        try:
+            return decoded.finish(self.pool, check_cancel)
+        finally:
+            self.timings = decoded.timings
 
+    def decode(
+        self,
+        req: GenerateRequest,
+        preset: Preset | None,
+        prompt: np.ndarray | None,
+        reference: np.ndarray | None,
+        reference_rate: int | None,
+        seed: int,
+        on_fraction: Callable[[float], None],
+        check_cancel: Callable[[], None],
+        on_preview: Callable[[np.ndarray, float], None] | None = None,
+    ) -> DecodedTakes:
+        """Decodes the request's batch (one per window), ready for `DecodedTakes.finish`.
+
+        Windows before the last are finished here: the next window is prompted with them.
         The prompt clip's key does not depend on the takes, so it is estimated on the take
-        pool while the model decodes (free on a GPU), and waited for however `make` ends.
+        pool while the model decodes (free on a GPU); if decoding fails, it is waited for.
         """
         info = self.engine.info
         texts, rows = self._rows(req, preset)
@@ -141,14 +151,24 @@ class TakeMaker:
             if prompt_seconds > allowed:
                 audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
                 log.info("prompt cut to its last %.2f s to fit the window", allowed)
-        with self.pool.meanwhile() as meanwhile:
-            clip_key_future = None
+        started_tasks: list[Future[Any]] = []
+        try:
+            clip_key = None
             if req.key is None and reference is not None and reference_rate is not None:
-                clip_key_future = meanwhile(_key_of, reference, reference_rate)
-            board = preset.build_board(req.bpm) if preset is not None and preset.effects else None
-            self.timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
+                clip_key = self.pool.start(key_of, reference, reference_rate)
+                started_tasks.append(clip_key)
+            window_post = WindowPost(
+                model_sample_rate=rate,
+                bpm=req.bpm,
+                reference=reference,
+                reference_sample_rate=reference_rate,
+                preset=preset,
+                board=preset.build_board(req.bpm)
+                if preset is not None and preset.effects
+                else None,
+            )
+            timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
             pieces: list[list[np.ndarray]] = [[] for _ in rows]
-            take_keys: list[Future[KeyEstimate | None]] | None = None
             reports: list[list[dict[str, Any]]] = [[] for _ in rows]
             for w, (window_seconds, window_bars) in enumerate(plan):
                 used = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
@@ -173,8 +193,7 @@ class TakeMaker:
                 offset = sum(p[0] for p in plan[:w])
                 preview = None if on_preview is None else _shifted(on_preview, offset)
                 audio = self._decode(spec, share, on_fraction, preview, req.preview)
-                self.timings["decode_seconds"] += time.perf_counter() - started
-                started = time.perf_counter()
+                timings["decode_seconds"] += time.perf_counter() - started
                 post = PostSpec(
                     sample_rate=req.sample_rate,
                     channels=req.channels,
@@ -187,54 +206,38 @@ class TakeMaker:
                     downbeat_at_start=audio_prompt is not None,
                 )
                 raws = [audio[r] for r in range(len(rows))]
-                if board is not None and preset is not None:  # one board: its state is not shared
-                    raws = [
-                        preset.apply_effects(raw, info.sample_rate, bpm=req.bpm, board=board)
-                        for raw in raws
-                    ]
-                one = partial(
-                    process,
-                    sample_rate=info.sample_rate,
-                    spec=post,
-                    reference=reference,
-                    reference_sample_rate=reference_rate,
+                if w + 1 == len(plan):
+                    return DecodedTakes(
+                        request=req,
+                        rows=rows,
+                        window_post=window_post,
+                        raws=raws,
+                        post=post,
+                        pieces=pieces,
+                        reports=reports,
+                        clip_key=clip_key,
+                        started=started_tasks,
+                        timings=timings,
+                    )
+                started = time.perf_counter()
+                done = window_post.contract(
+                    self.pool, window_post.effects(raws), post, check_cancel
                 )
-                if len(plan) == 1:
-                    # The tempo contract keeps pitch: each take's key is estimated from the
-                    # model's audio while the take goes through it.
-                    take_keys = [meanwhile(_key_of, raw, info.sample_rate) for raw in raws]
-                done = self.pool.map(one, raws, check_cancel)
                 for r, (delivered, report) in enumerate(done):
                     pieces[r].append(delivered)
-                    reports[r].append(report.to_dict())
-                self.timings["post_seconds"] += time.perf_counter() - started
-                if w + 1 < len(plan):
-                    audio_prompt = self._tails(pieces, req.sample_rate, req.bpm, req.beats_per_bar)
-                    log.info(
-                        "window %d/%d done; re-prompting with %.1f s",
-                        w + 1,
-                        len(plan),
-                        audio_prompt.shape[-1] / info.sample_rate,
-                    )
-            started = time.perf_counter()
-            clip_key = None if clip_key_future is None else clip_key_future.result()
-            takes = self.pool.map(
-                lambda r: self._finish(
-                    req,
-                    np.concatenate(pieces[r], axis=-1),
-                    reports[r],
-                    *rows[r],
-                    clip_key,
-                    None if take_keys is None else take_keys[r].result(),
-                ),
-                range(len(rows)),
-                check_cancel,
-            )
-            if req.key is None and reference is not None:
-                for take in takes:
-                    take.report.setdefault("clip_key", None)  # measured, but too short to tell
-            self.timings["key_seconds"] = time.perf_counter() - started
-            return takes
+                    reports[r].append(report)
+                timings["post_seconds"] += time.perf_counter() - started
+                audio_prompt = self._tails(pieces, req.sample_rate, req.bpm, req.beats_per_bar)
+                log.info(
+                    "window %d/%d done; re-prompting with %.1f s",
+                    w + 1,
+                    len(plan),
+                    audio_prompt.shape[-1] / info.sample_rate,
+                )
+        except BaseException:
+            wait(started_tasks)
+            raise
+        raise AssertionError("unreachable: a window plan is never empty")
 
     def _decode(
         self,
@@ -305,50 +308,6 @@ class TakeMaker:
         length = min(t.shape[-1] for t in tails)
         return np.stack([t[:, t.shape[-1] - length :] for t in tails]).astype(np.float32)
 
-    def _finish(
-        self,
-        req: GenerateRequest,
-        audio: np.ndarray,
-        windows: list[dict[str, Any]],
-        variation: int,
-        part: str | None,
-        clip_key: KeyEstimate | None,
-        key: KeyEstimate | None = None,
-    ) -> MadeTake:
-        """The take's report (the last window's, plus windows and key), key fixed if asked.
-
-        `clip_key` is the prompt clip's key, estimated once per request when no `key` was given;
-        `key` the take's own when already estimated (else it is estimated here, on `audio`).
-        """
-        report = dict(windows[-1])
-        report["bars"] = sum(int(w.get("bars") or 0) for w in windows) or report.get("bars")
-        report["num_samples"] = int(audio.shape[-1])
-        report["windows"] = len(windows)
-        if len(windows) > 1:
-            report["source_bpm"] = _mean([w.get("source_bpm") for w in windows])
-            report["delivered_bpm"] = _mean([w.get("delivered_bpm") for w in windows])
-        estimate = key if key is not None else _key_of(audio, req.sample_rate)
-        report["key"] = None if estimate is None else estimate.label
-        report["key_confidence"] = None if estimate is None else round(estimate.confidence, 3)
-        target = req.key
-        if target is None and clip_key is not None:
-            report["clip_key"] = clip_key.label
-            if clip_key.confidence >= MIN_KEY_CONFIDENCE:
-                target = clip_key.label
-        shift = 0
-        if (
-            req.fix_key
-            and target is not None
-            and estimate is not None
-            and estimate.confidence >= MIN_KEY_CONFIDENCE
-        ):
-            offset = semitone_offset(estimate.label, target)
-            if 0 < abs(offset) <= MAX_KEY_FIX_SEMITONES:
-                audio = fix_key(audio, req.sample_rate, offset)
-                shift = offset
-        report["key_shift_semitones"] = shift
-        return MadeTake(audio=audio, report=report, variation=variation, part=part, windows=windows)
-
 
 def _shifted(
     on_preview: Callable[[np.ndarray, float], None], offset_seconds: float
@@ -361,19 +320,7 @@ def _shifted(
     return publish
 
 
-def _key_of(audio: np.ndarray, sample_rate: int) -> KeyEstimate | None:
-    """The key of `audio`, or None when it is too short to tell (under a second)."""
-    if audio.shape[-1] < sample_rate * MIN_KEY_SECONDS:
-        return None
-    return estimate_key(audio, sample_rate)
-
-
 def _rows_of(audio: np.ndarray | None, lo: int, hi: int) -> np.ndarray | None:
     if audio is None or audio.ndim == 2:
         return audio
     return audio[lo:hi]
-
-
-def _mean(values: list[Any]) -> float | None:
-    numbers = [float(v) for v in values if isinstance(v, int | float)]
-    return round(sum(numbers) / len(numbers), 3) if numbers else None

@@ -7,51 +7,34 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from sidecar import __version__
-from sidecar.audiofile import MAX_CLIP_SECONDS, SampleFormat, read_audio
+from sidecar.audiofile import MAX_CLIP_SECONDS, read_audio
 from sidecar.delivery import DeliveredStem, Delivery
-from sidecar.engine.base import Engine
+from sidecar.engine.base import Engine, EngineInfo
 from sidecar.errors import CancelledError, RequestError, SidecarError
 from sidecar.history import Take, TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.journal import Journal
-from sidecar.osc.schema import GenerateRequest, OscArg, Stem
+from sidecar.osc.schema import GenerateRequest, Stem
 from sidecar.parallel import TakePool
 from sidecar.paths import PathPolicy
 from sidecar.post.pipeline import build_tempo_map
 from sidecar.post.prompt import prepare_prompt
 from sidecar.preview import PreviewWriter
-from sidecar.takes import MadeTake, TakeMaker
+from sidecar.stem_meta import number_or_none, sample_format, stem_metadata, stem_reply_fields
+from sidecar.take_finish import DecodedTakes, MadeTake
+from sidecar.takes import TakeMaker
 from sidecar.windows import MIN_PROMPT_SECONDS
 
-__all__ = ["JobRunner", "Reporter", "Worker"]
+__all__ = ["DecodedJob", "JobRunner", "Reporter", "Worker"]
 
 log = logging.getLogger(__name__)
 
 #: Share of a job's progress that decoding takes (the rest: post-processing and delivery).
 _DECODE_SHARE = 0.9
-
-#: Report fields carried on `/sidecar/stem` (in this order), after `seed` and `bpm`.
-_STEM_REPLY_FIELDS = (
-    "bars",
-    "source_bpm",
-    "tempo_confidence",
-    "stretch_ratio",
-    "delivered_bpm",
-    "decision",
-    "loudness_lufs",
-    "true_peak_dbtp",
-    "key",
-    "key_confidence",
-    "key_shift_semitones",
-    "windows",
-    "sample_rate",
-    "channels",
-)
 
 
 class Reporter(Protocol):
@@ -85,6 +68,21 @@ class _Clock:
         return False
 
 
+@dataclass
+class DecodedJob:
+    """A job between its stages: decoded on the model's thread, to be finished on any."""
+
+    job: Job
+    clock: _Clock
+    seed: int
+    prompt_seconds: float
+    timings: dict[str, float]
+    takes: DecodedTakes
+    #: The model that made the takes (the server may switch models before they are finished).
+    info: EngineInfo
+    decoded_at: float = field(default_factory=time.monotonic)
+
+
 class JobRunner:
     """Runs one job end to end and sends exactly one terminal answer through the reporter."""
 
@@ -107,13 +105,48 @@ class JobRunner:
         self.maker = TakeMaker(engine, self.pool)
 
     def run(self, job: Job) -> None:
+        """Both stages of `job` on this thread (the one-shot CLI, a worker without a finisher)."""
+        decoded = self.decode(job)
+        if decoded is not None:
+            self.finish(decoded)
+
+    def decode(self, job: Job) -> DecodedJob | None:
+        """Stage one, on the model's thread: prompt, decoding and previews (or an action).
+
+        Returns the job for `finish`, or None when it has ended here (its terminal answer sent:
+        an action done, an error, a cancel).
+        """
         if self.journal is not None:
             self.journal.start(job.request_id)
         try:
-            self._run_and_answer(job)
+            if job.action is not None:
+                job.action()
+                decoded = None
+            else:
+                decoded = self._decode(job)
+        except Exception as e:
+            self._answer_failure(job, e)
+            self._end(job)
+            return None
+        if decoded is None:
+            if job.finish(JobState.DONE):
+                self.reporter.done(job, 0)
+            self._end(job)
+        return decoded
+
+    def finish(self, decoded: DecodedJob) -> None:
+        """Stage two, on any thread: post-processing, delivery and the terminal answer."""
+        job = decoded.job
+        try:
+            n_files = self._deliver(decoded)
+        except Exception as e:
+            decoded.takes.abandon()
+            self._answer_failure(job, e)
+        else:
+            if job.finish(JobState.DONE):
+                self.reporter.done(job, n_files)
         finally:
-            if self.journal is not None:
-                self.journal.end(job.request_id, job.state.value)
+            self._end(job)
 
     def set_engine(self, engine: Engine) -> None:
         """Use `engine` from the next job on (after a model switch)."""
@@ -124,29 +157,23 @@ class JobRunner:
         """Stops the post-processing threads (after the take each is on)."""
         self.pool.close()
 
-    def _run_and_answer(self, job: Job) -> None:
-        try:
-            if job.action is not None:
-                job.action()
-                n_files = 0
-            else:
-                n_files = self._run(job)
-        except CancelledError:
+    def _end(self, job: Job) -> None:
+        if self.journal is not None:
+            self.journal.end(job.request_id, job.state.value)
+
+    def _answer_failure(self, job: Job, error: Exception) -> None:
+        """The one terminal answer for a job that raised (unless it was answered already)."""
+        if isinstance(error, CancelledError):
             if job.finish(JobState.CANCELLED):
                 self.reporter.cancelled(job)
-            return
-        except SidecarError as e:
-            log.info("request %s failed: %s: %s", job.request_id, e.code, e.message)
+        elif isinstance(error, SidecarError):
+            log.info("request %s failed: %s: %s", job.request_id, error.code, error.message)
             if job.finish(JobState.FAILED):
-                self.reporter.error(job, e.code, e.message)
-            return
-        except Exception as e:
-            log.exception("request %s failed unexpectedly", job.request_id)
+                self.reporter.error(job, error.code, error.message)
+        else:
+            log.error("request %s failed unexpectedly", job.request_id, exc_info=error)
             if job.finish(JobState.FAILED):
-                self.reporter.error(job, "internal", f"{type(e).__name__}: {e}")
-            return
-        if job.finish(JobState.DONE):
-            self.reporter.done(job, n_files)
+                self.reporter.error(job, "internal", f"{type(error).__name__}: {error}")
 
     # ------------------------------------------------------------------ stages
 
@@ -187,7 +214,7 @@ class JobRunner:
         )
         return prompt, region, rate
 
-    def _run(self, job: Job) -> int:
+    def _decode(self, job: Job) -> DecodedJob:
         req = job.request
         clock = _Clock()
         timings: dict[str, float] = {"queued_seconds": (job.started or clock.started) - job.created}
@@ -216,7 +243,7 @@ class JobRunner:
                 lambda path, seconds: self.reporter.preview(job, path, seconds),
             )
         try:
-            takes = self.maker.make(
+            takes = self.maker.decode(
                 req,
                 job.preset,
                 prompt,
@@ -234,7 +261,17 @@ class JobRunner:
         if previews is not None:
             previews.close()  # the last preview reply comes before the first stem
         timings["make_seconds"] = time.monotonic() - t
-        timings.update(self.maker.timings)
+        return DecodedJob(job, clock, seed, prompt_seconds, timings, takes, self.engine.info)
+
+    def _deliver(self, decoded: DecodedJob) -> int:
+        job, req, clock, seed = decoded.job, decoded.job.request, decoded.clock, decoded.seed
+        timings = decoded.timings
+        t = time.monotonic()
+        timings["finish_wait_seconds"] = t - decoded.decoded_at
+        self._check_cancel(job)
+        takes = decoded.takes.finish(self.pool, lambda: self._check_cancel(job))
+        timings["make_seconds"] += time.monotonic() - t
+        timings.update(decoded.takes.timings)
         self._check_cancel(job)
         self._report(job, clock, _DECODE_SHARE + 0.05)
 
@@ -242,7 +279,16 @@ class JobRunner:
         folder = self.delivery.job_dir(req.request_id)
         delivered: list[DeliveredStem] = []
         for i, take in enumerate(takes):
-            meta = self._metadata(req, job, i, take, seed, prompt_seconds, timings)
+            meta = stem_metadata(
+                req,
+                job.preset,
+                decoded.info,
+                decoded.seed,
+                decoded.prompt_seconds,
+                decoded.timings,
+                i,
+                take,
+            )
             midi = None
             if req.bpm is not None:
                 bars = int(take.report.get("bars") or req.bars or 1)
@@ -253,118 +299,92 @@ class JobRunner:
                 else (f"{folder.name}-{i + 1}")
             )
             stem = self.delivery.write_stem(
-                folder, name, take.audio, req.sample_rate, _sample_format(req.format), meta, midi
+                folder, name, take.audio, req.sample_rate, sample_format(req.format), meta, midi
             )
             delivered.append(stem)
-            self._remember(req, seed, take, stem)
+            self._remember(decoded, take, stem)
             self.reporter.stem(
-                job, Stem(req.request_id, i, str(stem.path), self._stem_info(req, seed, take))
+                job, Stem(req.request_id, i, str(stem.path), stem_reply_fields(req, seed, take))
             )
         timings["deliver_seconds"] = time.monotonic() - t
         self._report(job, clock, 1.0)
         return len(delivered)
 
-    def _remember(
-        self, req: GenerateRequest, seed: int, take: MadeTake, stem: DeliveredStem
-    ) -> None:
+    def _remember(self, decoded: DecodedJob, take: MadeTake, stem: DeliveredStem) -> None:
         """Record the take in the history; a failing history never fails the delivery."""
         if self.history is None:
             return
+        req = decoded.job.request
         files = [str(p) for p in (stem.path, stem.json_path, stem.midi_path) if p is not None]
         try:
             self.history.record(
                 Take(
                     request_id=req.request_id,
-                    model=self.engine.info.name,
+                    model=decoded.info.name,
                     clip=req.clip,
-                    seed=seed,
+                    seed=decoded.seed,
                     params={**req.to_dict(), "variation": take.variation, "part": take.part},
                     files=tuple(files),
-                    tempo_bpm=_number(take.report.get("delivered_bpm")),
+                    tempo_bpm=number_or_none(take.report.get("delivered_bpm")),
                     key=take.report.get("key"),
                 )
             )
         except SidecarError as e:
             log.error("take of %s not recorded in the history: %s", req.request_id, e.message)
 
-    def _stem_info(self, req: GenerateRequest, seed: int, take: MadeTake) -> dict[str, OscArg]:
-        """The report fields a DAW acts on; the full report is in the JSON beside the file."""
-        info: dict[str, OscArg] = {"seed": seed, "variation": take.variation}
-        if take.part is not None:
-            info["part"] = take.part
-        if req.bpm is not None:
-            info["bpm"] = req.bpm
-        for key in _STEM_REPLY_FIELDS:
-            value = take.report.get(key)
-            if value is not None and isinstance(value, str | int | float):
-                info[key] = value
-        return info
-
-    def _metadata(
-        self,
-        req: GenerateRequest,
-        job: Job,
-        index: int,
-        take: MadeTake,
-        seed: int,
-        prompt_seconds: float,
-        timings: dict[str, float],
-    ) -> dict[str, Any]:
-        info = self.engine.info
-        return {
-            "index": index,
-            "variation": take.variation,
-            "part": take.part,
-            "request": req.to_dict(),
-            "preset": None if job.preset is None else job.preset.name,
-            "model": info.name,
-            "random_weights": info.is_random,
-            "device": info.device,
-            "dtype": info.dtype,
-            "seed": seed,
-            "batch_size": req.variations * max(1, len(req.parts)),
-            "sidecar_version": __version__,
-            "prompt_clip": None
-            if req.clip is None
-            else {
-                "path": req.clip,
-                "start_seconds": req.clip_start,
-                "end_seconds": req.clip_end,
-                "start_beats": req.clip_start_beats,
-                "end_beats": req.clip_end_beats,
-                "clip_bpm": req.clip_bpm,
-                "seconds_used": round(prompt_seconds, 4),
-                "as_melody": req.melody,
-            },
-            "report": take.report,
-            "windows": take.windows if len(take.windows) > 1 else [],
-            "timings": {k: round(v, 4) for k, v in timings.items()},
-        }
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _sample_format(name: str) -> SampleFormat:
-    return "float32" if name == "float32" else "pcm16" if name == "pcm16" else "pcm24"
-
 
 class Worker(threading.Thread):
-    """The single consumer of the job queue."""
+    """The single consumer of the job queue; with `pipeline`, a second thread finishes jobs.
 
-    def __init__(self, queue: JobQueue, runner: JobRunner) -> None:
+    Pipelined, the model decodes job N+1 while job N is post-processed and delivered on the
+    finisher thread, so back-to-back requests are not held up by the CPU work between them.
+    At most one job waits for or runs on the finisher: decoding the next one waits for it
+    rather than piling up decoded audio. Actions (a model switch) run between decodes; the
+    job being finished needs nothing from the model.
+    """
+
+    def __init__(self, queue: JobQueue, runner: JobRunner, pipeline: bool = True) -> None:
         super().__init__(name="sidecar-worker", daemon=True)
         self.queue = queue
         self.runner = runner
+        self.pipeline = pipeline
+        self._finisher: threading.Thread | None = None
 
     def run(self) -> None:
-        while True:
-            job = self.queue.take()
-            if job is None:
-                self.runner.close()
-                return
-            try:
-                self.runner.run(job)
-            finally:
-                self.queue.task_done(job)
+        try:
+            while True:
+                job = self.queue.take()
+                if job is None:
+                    return
+                decoded = None
+                try:
+                    decoded = self.runner.decode(job)
+                finally:
+                    if decoded is None:
+                        self.queue.task_done(job)
+                if decoded is not None:
+                    self._hand_off(decoded)
+        finally:
+            self._join_finisher()
+            self.runner.close()
+
+    def _hand_off(self, decoded: DecodedJob) -> None:
+        if not self.pipeline:
+            self._finish(decoded)
+            return
+        self._join_finisher()
+        self._finisher = threading.Thread(
+            target=self._finish, args=(decoded,), name="sidecar-finisher", daemon=True
+        )
+        self._finisher.start()
+
+    def _join_finisher(self) -> None:
+        if self._finisher is not None:
+            self._finisher.join()
+            self._finisher = None
+
+    def _finish(self, decoded: DecodedJob) -> None:
+        try:
+            self.runner.finish(decoded)
+        finally:
+            self.queue.task_done(decoded.job)

@@ -13,6 +13,7 @@ from sidecar.parallel import TakePool
 from sidecar.post.key import estimate_key
 from sidecar.post.prompt import prepare_prompt
 from sidecar.post.resample import resample
+from sidecar.take_finish import finish_take
 from sidecar.takes import TakeMaker
 from tests.post.test_key import CADENCE_MAJOR, SAMPLE_RATE, synth_progression
 
@@ -21,10 +22,9 @@ from tests.post.test_key import CADENCE_MAJOR, SAMPLE_RATE, synth_progression
 def test_a_take_a_semitone_off_the_session_key_is_fixed_when_asked(
     fix: bool, expected_shift: int
 ) -> None:
-    maker = TakeMaker(MusicgenEngine.load("tiny", "cpu"))
     c_sharp = np.repeat(synth_progression(1, CADENCE_MAJOR), 2, axis=0)  # C# major, stereo
     request = GenerateRequest(request_id="k", key="C major", fix_key=fix, sample_rate=SAMPLE_RATE)
-    take = maker._finish(request, c_sharp, [{"bars": 4}], 0, None, None)
+    take = finish_take(request, c_sharp, [{"bars": 4}], 0, None, None)
     assert take.report["key_shift_semitones"] == expected_shift
     assert take.report["key"] == "Db major"  # what the model made (C# major), before any fix
     assert take.audio.shape == c_sharp.shape

@@ -1,0 +1,241 @@
+"""⑤ A request's decoded takes, finished: the last window's tempo contract, effects and key."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pedalboard
+
+from sidecar.osc.schema import GenerateRequest
+from sidecar.parallel import TakePool
+from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
+from sidecar.post.pipeline import PostSpec, process
+from sidecar.presets import Preset
+
+__all__ = [
+    "MAX_KEY_FIX_SEMITONES",
+    "MIN_KEY_CONFIDENCE",
+    "MIN_KEY_SECONDS",
+    "DecodedTakes",
+    "MadeTake",
+    "WindowPost",
+    "finish_take",
+    "key_of",
+    "post_process",
+]
+
+#: Keys this far apart (semitones) are pitch-corrected with `fix_key`; more is a different key.
+MAX_KEY_FIX_SEMITONES = 2
+#: Below this confidence a key estimate is not acted on.
+MIN_KEY_CONFIDENCE = 0.3
+#: Shortest audio whose key is estimated.
+MIN_KEY_SECONDS = 1.0
+
+
+@dataclass
+class MadeTake:
+    """One delivered-ready take: audio at the session rate and what was measured on it."""
+
+    audio: np.ndarray
+    report: dict[str, Any]
+    variation: int
+    part: str | None = None
+    windows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WindowPost:
+    """How each window of a request's batch goes through effects and the tempo contract."""
+
+    #: The model's sample rate, which the raw windows are at.
+    model_sample_rate: int
+    bpm: float | None
+    reference: np.ndarray | None
+    reference_sample_rate: int | None
+    preset: Preset | None = None
+    #: One board for the request: takes go through it one by one (its state is not shared).
+    board: pedalboard.Pedalboard | None = None
+
+    def effects(self, raws: list[np.ndarray]) -> list[np.ndarray]:
+        """The preset's effect chain over each row, if it has one."""
+        if self.board is None or self.preset is None:
+            return raws
+        return [
+            self.preset.apply_effects(raw, self.model_sample_rate, bpm=self.bpm, board=self.board)
+            for raw in raws
+        ]
+
+    def contract(
+        self,
+        pool: TakePool,
+        raws: list[np.ndarray],
+        spec: PostSpec,
+        check_cancel: Callable[[], None],
+    ) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        """Each row through the tempo contract, side by side: (delivered audio, report)."""
+        return pool.map(
+            partial(
+                post_process,
+                sample_rate=self.model_sample_rate,
+                spec=spec,
+                reference=self.reference,
+                reference_sample_rate=self.reference_sample_rate,
+            ),
+            raws,
+            check_cancel,
+        )
+
+
+@dataclass
+class DecodedTakes:
+    """What the model made for a request, handed from decoding ④ to post-processing ⑤.
+
+    Everything the finish needs is here (nothing refers back to the engine), so the model can
+    decode the next request, or be switched, while these takes are finished on another thread.
+    Windows before the last are finished already (the next window was prompted with them).
+    """
+
+    request: GenerateRequest
+    #: (variation, part) of each batch row.
+    rows: list[tuple[int, str | None]]
+    window_post: WindowPost
+    #: The last window's audio (one `(channels, samples)` array per row) and its contract.
+    raws: list[np.ndarray]
+    post: PostSpec
+    #: Per row: the delivered audio and report of each earlier window.
+    pieces: list[list[np.ndarray]]
+    reports: list[list[dict[str, Any]]]
+    #: The prompt clip's key, estimated on the take pool while the model decoded.
+    clip_key: Future[KeyEstimate | None] | None
+    #: Every task started for this request on the take pool (waited for, however it ends).
+    started: list[Future[Any]]
+    #: Seconds per stage: decode (and earlier windows' post) here, post and key added by finish.
+    timings: dict[str, float]
+
+    def finish(self, pool: TakePool, check_cancel: Callable[[], None]) -> list[MadeTake]:
+        """The last window through the tempo contract, then each take's key; in row order."""
+        try:
+            return self._finish(pool, check_cancel)
+        finally:
+            wait(self.started)
+
+    def abandon(self) -> None:
+        """Wait for what was started for this request (it failed or was cancelled)."""
+        wait(self.started)
+
+    def _finish(self, pool: TakePool, check_cancel: Callable[[], None]) -> list[MadeTake]:
+        req = self.request
+        started = time.perf_counter()
+        raws = self.window_post.effects(self.raws)
+        take_keys: list[Future[KeyEstimate | None]] | None = None
+        if not self.pieces[0]:
+            # One window: the tempo contract keeps pitch, so each take's key is estimated
+            # from the model's audio while the take goes through it.
+            rate = self.window_post.model_sample_rate
+            take_keys = [pool.start(key_of, raw, rate) for raw in raws]
+            self.started.extend(take_keys)
+        for r, (delivered, report) in enumerate(
+            self.window_post.contract(pool, raws, self.post, check_cancel)
+        ):
+            self.pieces[r].append(delivered)
+            self.reports[r].append(report)
+        self.timings["post_seconds"] = (
+            self.timings.get("post_seconds", 0.0) + time.perf_counter() - started
+        )
+        started = time.perf_counter()
+        clip_key = None if self.clip_key is None else self.clip_key.result()
+        takes = pool.map(
+            lambda r: finish_take(
+                req,
+                np.concatenate(self.pieces[r], axis=-1),
+                self.reports[r],
+                *self.rows[r],
+                clip_key,
+                None if take_keys is None else take_keys[r].result(),
+            ),
+            range(len(self.rows)),
+            check_cancel,
+        )
+        if req.key is None and self.reference is not None:
+            for take in takes:
+                take.report.setdefault("clip_key", None)  # measured, but too short to tell
+        self.timings["key_seconds"] = time.perf_counter() - started
+        return takes
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        return self.window_post.reference
+
+
+def post_process(
+    raw: np.ndarray,
+    sample_rate: int,
+    spec: PostSpec,
+    reference: np.ndarray | None,
+    reference_sample_rate: int | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """One take's window through the tempo contract: delivered audio and its report."""
+    delivered, report = process(raw, sample_rate, spec, reference, reference_sample_rate)
+    return delivered, report.to_dict()
+
+
+def finish_take(
+    req: GenerateRequest,
+    audio: np.ndarray,
+    windows: list[dict[str, Any]],
+    variation: int,
+    part: str | None,
+    clip_key: KeyEstimate | None,
+    key: KeyEstimate | None = None,
+) -> MadeTake:
+    """The take's report (the last window's, plus windows and key), key fixed if asked.
+
+    `clip_key` is the prompt clip's key, estimated once per request when no `key` was given;
+    `key` the take's own when already estimated (else it is estimated here, on `audio`).
+    """
+    report = dict(windows[-1])
+    report["bars"] = sum(int(w.get("bars") or 0) for w in windows) or report.get("bars")
+    report["num_samples"] = int(audio.shape[-1])
+    report["windows"] = len(windows)
+    if len(windows) > 1:
+        report["source_bpm"] = _mean([w.get("source_bpm") for w in windows])
+        report["delivered_bpm"] = _mean([w.get("delivered_bpm") for w in windows])
+    estimate = key if key is not None else key_of(audio, req.sample_rate)
+    report["key"] = None if estimate is None else estimate.label
+    report["key_confidence"] = None if estimate is None else round(estimate.confidence, 3)
+    target = req.key
+    if target is None and clip_key is not None:
+        report["clip_key"] = clip_key.label
+        if clip_key.confidence >= MIN_KEY_CONFIDENCE:
+            target = clip_key.label
+    shift = 0
+    if (
+        req.fix_key
+        and target is not None
+        and estimate is not None
+        and estimate.confidence >= MIN_KEY_CONFIDENCE
+    ):
+        offset = semitone_offset(estimate.label, target)
+        if 0 < abs(offset) <= MAX_KEY_FIX_SEMITONES:
+            audio = fix_key(audio, req.sample_rate, offset)
+            shift = offset
+    report["key_shift_semitones"] = shift
+    return MadeTake(audio=audio, report=report, variation=variation, part=part, windows=windows)
+
+
+def key_of(audio: np.ndarray, sample_rate: int) -> KeyEstimate | None:
+    """The key of `audio`, or None when it is too short to tell (under a second)."""
+    if audio.shape[-1] < sample_rate * MIN_KEY_SECONDS:
+        return None
+    return estimate_key(audio, sample_rate)
+
+
+def _mean(values: list[Any]) -> float | None:
+    numbers = [float(v) for v in values if isinstance(v, int | float)]
+    return round(sum(numbers) / len(numbers), 3) if numbers else None
