@@ -9,8 +9,9 @@
 # wheels of `bash bench/wheelhouse.sh` carried over (carry ["bench/wheelhouse"]), it installs
 # them beside the image's packages and also times warm requests through a real server on the
 # device (bench/overhead_bench.py, exact and fast decoders, 8 bars), after `sidecar doctor`
-# there. Knobs for a CPU smoke run: BENCH_DEVICE, BENCH_SIZES, BENCH_SECONDS, BENCH_ROUNDS,
-# BENCH_OVERHEAD_BARS.
+# there, and back-to-back requests with and without the worker pipeline (bench/pipeline_bench.py).
+# Knobs for a CPU smoke run: BENCH_DEVICE, BENCH_SIZES, BENCH_SECONDS, BENCH_ROUNDS,
+# BENCH_OVERHEAD_BARS, BENCH_PIPELINE_REQUESTS.
 set -uo pipefail
 out="${OUT:-bench/results}"
 mkdir -p "$out"
@@ -62,5 +63,9 @@ if [ -d bench/wheelhouse ]; then
             --json "$out/overhead-$device-small-$decoder-$day.json" \
             2>&1 | tee "$out/overhead-$device-$decoder.txt" || status=1
     done
+    "$py" -m bench.pipeline_bench --model random-small --device "$device" \
+        --requests "${BENCH_PIPELINE_REQUESTS:-6}" --bars "${BENCH_OVERHEAD_BARS:-8}" \
+        --json "$out/pipeline-$device-small-$day.json" \
+        2>&1 | tee "$out/pipeline-$device.txt" || status=1
 fi
 exit "$status"
