@@ -61,6 +61,9 @@ class WindowPost:
     preset: Preset | None = None
     #: One board for the request: takes go through it one by one (its state is not shared).
     board: pedalboard.Pedalboard | None = None
+    #: The reference's loudness, measured once for the batch (on the take pool, while the
+    #: model decodes); None: measured per take, if at all.
+    reference_lufs: Future[float | None] | None = None
 
     def effects(self, raws: list[np.ndarray]) -> list[np.ndarray]:
         """The preset's effect chain over each row, if it has one."""
@@ -79,6 +82,7 @@ class WindowPost:
         check_cancel: Callable[[], None],
     ) -> list[tuple[np.ndarray, dict[str, Any]]]:
         """Each row through the tempo contract, side by side: (delivered audio, report)."""
+        lufs = None if self.reference_lufs is None else self.reference_lufs.result()
         return pool.map(
             partial(
                 post_process,
@@ -86,6 +90,7 @@ class WindowPost:
                 spec=spec,
                 reference=self.reference,
                 reference_sample_rate=self.reference_sample_rate,
+                reference_lufs=lufs,
             ),
             raws,
             check_cancel,
@@ -179,9 +184,12 @@ def post_process(
     spec: PostSpec,
     reference: np.ndarray | None,
     reference_sample_rate: int | None,
+    reference_lufs: float | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One take's window through the tempo contract: delivered audio and its report."""
-    delivered, report = process(raw, sample_rate, spec, reference, reference_sample_rate)
+    delivered, report = process(
+        raw, sample_rate, spec, reference, reference_sample_rate, reference_lufs
+    )
     return delivered, report.to_dict()
 
 

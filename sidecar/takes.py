@@ -16,7 +16,7 @@ from sidecar.errors import OutOfMemoryError, RequestError
 from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
 from sidecar.post.channels import to_channels
-from sidecar.post.pipeline import PostSpec
+from sidecar.post.pipeline import PostSpec, reference_loudness
 from sidecar.post.resample import resample
 from sidecar.presets import Preset
 from sidecar.stemsets import stem_prompts
@@ -157,6 +157,10 @@ class TakeMaker:
             if req.key is None and reference is not None and reference_rate is not None:
                 clip_key = self.pool.start(key_of, reference, reference_rate)
                 started_tasks.append(clip_key)
+            reference_lufs = None
+            if req.loudness is None and reference is not None and reference_rate is not None:
+                reference_lufs = self.pool.start(reference_loudness, reference, reference_rate)
+                started_tasks.append(reference_lufs)
             window_post = WindowPost(
                 model_sample_rate=rate,
                 bpm=req.bpm,
@@ -166,6 +170,7 @@ class TakeMaker:
                 board=preset.build_board(req.bpm)
                 if preset is not None and preset.effects
                 else None,
+                reference_lufs=reference_lufs,
             )
             timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
             pieces: list[list[np.ndarray]] = [[] for _ in rows]

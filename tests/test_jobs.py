@@ -78,3 +78,23 @@ def test_drain_closes_the_queue() -> None:
     with pytest.raises(BusyError, match="shutting down"):
         q.submit(job("b"))
     assert q.take(0.01) is None
+
+
+def test_two_running_jobs_one_finishing_and_one_on_the_model() -> None:
+    q = JobQueue(4)
+    for rid in ("a", "b", "c"):
+        q.submit(job(rid))
+    first, second = q.take(0.1), q.take(0.1)
+    assert first is not None and second is not None
+    assert q.running_jobs == (first, second)
+    assert q.running is second  # the model's job, which /sidecar/status names
+    assert q.position(first) == q.position(second) == 0
+    waiting = q.get("c")
+    assert waiting is not None and q.position(waiting) == 1
+    assert not q.wait_idle(0.01)
+    assert first.finish(JobState.DONE)
+    q.task_done(first)
+    assert q.running_jobs == (second,) and not q.wait_idle(0.01)
+    assert second.finish(JobState.DONE)
+    q.task_done(second)
+    assert q.running is None and q.wait_idle(0.01)

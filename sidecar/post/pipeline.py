@@ -26,6 +26,7 @@ __all__ = [
     "StemReport",
     "build_tempo_map",
     "process",
+    "reference_loudness",
 ]
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ def process(
     spec: PostSpec,
     reference: np.ndarray | None = None,
     reference_sample_rate: int | None = None,
+    reference_lufs: float | None = None,
 ) -> tuple[np.ndarray, StemReport]:
     """Turn generated float32 `(channels, samples)` audio into the stem `spec` asks for.
 
@@ -232,7 +234,9 @@ def process(
     grid (downbeat on sample 0, exact length, loop seam) -> channels (upmix) -> loudness and
     true-peak ceiling -> sample format -> tempo measured again on the result.
     `reference` is the prompt clip (any rate: `reference_sample_rate`, default `sample_rate`);
-    its loudness is matched unless `spec.loudness_lufs` is set. Pure: no I/O, inputs untouched.
+    its loudness is matched unless `spec.loudness_lufs` is set; `reference_lufs` is that
+    loudness when it was measured already (`reference_loudness`, once for a batch of takes).
+    Pure: no I/O, inputs untouched.
     """
     clock = _Clock()
     if not isinstance(sample_rate, int) or sample_rate < 1:
@@ -309,7 +313,9 @@ def process(
 
     if spec.channels is not None and spec.channels > work.shape[0]:
         work = to_channels(work, spec.channels)
-    target, loudness_source = _loudness_target(spec, reference, reference_sample_rate, sample_rate)
+    target, loudness_source = _loudness_target(
+        spec, reference, reference_sample_rate or sample_rate, reference_lufs
+    )
     work, level = normalize_loudness(work, rate, target, spec.true_peak_dbtp)
     clock.lap("loudness")
     work = to_sample_format(work, spec.sample_format)
@@ -352,18 +358,24 @@ def process(
     return work, report
 
 
+def reference_loudness(reference: np.ndarray, sample_rate: int) -> float | None:
+    """The integrated loudness of the prompt clip, in LUFS; None if too short or silent."""
+    return integrated_loudness(as_audio(reference, "reference"), sample_rate)
+
+
 def _loudness_target(
     spec: PostSpec,
     reference: np.ndarray | None,
-    reference_sample_rate: int | None,
-    sample_rate: int,
+    reference_sample_rate: int,
+    reference_lufs: float | None,
 ) -> tuple[float, str]:
     if spec.loudness_lufs is not None:
         return spec.loudness_lufs, "target"
+    if reference_lufs is not None:
+        return reference_lufs, "reference"
     if reference is None:
         return DEFAULT_LOUDNESS_LUFS, "default"
-    ref = as_audio(reference, "reference")
-    measured = integrated_loudness(ref, reference_sample_rate or sample_rate)
+    measured = reference_loudness(reference, reference_sample_rate)
     if measured is None:
         logger.info(
             "reference too short or silent for a loudness; using %s LUFS", DEFAULT_LOUDNESS_LUFS

@@ -12,7 +12,7 @@ import scipy.signal
 
 from sidecar.errors import AudioError, RequestError
 from sidecar.post.grid import grid_num_samples
-from sidecar.post.pipeline import PostSpec, process
+from sidecar.post.pipeline import PostSpec, process, reference_loudness
 
 from .synth import Material, clicks, drums, noise, onset_times
 
@@ -258,6 +258,17 @@ def test_loudness_matches_the_reference_clip() -> None:
     stem, report = process(material.audio, MODEL_RATE, PostSpec(bpm=120, bars=2), reference, 44100)
     assert report.loudness_source == "reference"
     assert abs(_lufs(stem, OUT_RATE) - reference_lufs) < 0.5
+    # Measured once for a batch of takes and handed in: the same stem, the same report.
+    measured = reference_loudness(reference, 44100)
+    assert measured is not None and abs(measured - reference_lufs) < 1e-6
+    again, report_again = process(
+        material.audio, MODEL_RATE, PostSpec(bpm=120, bars=2), reference, 44100, measured
+    )
+    assert np.array_equal(again, stem)
+    timing_free = {k: v for k, v in report.to_dict().items() if not k.startswith("seconds_")}
+    assert timing_free == {
+        k: v for k, v in report_again.to_dict().items() if not k.startswith("seconds_")
+    }
 
 
 def test_no_tempo_contract_only_converts() -> None:
