@@ -29,14 +29,12 @@ log = logging.getLogger(__name__)
 
 
 class TakeMaker:
-    """Decodes a request's rows (variations × stem parts) and post-processes every take."""
+    """Decodes a request's rows (variations × stem parts) into `DecodedTakes` to be finished."""
 
     def __init__(self, engine: Engine, pool: TakePool | None = None) -> None:
         self.engine = engine
         #: Post-processes a batch's takes side by side.
         self.pool = pool if pool is not None else TakePool()
-        #: Seconds spent per stage by the last `make` (decode, post, key).
-        self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ rows
 
@@ -65,35 +63,6 @@ class TakeMaker:
         return (None if not text else tuple([text] * req.variations)), rows
 
     # ------------------------------------------------------------------ make
-
-    def make(
-        self,
-        req: GenerateRequest,
-        preset: Preset | None,
-        prompt: np.ndarray | None,
-        reference: np.ndarray | None,
-        reference_rate: int | None,
-        seed: int,
-        on_fraction: Callable[[float], None],
-        check_cancel: Callable[[], None],
-        on_preview: Callable[[np.ndarray, float], None] | None = None,
-    ) -> list[MadeTake]:
-        """Decodes and finishes the request's takes on this thread (`decode`, then finish)."""
-        decoded = self.decode(
-            req,
-            preset,
-            prompt,
-            reference,
-            reference_rate,
-            seed,
-            on_fraction,
-            check_cancel,
-            on_preview,
-        )
-        try:
-            return decoded.finish(self.pool, check_cancel)
-        finally:
-            self.timings = decoded.timings
 
     def decode(
         self,

@@ -43,9 +43,10 @@ def test_takes_post_processed_side_by_side_equal_takes_done_one_by_one() -> None
     for workers in (1, 3):
         maker = TakeMaker(engine, TakePool(workers))
         try:
-            made[workers] = maker.make(
+            decoded = maker.decode(
                 request, None, prompt, clip, 48000, 7, lambda _: None, lambda: None
             )
+            made[workers] = decoded.finish(maker.pool, lambda: None)
         finally:
             maker.pool.close()
     assert len(made[3]) == 3
@@ -85,7 +86,8 @@ def test_each_takes_key_is_found_beside_its_post_processing_and_fixed() -> None:
     )
     maker = TakeMaker(_TonalEngine(), TakePool(2))
     try:
-        takes = maker.make(request, None, None, None, None, 3, lambda _: None, lambda: None)
+        decoded = maker.decode(request, None, None, None, None, 3, lambda _: None, lambda: None)
+        takes = decoded.finish(maker.pool, lambda: None)
     finally:
         maker.pool.close()
     for take in takes:
