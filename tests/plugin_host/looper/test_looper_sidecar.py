@@ -89,33 +89,49 @@ def keep_off_the_first_core(pid):
         for_each_thread(pid, lambda tid: os.sched_setaffinity(tid, cpus[1:]))
 
 
-#: A separate process that only sleeps 2 ms at a time and prints every wake-up over 30 ms late:
-#: when it stalls too, the whole box stalled (a VM preempted, a starved core), not the looper.
+#: A separate process per CPU, pinned to it and run SCHED_FIFO (above every normal thread, the
+#: looper's included), that only sleeps 2 ms at a time and prints every wake-up more than 15 ms
+#: late: only the kernel, a realtime thread or the hypervisor (steal time, seen on these VMs)
+#: can hold it back, so when it stalls, the box stalled, not the looper. 15 ms is under one
+#: JACK period (21.3 ms): a stall long enough to cost a callback its deadline is seen.
 _STALL_PROBE = """
-import sys, time
-end = time.monotonic() + float(sys.argv[1])
+import os, sys, time
+cpu, seconds = int(sys.argv[1]), float(sys.argv[2])
+os.sched_setaffinity(0, {cpu})
+try:
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+except OSError:
+    pass  # no realtime rights: a plain process still sees stalls of the whole box
+end = time.monotonic() + seconds
 last = time.monotonic()
 while last < end:
     time.sleep(0.002)
     now = time.monotonic()
-    if now - last > 0.03:
+    if now - last > 0.015:
         print(last, now - last, flush=True)
     last = now
 """
 
 
 class HostStallProbe:
-    """Runs `_STALL_PROBE` beside the test; `stalls` are (monotonic start, length) in seconds."""
+    """Runs `_STALL_PROBE` on every CPU beside the test; `stalls` are (monotonic start, length)."""
 
     def __init__(self, seconds):
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _STALL_PROBE, str(seconds)], stdout=subprocess.PIPE, text=True
-        )
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", _STALL_PROBE, str(cpu), str(seconds)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for cpu in sorted(os.sched_getaffinity(0))
+        ]
         self.stalls = []
 
     def finish(self):
-        out, _ = self.process.communicate(timeout=30)
-        self.stalls = [tuple(map(float, line.split())) for line in out.splitlines()]
+        for process in self.processes:
+            out, _ = process.communicate(timeout=30)
+            self.stalls += [tuple(map(float, line.split())) for line in out.splitlines()]
+        self.stalls.sort()
         return self.stalls
 
 
