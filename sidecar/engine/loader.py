@@ -24,8 +24,8 @@ def resolve_decoder(decoder: str, device: str) -> str:
     * CUDA: `fast`: the decoder is fp16 there already (`sidecar.engine.precision`), and `fast`
       replays each step from a CUDA graph in that same precision;
     * CPU: `fp32`: oneDNN-prepacked fp32 weights, 2.4x `exact`'s speed, differing from it
-      only in the last bits of rounding (≈2e-6 per linear); it keeps a packed copy of the
-      decoder's linear weights (+1.2 GB for small);
+      only in the last bits of rounding (≈2e-6 per linear); the packed weights replace the
+      model's own decoder weights, which are freed (`release_replaced_weights`);
     * anything else (MPS): `exact`, the model's own kernels.
 
     `fast` (bf16) and `int8` on CPU are faster still but round visibly more: opt in.
@@ -49,4 +49,6 @@ def load_engine(model_name: str, device: str | None = None, decoder: str = "stoc
         return MusicgenEngine.load(model_name, target)
     from sidecar.engine.fast import DecodeMode, FastMusicgenEngine
 
-    return FastMusicgenEngine.load(model_name, target, mode=cast(DecodeMode, chosen))
+    engine = FastMusicgenEngine.load(model_name, target, mode=cast(DecodeMode, chosen))
+    engine.release_replaced_weights()  # the engine owns this model: keep one copy of each weight
+    return engine

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 
-__all__ = ["tensor_bytes", "tensors_in"]
+log = logging.getLogger(__name__)
+
+__all__ = ["release_replaced", "return_freed_memory", "tensor_bytes", "tensors_in"]
 
 
 def tensors_in(obj: Any) -> Iterator[torch.Tensor]:
@@ -47,3 +52,46 @@ def tensor_bytes(tensors: Iterable[torch.Tensor], shared_with: Iterable[torch.Te
         else:
             total += t.numel() * t.element_size()
     return total
+
+
+def release_replaced(module: torch.nn.Module, kept: Iterable[torch.Tensor]) -> int:
+    """Empty every parameter of `module` whose memory no tensor in `kept` shares; bytes freed.
+
+    For a decoder whose weights were packed into copies (oneDNN layouts, bf16, int8): the
+    copies are what decodes, and the originals only double the memory. Afterwards the
+    module's own forward cannot run (its weights are empty: a shape error, never a wrong
+    result), so this is only for a model that nothing else uses. The memory goes back to the
+    OS at once (`return_freed_memory`).
+    """
+    keep = {k for k in (_storage_key(t) for t in kept) if k is not None}
+    freed = 0
+    for sub in module.modules():
+        for name, param in list(sub.named_parameters(recurse=False)):
+            key = _storage_key(param)
+            if key is None or key in keep:
+                continue
+            freed += int(param.untyped_storage().nbytes())
+            empty = torch.empty(0, dtype=param.dtype, device=param.device)
+            setattr(sub, name, torch.nn.Parameter(empty, requires_grad=False))
+    if freed:
+        return_freed_memory()
+    return freed
+
+
+def return_freed_memory() -> bool:
+    """Hand memory freed inside the C heap back to the OS (glibc's `malloc_trim`).
+
+    Weights of a few MB to tens of MB live in glibc's heap, which keeps what is freed for
+    later allocations: releasing small's replaced decoder weights (1.4 GB) lowered the RSS by
+    0.8 GB, and by 1.4 GB after a trim. False where there is no glibc (macOS, musl).
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is None:
+        log.debug("no malloc_trim in the C library (%s): freed memory stays with the heap", name)
+        return False
+    trim(0)
+    return True

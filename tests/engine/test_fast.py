@@ -16,6 +16,7 @@ from sidecar.engine.loader import DECODERS, load_engine, resolve_decoder
 from sidecar.engine.musicgen import MusicgenEngine
 from sidecar.engine.sampling import SamplingPlan, choose_tokens
 from sidecar.errors import ModelLoadError
+from sidecar.models import engine_bytes
 
 RATE = 32000
 PROMPT = (np.random.RandomState(0).randn(1, RATE // 2) * 0.1).astype(np.float32)
@@ -247,6 +248,46 @@ def test_auto_decoder_is_fast_on_cuda_fp32_on_cpu_exact_elsewhere():
     engine = load_engine("tiny", "cpu", "auto")
     assert isinstance(engine, FastMusicgenEngine) and engine.mode == "fp32"
     assert engine.info.dtype == "float32/mkldnn/fp32"
+
+
+@pytest.mark.parametrize("mode", ["exact", "fp32", "fast", "int8"])
+def test_weights_replaced_by_packed_copies_are_freed_and_the_takes_stay_the_same(mode):
+    engine = FastMusicgenEngine.load("tiny", "cpu", mode=mode)
+    spec = GenerationSpec(duration_seconds=0.4, prompts=("x",), seed=3)
+    before = engine.generate(spec)
+    held = engine_bytes(engine)
+    freed = engine.release_replaced_weights()
+    assert np.array_equal(engine.generate(spec), before)
+    assert engine_bytes(engine) == held - freed  # what /sidecar/model/list reports drops too
+    if mode == "exact":  # decodes from the model's own tensors: nothing is a copy
+        assert freed == 0
+        return
+    # Every projection and head was packed into a copy, except the cross-attention keys and
+    # values, which run once per request from the model's own fp32 tensors.
+    linears = {
+        name: m
+        for name, m in engine.model.decoder.named_modules()
+        if isinstance(m, torch.nn.Linear)
+        and not name.endswith(("encoder_attn.k_proj", "encoder_attn.v_proj"))
+    }
+    assert linears and freed >= sum(m.in_features * m.out_features * 4 for m in linears.values())
+    assert all(m.weight.numel() == 0 for m in linears.values())
+    # The model's own forward cannot run on what is left: a loud error, not a wrong take.
+    with pytest.raises(RuntimeError):
+        MusicgenEngine.generate(engine, spec)
+    # T5 and EnCodec, which the engine runs itself, are untouched.
+    assert all(p.numel() > 0 for p in engine.model.text_encoder.parameters())
+    assert all(p.numel() > 0 for p in engine.model.audio_encoder.parameters())
+
+
+def test_the_loader_frees_what_packing_replaced_and_melody_models_keep_theirs():
+    fp32 = load_engine("tiny", "cpu", "fp32")
+    assert isinstance(fp32, FastMusicgenEngine)
+    assert fp32.model.decoder.lm_heads[0].weight.numel() == 0
+    melody = load_engine("tiny-melody", "cpu", "fp32")
+    assert isinstance(melody, FastMusicgenEngine)
+    assert melody.release_replaced_weights() == 0
+    assert melody.model.decoder.lm_heads[0].weight.numel() > 0
 
 
 def test_sampling_degenerate_cases_match_argmax():
