@@ -118,11 +118,16 @@ class FastMusicgenEngine(MusicgenEngine):
 
         For an engine that owns its model (`load_engine`): on CPU, `fp32`, `fast` and `int8`
         decode from packed copies, and the originals (1.4 GB for small) only held memory.
-        Melody models keep theirs: they decode with transformers' generate.
+        Packed here, each layer's originals go as soon as its copies exist. Melody models keep
+        theirs: they decode with transformers' generate.
         """
         if self._info.supports_melody:
             return 0
-        freed = release_replaced(self.model.decoder, tensors_in(self.weights))
+        before = tensor_bytes(self.model.decoder.parameters())
+        if self._weights is None:
+            self._weights = self._pack(free_originals=True)
+        release_replaced(self.model.decoder, tensors_in(self._weights))
+        freed = before - tensor_bytes(self.model.decoder.parameters())
         log.info("freed %.0f MB of decoder weights replaced by packed copies", freed / 1e6)
         return freed
 
@@ -134,11 +139,14 @@ class FastMusicgenEngine(MusicgenEngine):
     def weights(self) -> DecoderWeights:
         """The packed decoder, built on first use (exact mode shares the model's tensors)."""
         if self._weights is None:
-            s = self.settings
-            self._weights = pack_decoder(
-                self.model.decoder, s.linear, s.weight_dtype, s.act_dtype, s.fuse
-            )
+            self._weights = self._pack(free_originals=False)
         return self._weights
+
+    def _pack(self, free_originals: bool) -> DecoderWeights:
+        s = self.settings
+        return pack_decoder(
+            self.model.decoder, s.linear, s.weight_dtype, s.act_dtype, s.fuse, 2, free_originals
+        )
 
     # ---------------------------------------------------------------- public API
 

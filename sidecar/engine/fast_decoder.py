@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from sidecar.engine.kv_cache import StaticKVCache
+from sidecar.engine.memory import release_replaced, tensors_in
 
 __all__ = ["DecoderWeights", "LinearKind", "PackedLinear", "pack_decoder"]
 
@@ -271,12 +272,15 @@ def pack_decoder(
     act_dtype: torch.dtype,
     fuse: bool,
     batch_rows: int = 2,
+    free_originals: bool = False,
 ) -> DecoderWeights:
     """Pack a transformers `MusicgenForCausalLM`'s weights for `DecoderWeights`.
 
     `kind="torch"`, `fuse=False` and the model's own dtype reuse its tensors unchanged (no copy),
     which makes the arithmetic identical to transformers'. `fuse=True` concatenates q/k/v and the
-    per-codebook heads into single matrices (fewer, larger kernels).
+    per-codebook heads into single matrices (fewer, larger kernels). `free_originals` frees
+    each layer's weights that its packed copies replace as soon as they exist (`release_replaced`),
+    so the model never holds both copies of more than one layer.
     """
     decoder = causal_lm.model.decoder
     config = causal_lm.config
@@ -315,8 +319,13 @@ def pack_decoder(
                 fc2=lin(layer.fc2.weight),
             )
         )
+        if free_originals:
+            release_replaced(layer, tensors_in(layers[-1]))
     heads = [h.weight for h in causal_lm.lm_heads]
     lm_heads = (lin(*heads),) if fuse else tuple(lin(h) for h in heads)
+    del heads
+    if free_originals:
+        release_replaced(causal_lm.lm_heads, tensors_in(lm_heads))
     hidden = int(config.hidden_size)
     num_heads = int(config.num_attention_heads)
     return DecoderWeights(

@@ -54,14 +54,16 @@ def tensor_bytes(tensors: Iterable[torch.Tensor], shared_with: Iterable[torch.Te
     return total
 
 
-def release_replaced(module: torch.nn.Module, kept: Iterable[torch.Tensor]) -> int:
+def release_replaced(
+    module: torch.nn.Module, kept: Iterable[torch.Tensor], return_memory: bool = True
+) -> int:
     """Empty every parameter of `module` whose memory no tensor in `kept` shares; bytes freed.
 
     For a decoder whose weights were packed into copies (oneDNN layouts, bf16, int8): the
     copies are what decodes, and the originals only double the memory. Afterwards the
     module's own forward cannot run (its weights are empty: a shape error, never a wrong
-    result), so this is only for a model that nothing else uses. The memory goes back to the
-    OS at once (`return_freed_memory`).
+    result), so this is only for a model that nothing else uses. With `return_memory` the
+    memory goes back to the OS at once (`return_freed_memory`); else it is kept for reuse.
     """
     keep = {k for k in (_storage_key(t) for t in kept) if k is not None}
     freed = 0
@@ -73,7 +75,7 @@ def release_replaced(module: torch.nn.Module, kept: Iterable[torch.Tensor]) -> i
             freed += int(param.untyped_storage().nbytes())
             empty = torch.empty(0, dtype=param.dtype, device=param.device)
             setattr(sub, name, torch.nn.Parameter(empty, requires_grad=False))
-    if freed:
+    if freed and return_memory:
         return_freed_memory()
     return freed
 

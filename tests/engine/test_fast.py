@@ -280,6 +280,18 @@ def test_weights_replaced_by_packed_copies_are_freed_and_the_takes_stay_the_same
     assert all(p.numel() > 0 for p in engine.model.audio_encoder.parameters())
 
 
+@pytest.mark.parametrize("mode", ["fp32", "int8"])
+def test_freeing_while_packing_frees_the_same_and_makes_the_same_takes(mode):
+    spec = GenerationSpec(duration_seconds=0.4, prompts=("x",), seed=5)
+    after = FastMusicgenEngine.load("tiny", "cpu", mode=mode)
+    reference = after.generate(spec)  # packed on first use, the originals still there
+    freed_after = after.release_replaced_weights()
+    during = FastMusicgenEngine.load("tiny", "cpu", mode=mode)  # the same seeded weights
+    assert during.release_replaced_weights() == freed_after > 0  # packed layer by layer
+    assert np.array_equal(during.generate(spec), reference)
+    assert engine_bytes(during) == engine_bytes(after)
+
+
 def test_the_loader_frees_what_packing_replaced_and_melody_models_keep_theirs():
     fp32 = load_engine("tiny", "cpu", "fp32")
     assert isinstance(fp32, FastMusicgenEngine)
