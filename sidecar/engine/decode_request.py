@@ -1,4 +1,4 @@
-"""③ One request as the fast decode loop sees it: sampling plan, text states, codes, masks."""
+"""③ One request as the fast decode loop sees it: plan, text states, masks, codes in and out."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from transformers.masking_utils import create_bidirectional_mask
 
 from sidecar.engine.sampling import SamplingPlan
 
-__all__ = ["DecodeRequest", "cross_mask", "padded_cross_mask", "sampling_plan"]
+__all__ = ["DecodeRequest", "GeneratedCodes", "cross_mask", "padded_cross_mask", "sampling_plan"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,15 @@ class DecodeRequest:
     decoder_ids: torch.Tensor
     prompt_frames: int
     #: Decoding steps: new frames plus the delay pattern's extra steps.
+    steps: int
+
+
+@dataclass(frozen=True)
+class GeneratedCodes:
+    """What a request decoded: codes `(batch, codebooks, frames)` on the device, prompt included."""
+
+    codes: torch.Tensor
+    prompt_frames: int
     steps: int
 
 

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from sidecar.engine.codec import Codec
 from sidecar.engine.decode_modes import DECODE_MODES, DecodeMode, DecodeSettings
 from sidecar.engine.decode_request import (
     DecodeRequest,
+    GeneratedCodes,
     cross_mask,
     padded_cross_mask,
     sampling_plan,
@@ -39,15 +39,6 @@ log = logging.getLogger(__name__)
 #: On GPU the host may queue at most this many steps ahead of the device, so that progress
 #: reports track the device and a cancel takes effect within a few steps.
 _RUNAHEAD_STEPS = 8
-
-
-@dataclass(frozen=True)
-class GeneratedCodes:
-    """Audio codes `(batch, codebooks, frames)` on the device, prompt frames included."""
-
-    codes: torch.Tensor
-    prompt_frames: int
-    steps: int
 
 
 class FastMusicgenEngine(MusicgenEngine):
