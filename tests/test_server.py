@@ -299,3 +299,27 @@ def test_preview_needs_a_streaming_decoder(tmp_path: Path) -> None:
         client.send(A.GENERATE, "p", "seconds", 1.0, "preview", 0.5)
         last = client.until_terminal("p", 60)[-1]
         assert last[0] == A.ERROR and "--decoder auto, exact, fp32 or fast" in last[1][2]
+
+
+def test_back_to_back_requests_decode_while_the_one_before_is_delivered(
+    client: SidecarClient, clip: Path
+) -> None:
+    """Pipelined: the model starts on the second request while the first (four takes through
+    the tempo contract, their keys and files) is still being finished."""
+    client.send(A.CONTINUE, "pipe-1", "clip", str(clip), "bars", 2, "bpm", 120.0, "variations", 4)
+    client.send(A.CONTINUE, "pipe-2", "clip", str(clip), "bars", 1, "bpm", 120.0)
+    log: list[tuple[str, str]] = []
+    ended: set[str] = set()
+    deadline = time.monotonic() + 180
+    while len(ended) < 2 and time.monotonic() < deadline:
+        reply = client.receive(deadline - time.monotonic())
+        assert reply is not None, log
+        address, args = reply
+        if args and args[0] in ("pipe-1", "pipe-2"):
+            log.append((address, str(args[0])))
+            if address in A.TERMINAL_REPLIES:
+                ended.add(str(args[0]))
+    assert (A.DONE, "pipe-1") in log and (A.DONE, "pipe-2") in log, log
+    assert log.count((A.STEM, "pipe-1")) == 4
+    second_started = log.index((A.PROGRESS, "pipe-2"))
+    assert second_started < log.index((A.DONE, "pipe-1")), log
