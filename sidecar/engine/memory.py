@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import dataclasses
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
 from typing import Any
 
 import torch
@@ -54,16 +54,14 @@ def tensor_bytes(tensors: Iterable[torch.Tensor], shared_with: Iterable[torch.Te
     return total
 
 
-def release_replaced(
-    module: torch.nn.Module, kept: Iterable[torch.Tensor], return_memory: bool = True
-) -> int:
+def release_replaced(module: torch.nn.Module, kept: Iterable[torch.Tensor]) -> int:
     """Empty every parameter of `module` whose memory no tensor in `kept` shares; bytes freed.
 
     For a decoder whose weights were packed into copies (oneDNN layouts, bf16, int8): the
     copies are what decodes, and the originals only double the memory. Afterwards the
     module's own forward cannot run (its weights are empty: a shape error, never a wrong
-    result), so this is only for a model that nothing else uses. With `return_memory` the
-    memory goes back to the OS at once (`return_freed_memory`); else it is kept for reuse.
+    result), so this is only for a model that nothing else uses. The memory goes back to the
+    OS at once (`return_freed_memory`).
     """
     keep = {k for k in (_storage_key(t) for t in kept) if k is not None}
     freed = 0
@@ -75,7 +73,7 @@ def release_replaced(
             freed += int(param.untyped_storage().nbytes())
             empty = torch.empty(0, dtype=param.dtype, device=param.device)
             setattr(sub, name, torch.nn.Parameter(empty, requires_grad=False))
-    if freed and return_memory:
+    if freed:
         return_freed_memory()
     return freed
 
@@ -85,15 +83,20 @@ def return_freed_memory() -> bool:
 
     Weights of a few MB to tens of MB live in glibc's heap, which keeps what is freed for
     later allocations: releasing small's replaced decoder weights (1.4 GB) lowered the RSS by
-    0.8 GB, and by 1.4 GB after a trim. False where there is no glibc (macOS, musl).
+    0.8 GB, and by 1.4 GB after a trim. False where there is no glibc (macOS, musl, Windows).
     """
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        trim = None
+    trim = _malloc_trim()
     if trim is None:
-        log.debug("no malloc_trim in the C library (%s): freed memory stays with the heap", name)
         return False
     trim(0)
     return True
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError) as e:
+        log.debug("no malloc_trim in this C library (%s): freed memory stays with the heap", e)
+        return None
+    return trim
