@@ -359,3 +359,20 @@ def test_cuda_modes_against_stock_with_graphs_seeds_and_cancel(mode):
     with pytest.raises(_Cancelled):
         engine.generate(sampled, cancel)
     assert np.array_equal(first, engine.generate(sampled))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_loader_frees_the_fused_originals_and_decodes_the_same():
+    """For the GPU session: on CUDA `fast` fuses q/k/v and the heads into copies, and the
+    server's loader frees the originals; the codes are the same as with them kept."""
+    kept = FastMusicgenEngine.load("tiny", "cuda", mode="fast")
+    lean = load_engine("tiny", "cuda", "fast")
+    assert isinstance(lean, FastMusicgenEngine)
+    assert lean.model.decoder.model.decoder.layers[0].self_attn.q_proj.weight.numel() == 0
+    assert lean.release_replaced_weights() == 0  # done once, by the loader
+    spec = _greedy(CASES["continuation-cfg-batch2"])
+    kept.generate(spec)
+    lean.generate(spec)
+    assert torch.equal(kept.last_codes, lean.last_codes)
+    assert engine_bytes(lean) < engine_bytes(kept)
