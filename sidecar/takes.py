@@ -181,18 +181,7 @@ class TakeMaker:
                 )
                 raws = [audio[r] for r in range(len(rows))]
                 if w + 1 == len(plan):
-                    return DecodedTakes(
-                        request=req,
-                        rows=rows,
-                        window_post=window_post,
-                        raws=raws,
-                        post=post,
-                        pieces=pieces,
-                        reports=reports,
-                        clip_key=clip_key,
-                        started=started_tasks,
-                        timings=timings,
-                    )
+                    break  # the last window is finished by `DecodedTakes.finish`
                 started = time.perf_counter()
                 done = window_post.contract(
                     self.pool, window_post.effects(raws), post, check_cancel
@@ -211,7 +200,18 @@ class TakeMaker:
         except BaseException:
             wait(started_tasks)
             raise
-        raise AssertionError("unreachable: a window plan is never empty")
+        return DecodedTakes(
+            request=req,
+            rows=rows,
+            window_post=window_post,
+            raws=raws,
+            post=post,
+            pieces=pieces,
+            reports=reports,
+            clip_key=clip_key,
+            started=started_tasks,
+            timings=timings,
+        )
 
     def _decode(
         self,
