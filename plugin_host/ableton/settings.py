@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "ACTIONS",
+    "DEFAULT_BUTTONS",
     "PRESET_KEYS",
     "SETTINGS_FILE_NAME",
     "MidiBinding",
@@ -65,6 +66,16 @@ class MidiBinding:
         return status == (kind_nibble | self.channel) and number == self.number
 
 
+#: The documented map, used when the settings file has no `buttons` (or cannot be used): notes
+#: 60/61/62 and CC 20 on MIDI channel 16 (stored 0-based).
+DEFAULT_BUTTONS: tuple[tuple[str, MidiBinding], ...] = (
+    ("generate", MidiBinding("note", 15, 60)),
+    ("cancel", MidiBinding("note", 15, 61)),
+    ("reroll", MidiBinding("note", 15, 62)),
+    ("variations", MidiBinding("cc", 15, 20)),
+)
+
+
 @dataclass(frozen=True)
 class Preset:
     """A named set of request keys (prompt, sidecar preset, sampling parameters)."""
@@ -90,7 +101,7 @@ class Settings:
     clip_color_index: int = 22
     connect_timeout_seconds: float = 3.0
     stall_timeout_seconds: float = 300.0
-    buttons: tuple[tuple[str, MidiBinding], ...] = field(default_factory=tuple)
+    buttons: tuple[tuple[str, MidiBinding], ...] = DEFAULT_BUTTONS
 
     def preset_named(self, name: str) -> Preset:
         for preset in self.presets:
@@ -168,6 +179,30 @@ def _parse_preset(name: str, raw: Any) -> Preset:
     return Preset(name=name, values=tuple(values))
 
 
+def _parse_buttons(raw: Any) -> tuple[tuple[str, MidiBinding], ...]:
+    """The button map: `DEFAULT_BUTTONS` with the file's own bindings over it.
+
+    An action the file leaves out keeps its default binding unless the file gives that
+    note/CC to another action; `null` unbinds an action.
+    """
+    if raw is None:
+        return DEFAULT_BUTTONS
+    _require(isinstance(raw, dict), f"buttons must be an object; got {raw!r}")
+    for action in raw:
+        _require(action in ACTIONS, f"buttons.{action} is unknown; allowed: {', '.join(ACTIONS)}")
+    given = {
+        action: _parse_binding(action, value) for action, value in raw.items() if value is not None
+    }
+    taken = set(given.values())
+    buttons = []
+    for action, default in DEFAULT_BUTTONS:
+        if action in given:
+            buttons.append((action, given[action]))
+        elif action not in raw and default not in taken:
+            buttons.append((action, default))
+    return tuple(buttons)
+
+
 def parse_settings(raw: dict[str, Any]) -> Settings:
     """Validate a decoded settings object; missing keys take their defaults."""
     _require(isinstance(raw, dict), f"the settings file must hold an object; got {raw!r}")
@@ -190,15 +225,7 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
         bars = _integer(raw, "bars", 4, 1, 64)
     key = raw.get("key", "auto")
     _require(isinstance(key, str), f"key must be 'auto', 'off' or like 'C major'; got {key!r}")
-    raw_buttons = raw.get("buttons", {})
-    _require(isinstance(raw_buttons, dict), f"buttons must be an object; got {raw_buttons!r}")
-    for action in raw_buttons:
-        _require(action in ACTIONS, f"buttons.{action} is unknown; allowed: {', '.join(ACTIONS)}")
-    buttons = tuple(
-        (action, _parse_binding(action, raw_buttons[action]))
-        for action in ACTIONS
-        if action in raw_buttons
-    )
+    buttons = _parse_buttons(raw.get("buttons"))
     return Settings(
         sidecar_host=host,
         sidecar_port=_integer(raw, "sidecar_port", 9310, 1, 65535),

@@ -14,7 +14,14 @@ from plugin_host.ableton.selection import (
     read_song_context,
     read_target,
 )
-from plugin_host.ableton.settings import SettingsError, load_settings, parse_settings
+from plugin_host.ableton.settings import (
+    DEFAULT_BUTTONS,
+    MidiBinding,
+    Settings,
+    SettingsError,
+    load_settings,
+    parse_settings,
+)
 from sidecar.osc import addresses
 from sidecar.osc.schema import GenerateRequest
 from tests.plugin_host.ableton.fake_live import FakeClip, FakeSong
@@ -134,6 +141,39 @@ def test_beats_fallback_when_seconds_are_unknown() -> None:
 def test_shipped_settings_parse() -> None:
     settings = load_settings(str(SCRIPT_DIR))
     assert {name for name, _ in settings.buttons} == {"generate", "cancel", "reroll", "variations"}
+
+
+def test_default_buttons_are_the_documented_map() -> None:
+    """No `buttons` in the file, and the fallback after a bad file, keep the documented pads."""
+    documented = {
+        "generate": MidiBinding("note", 15, 60),
+        "cancel": MidiBinding("note", 15, 61),
+        "reroll": MidiBinding("note", 15, 62),
+        "variations": MidiBinding("cc", 15, 20),
+    }
+    assert dict(parse_settings({}).buttons) == documented
+    assert dict(Settings().buttons) == documented
+    assert dict(load_settings(str(SCRIPT_DIR)).buttons) == documented
+    assert Settings().binding_for("generate") is not None
+    assert Settings().binding_for("generate").matches(0x9F, 60)  # note on, channel 16
+
+
+def test_buttons_in_the_file_override_the_defaults_one_by_one() -> None:
+    settings = parse_settings(
+        {"buttons": {"generate": {"type": "note", "channel": 1, "number": 61}, "reroll": None}}
+    )
+    buttons = dict(settings.buttons)
+    assert buttons["generate"] == MidiBinding("note", 0, 61)
+    assert "reroll" not in buttons  # null unbinds
+    assert buttons["cancel"] == dict(DEFAULT_BUTTONS)["cancel"]  # channel 16: no clash
+    assert buttons["variations"] == dict(DEFAULT_BUTTONS)["variations"]
+    # A default whose note the file gives to another action is left unbound.
+    clash = parse_settings({"buttons": {"generate": {"type": "note", "channel": 16, "number": 61}}})
+    assert dict(clash.buttons) == {
+        "generate": MidiBinding("note", 15, 61),
+        "reroll": MidiBinding("note", 15, 62),
+        "variations": MidiBinding("cc", 15, 20),
+    }
 
 
 @pytest.mark.parametrize(
