@@ -11,12 +11,13 @@ from .link import LinkError, SidecarLink
 from .osc_codec import OscMessage
 from .placement import (
     Inserted,
-    InsertError,
     can_insert,
     clip_name,
+    free_arrangement_position,
     insert_in_arrangement,
     insert_in_session,
     slot_index,
+    track_name,
 )
 from .request import ContinueRequest, build_request
 from .selection import SelectionError, Target, read_clip_region, read_song_context, read_target
@@ -194,7 +195,13 @@ class SidecarController:
             self._log("ignored a datagram that is not OSC: " + problem)
         del self._link.undecodable[:]
         for message in messages:
-            self.handle(message)
+            # One reply that cannot be applied (a track deleted meanwhile) must not cost the
+            # rest of the batch, e.g. the `done` after it.
+            try:
+                self.handle(message)
+            except Exception as error:  # Live's own error types too: log, show, go on
+                self._log(f"error while applying {message.address}: {error!r}")
+                self._say(f"error while applying a reply ({message.address}): {error}")
         self._expire()
 
     def _mark_down(self, reason: str) -> None:
@@ -262,7 +269,7 @@ class SidecarController:
             del self.jobs[request_id]
             self._say(
                 f"done: {job.stems_inserted} clip(s) from '{job.target.clip_name}' "
-                f"on '{job.target.track.name}'"
+                f"on '{track_name(job.target.track)}'"
             )
         elif message.address == addresses.ERROR:
             del self.jobs[request_id]
@@ -291,7 +298,9 @@ class SidecarController:
         extras = _pairs(arguments[3:])
         request = job.request
         seed = int(_number(extras.get("seed"), float(request.seed + index)))
-        bpm = _number(extras.get("bpm"), request.context.bpm)
+        # The sidecar's bpm counts the beat of the metre (eighths in 7/8); names say Live's.
+        beat_bpm = _number(extras.get("bpm"), request.context.beat_bpm)
+        bpm = round(beat_bpm * request.context.beat_quarters, 3)
         part = extras.get("part")
         take = int(_number(extras.get("variation"), float(index))) + 1
         name = clip_name(
@@ -312,20 +321,25 @@ class SidecarController:
             return
         try:
             inserted = self._insert(job, path, name)
-        except InsertError as error:
-            self._log(str(error))
+        except Exception as error:  # InsertError, or Live's own on a track deleted meanwhile
+            self._log(f"{error!r}")
             self._say(f"{error}; the file is at {path}")
             return
         job.stems_inserted += 1
-        self._say(f"'{name}' in {inserted.describe()} of '{job.target.track.name}'")
+        self._say(f"'{name}' in {inserted.describe()} of '{track_name(job.target.track)}'")
 
     def _insert(self, job: Job, path: str, name: str) -> Inserted:
         color = self._settings.clip_color_index
         target = job.target
         if target.is_arrangement:
-            inserted = insert_in_arrangement(
-                target.track, path, job.next_position_beats, name, color
+            context = job.request.context
+            position = free_arrangement_position(
+                target.track,
+                job.next_position_beats,
+                job.request.bars * context.bar_quarters,
+                context.bar_quarters,
             )
+            inserted = insert_in_arrangement(target.track, path, position, name, color)
             if inserted.end_beats is not None:
                 job.next_position_beats = inserted.end_beats
             return inserted

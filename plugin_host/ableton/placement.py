@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,11 @@ __all__ = [
     "Inserted",
     "can_insert",
     "clip_name",
+    "free_arrangement_position",
     "insert_in_arrangement",
     "insert_in_session",
     "slot_index",
+    "track_name",
 ]
 
 #: ClipSlot.create_audio_clip and Track.create_audio_clip arrived in Live 12.0.5.
@@ -71,6 +74,43 @@ def slot_index(track: Track, slot: ClipSlot) -> int | None:
     return None
 
 
+def track_name(track: Track) -> str:
+    """The track's name for a message; Live raises on a track deleted meanwhile."""
+    try:
+        return str(track.name)
+    except Exception:  # Live's Boost errors for a deleted object
+        return "a deleted track"
+
+
+def free_arrangement_position(
+    track: Track, after_beats: float, length_beats: float, bar_beats: float
+) -> float:
+    """The first bar line at or after `after_beats` from which `length_beats` are free of clips.
+
+    A stem starts on a downbeat, so it goes on a bar line (bars counted from beat 0, one
+    signature throughout); earlier takes and the producer's own clips on the track are
+    never covered: a new clip in the Arrangement replaces whatever lies under it.
+    """
+    spans = []
+    clips: list[Clip] = list(track.arrangement_clips)  # annotated: the stubs' Vector is Any
+    for clip in clips:
+        spans.append((float(clip.start_time), float(clip.end_time)))
+    epsilon = 1e-6
+
+    def bar_line_from(beats: float) -> float:
+        return math.ceil(beats / bar_beats - epsilon) * bar_beats
+
+    position = bar_line_from(after_beats)
+    moved = True
+    while moved:
+        moved = False
+        for start, end in spans:
+            if start < position + length_beats - epsilon and end > position + epsilon:
+                position = bar_line_from(end)
+                moved = True
+    return position
+
+
 def _finish(clip: Clip, name: str, color_index: int) -> None:
     clip.warping = True
     clip.name = name
@@ -81,9 +121,9 @@ def insert_in_session(
     song: Song, track: Track, path: str, after_index: int, name: str, color_index: int
 ) -> Inserted:
     """Create the clip in the first empty slot below `after_index`, adding a scene if none."""
-    slots: list[ClipSlot] = list(track.clip_slots)  # annotated: the stubs' Vector is Any
-    index = next((i for i in range(after_index + 1, len(slots)) if not slots[i].has_clip), None)
     try:
+        slots: list[ClipSlot] = list(track.clip_slots)  # annotated: the stubs' Vector is Any
+        index = next((i for i in range(after_index + 1, len(slots)) if not slots[i].has_clip), None)
         if index is None:
             song.create_scene(-1)
             slots = list(track.clip_slots)
@@ -91,7 +131,9 @@ def insert_in_session(
         clip = slots[index].create_audio_clip(path)
         _finish(clip, name, color_index)
     except Exception as error:  # Live raises RuntimeError or its own Boost error types
-        raise InsertError(f"Live could not create a clip on '{track.name}': {error}") from error
+        raise InsertError(
+            f"Live could not create a clip on '{track_name(track)}': {error}"
+        ) from error
     return Inserted(slot_index=index, start_beats=None, end_beats=None)
 
 
@@ -105,6 +147,7 @@ def insert_in_arrangement(
         end_beats = float(clip.end_time)
     except Exception as error:  # Live raises RuntimeError or its own Boost error types
         raise InsertError(
-            f"Live could not create a clip on '{track.name}' at beat {position_beats:g}: {error}"
+            f"Live could not create a clip on '{track_name(track)}' at beat {position_beats:g}: "
+            f"{error}"
         ) from error
     return Inserted(slot_index=None, start_beats=position_beats, end_beats=end_beats)

@@ -21,8 +21,10 @@ __all__ = [
 ]
 
 MAX_SEED = 2**31 - 1
-#: The sidecar's longest generation (its `seconds` limit); longer regions are capped.
-MAX_SECONDS = 30.0
+#: The longest take the sidecar makes in one model window (30 s, less the 0.5 s of prompt
+#: it keeps at least); longer regions are capped here, as a longer take would be made in
+#: several windows, which a `loop` preset cannot have.
+MAX_SECONDS = 29.5
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -36,14 +38,14 @@ def new_seed() -> int:
 
 
 def max_bars(bpm: float, beats_per_bar: int) -> int:
-    """The most whole bars the sidecar generates at this tempo (it caps length at 30 s)."""
+    """The most whole bars of `beats_per_bar` beats at `bpm` in one window (`MAX_SECONDS`)."""
     return max(1, math.floor(MAX_SECONDS * bpm / (60.0 * beats_per_bar) + 1e-9))
 
 
-def bars_for_region(region: ClipRegion, beats_per_bar: int, bpm: float) -> int:
+def bars_for_region(region: ClipRegion, context: SongContext) -> int:
     """Whole bars in the region (clip beats play as song beats), at least 1, at most max_bars."""
-    bars = max(1, round(region.length_beats / beats_per_bar))
-    return min(bars, max_bars(bpm, beats_per_bar))
+    bars = max(1, round(region.length_beats / context.bar_quarters))
+    return min(bars, max_bars(context.beat_bpm, context.beats_per_bar))
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class ContinueRequest:
             if region.clip_bpm is not None:
                 pairs.append(("clip_bpm", region.clip_bpm))
         pairs += [
-            ("bpm", self.context.bpm),
+            ("bpm", self.context.beat_bpm),
             ("beats_per_bar", self.context.beats_per_bar),
             ("bars", self.bars),
             ("seed", self.seed),
@@ -105,15 +107,11 @@ def build_request(
     bars: int | None = None,
 ) -> ContinueRequest:
     """A fresh request (new id, new seed); `bars=None` means as long as the region."""
-    if bars is None:
-        bars = bars_for_region(region, context.beats_per_bar, context.bpm)
     return ContinueRequest(
         request_id=new_request_id(),
         region=region,
         context=context,
-        bars=bars
-        if bars is not None
-        else bars_for_region(region, context.beats_per_bar, context.bpm),
+        bars=bars if bars is not None else bars_for_region(region, context),
         seed=new_seed(),
         variations=variations,
         preset_name=preset_name,

@@ -35,11 +35,28 @@ class SelectionError(ValueError):
 
 @dataclass(frozen=True)
 class SongContext:
-    """Tempo, bar length (in quarter-note beats, Live's beat unit) and key of the set."""
+    """Tempo, metre and key of the set.
+
+    `bpm` is Live's tempo, in quarter notes (Live's beat unit). The sidecar counts a bar in
+    `beats_per_bar` beats of `beat_quarters` quarter notes each: quarter notes where the bar
+    is a whole number of them (6/8 is 3 beats), else the signature's own note (7/8 is 7
+    eighth-note beats at twice the quarter-note tempo).
+    """
 
     bpm: float
     beats_per_bar: int
     key: str | None
+    beat_quarters: float = 1.0
+
+    @property
+    def beat_bpm(self) -> float:
+        """The tempo of the counted beat: what the sidecar is sent as `bpm`."""
+        return self.bpm / self.beat_quarters
+
+    @property
+    def bar_quarters(self) -> float:
+        """One bar in Live beats (quarter notes)."""
+        return self.beats_per_bar * self.beat_quarters
 
 
 @dataclass(frozen=True)
@@ -98,14 +115,22 @@ def read_song_context(song: Song, key_setting: str) -> SongContext:
     numerator = int(song.signature_numerator)
     denominator = int(song.signature_denominator)
     quarter_beats = numerator * 4.0 / denominator
-    beats_per_bar = int(quarter_beats) if quarter_beats.is_integer() else numerator
+    if quarter_beats.is_integer():
+        beats_per_bar, beat_quarters = int(quarter_beats), 1.0
+    else:
+        beats_per_bar, beat_quarters = numerator, 4.0 / denominator
     if key_setting == "auto":
         key = song_key(song)
     elif key_setting == "off":
         key = None
     else:
         key = key_setting
-    return SongContext(bpm=float(song.tempo), beats_per_bar=max(1, beats_per_bar), key=key)
+    return SongContext(
+        bpm=float(song.tempo),
+        beats_per_bar=max(1, beats_per_bar),
+        key=key,
+        beat_quarters=beat_quarters,
+    )
 
 
 def _selected_clip(song: Song) -> Clip:

@@ -38,7 +38,9 @@ __all__ = [
     "take_name",
 ]
 
-_MAX_SECONDS = 30.0  # the sidecar's longest generation
+#: The longest take the sidecar makes in one model window (30 s less the 0.5 s of prompt it
+#: keeps at least); a longer one is made in several windows, which cannot be looped.
+_MAX_SECONDS = 29.5
 
 
 class SelectionError(ValueError):
@@ -88,6 +90,11 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
     signature = api.RPR_TimeMap_GetTimeSigAtTime(0, position, 0, 0, 0.0)
     numerator, denominator, bpm = int(signature[2]), int(signature[3]), float(signature[4])
     quarter_beats = numerator * 4.0 / max(1, denominator)
+    beats_per_bar = int(quarter_beats)
+    if not quarter_beats.is_integer():
+        # 7/8: seven eighth-note beats at twice the quarter-note tempo, so that the bar the
+        # sidecar counts lasts 3.5 quarter notes.
+        beats_per_bar, bpm = numerator, bpm * max(1, denominator) / 4.0
     return ItemSelection(
         track=api.RPR_GetMediaItem_Track(item),
         file_path=file_path,
@@ -96,7 +103,7 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
         source_start_seconds=offset,
         source_end_seconds=offset + length * rate,
         bpm=bpm,
-        beats_per_bar=int(quarter_beats) if quarter_beats.is_integer() else numerator,
+        beats_per_bar=beats_per_bar,
     )
 
 

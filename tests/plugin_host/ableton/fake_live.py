@@ -134,6 +134,7 @@ class FakeClipSlot:
         return clip
 
     def create_audio_clip(self, file_path: str, /) -> FakeClip:
+        self._track._alive()
         if self._clip is not None:
             raise LiveError("slot is not empty")
         if not self._track.has_audio_input:
@@ -156,17 +157,38 @@ class FakeClipSlot:
 class FakeTrack:
     def __init__(self, song: FakeSong, name: str, n_slots: int, audio: bool = True) -> None:
         self.song = song
-        self.name = name
+        self._name = name
         self._audio = audio
         self._slots = [FakeClipSlot(self) for _ in range(n_slots)]
         self._arrangement: list[FakeClip] = []
+        self._deleted = False
+
+    def mark_deleted(self) -> None:
+        """Like a track the producer deleted: Live's Python object raises on every access."""
+        self._deleted = True
+
+    def _alive(self) -> None:
+        if self._deleted:
+            raise LiveError("the Track object has been deleted")
+
+    @property
+    def name(self) -> str:
+        self._alive()
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._alive()
+        self._name = value
 
     @property
     def clip_slots(self) -> list[FakeClipSlot]:
+        self._alive()
         return list(self._slots)
 
     @property
     def arrangement_clips(self) -> list[FakeClip]:
+        self._alive()
         return list(self._arrangement)
 
     @property
@@ -186,6 +208,7 @@ class FakeTrack:
         return clip
 
     def create_audio_clip(self, file_path: str, position: float, /) -> FakeClip:
+        self._alive()
         if not self._audio:
             raise LiveError("not an audio track")
         seconds = wav_seconds(file_path)

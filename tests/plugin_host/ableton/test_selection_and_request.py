@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from plugin_host.ableton.request import build_request, max_bars
+from plugin_host.ableton.request import MAX_SECONDS, build_request, max_bars
 from plugin_host.ableton.selection import (
     SelectionError,
     read_clip_region,
@@ -24,6 +24,7 @@ from plugin_host.ableton.settings import (
 )
 from sidecar.osc import addresses
 from sidecar.osc.schema import GenerateRequest
+from sidecar.windows import plan_windows
 from tests.plugin_host.ableton.fake_live import FakeClip, FakeSong
 
 SCRIPT_DIR = Path(__file__).parents[3] / "plugin_host" / "ableton"
@@ -74,7 +75,23 @@ def test_unwarped_markers_are_seconds() -> None:
 )
 def test_beats_per_bar_in_quarter_notes(numerator, denominator, beats_per_bar) -> None:
     song: Any = FakeSong(numerator=numerator, denominator=denominator)
-    assert read_song_context(song, "off").beats_per_bar == beats_per_bar
+    context = read_song_context(song, "off")
+    assert context.beats_per_bar == beats_per_bar
+    # Whatever the counted beat, a bar lasts the signature's length in quarter notes.
+    assert context.bar_quarters == pytest.approx(numerator * 4 / denominator)
+    bar_seconds = context.beats_per_bar * 60.0 / context.beat_bpm
+    assert bar_seconds == pytest.approx(context.bar_quarters * 60.0 / song.tempo)
+
+
+@pytest.mark.parametrize("beats_per_bar", [3, 4, 7])
+@pytest.mark.parametrize("bpm", [60.0, 87.0, 120.0, 128.0, 150.0, 174.0, 200.0])
+def test_the_longest_automatic_take_is_one_model_window(bpm: float, beats_per_bar: int) -> None:
+    """So a `loop` preset works on any region: the sidecar refuses to loop a windowed take."""
+    bars = max_bars(bpm, beats_per_bar)
+    seconds = bars * beats_per_bar * 60.0 / bpm
+    assert len(plan_windows(seconds, bpm, beats_per_bar, 30.0, True, bars)) == 1
+    longer = (bars + 1) * beats_per_bar * 60.0 / bpm
+    assert longer > MAX_SECONDS
 
 
 @pytest.mark.parametrize(

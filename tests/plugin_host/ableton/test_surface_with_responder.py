@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,96 @@ def test_arrangement_clip_gets_stems_after_it(
     assert [c.start_time for c in created] == [24.0, 28.0]
     assert all(c.warping for c in created)
     assert [c.name for c in created] == ["default s5 v1/2 120bpm", "default s5 v2/2 120bpm"]
+
+
+def test_arrangement_takes_never_cover_earlier_takes_or_other_clips(
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    prompt_wav: Path,
+    tmp_path: Path,
+) -> None:
+    """A second press and a re-roll land after the first take, on bar lines, in free space."""
+    track = song.tracks[1]
+    # The source ends off the grid (beat 22.5); the producer has a clip at bars 8-9.
+    clip = track.place_arrangement_clip(
+        FakeClip(
+            str(prompt_wav),
+            name="Arr",
+            looping=False,
+            start_marker=0.0,
+            end_marker=3.25,
+            arrangement_start=16.0,
+            length_beats=6.5,
+        )
+    )
+    mine = track.place_arrangement_clip(
+        FakeClip(str(prompt_wav), name="mine", arrangement_start=28.0, length_beats=8.0)
+    )
+    song.view.detail_clip = clip
+    surface, _ = make_surface(responder.port)
+    starts = []
+    for press, note in enumerate((GENERATE_NOTE, GENERATE_NOTE, REROLL_NOTE)):
+        surface.receive_midi(note)
+        request_id, *rest = responder.receive_address(addresses.CONTINUE)
+        assert pairs([request_id, *rest])["bars"] == 1  # 6.5 beats: one bar of 4/4
+        stem = write_wav(tmp_path / f"t{press}.wav", 2.0)  # one bar at 120 bpm
+        responder.reply(addresses.STEM, request_id, 0, str(stem), "seed", press)
+        responder.reply(addresses.DONE, request_id, 1)
+        tick_until(surface, lambda n=press: len(track.arrangement_clips) == 3 + n)
+        starts.append(track.arrangement_clips[-1].start_time)
+    # Bar 7 (beat 24) is the first bar line after the source; bars 8-9 are the producer's.
+    assert starts == [24.0, 36.0, 40.0]
+    spans = sorted((c.start_time, c.end_time) for c in track.arrangement_clips)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    assert mine.start_time == 28.0
+
+
+def test_odd_metre_is_sent_in_its_own_beats(
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
+) -> None:
+    """7/8 at 120: seven eighth-note beats a bar at 240 per minute, not 7 quarter notes."""
+    song.signature_numerator, song.signature_denominator = 7, 8
+    surface, _ = make_surface(responder.port)
+    surface.receive_midi(GENERATE_NOTE)
+    arguments = responder.receive_address(addresses.CONTINUE)
+    sent = pairs(arguments)
+    assert (sent["bpm"], sent["beats_per_bar"]) == (pytest.approx(240.0), 7)
+    bar_seconds = sent["beats_per_bar"] * 60.0 / sent["bpm"]
+    assert bar_seconds == pytest.approx(3.5 * 60.0 / 120.0)  # 3.5 quarter notes
+    assert sent["bars"] == 2  # the 8-beat (4 s) clip is 2.3 bars of 7/8
+    stem = write_wav(tmp_path / "s.wav", 2 * bar_seconds)
+    responder.reply(addresses.STEM, arguments[0], 0, str(stem), "seed", 3, "bpm", 240.0)
+    responder.reply(addresses.DONE, arguments[0], 1)
+    slot = song.tracks[0].clip_slots[1]
+    tick_until(surface, lambda: slot.has_clip)
+    assert slot.clip.name == "default s3 120bpm"  # Live's tempo, in quarter notes
+
+
+def test_a_reply_that_fails_does_not_cost_the_rest_of_the_batch(
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
+) -> None:
+    """The track is deleted while the take is made: the stem fails, `done` still ends the job."""
+    surface, c_instance = make_surface(responder.port)
+    surface.receive_midi(GENERATE_NOTE)
+    request_id = responder.receive_address(addresses.CONTINUE)[0]
+    song.tracks[0].mark_deleted()
+    stem = write_wav(tmp_path / "s.wav", 1.0)
+    responder.reply(addresses.ACCEPTED, request_id, 0)
+    responder.reply(addresses.STEM, request_id, 0, str(stem), "seed", 7)
+    responder.reply(addresses.DONE, request_id, 1)
+    assert surface.controller is not None
+    tick_until(surface, lambda: not surface.controller.jobs)
+    assert any(str(stem) in m for m in c_instance.messages)  # where the file is
+    assert any("done: 0 clip(s)" in m and "deleted track" in m for m in c_instance.messages)
 
 
 def test_cancel_sends_cancel_and_ignores_late_stems(

@@ -52,6 +52,22 @@ def test_request_sends_the_item_range_at_the_project_tempo(
     link.close()
 
 
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "beat_bpm", "beats_per_bar"),
+    [(4, 4, 100.0, 4), (6, 8, 100.0, 3), (7, 8, 200.0, 7), (5, 8, 200.0, 5)],
+)
+def test_the_bar_sent_lasts_the_signature_in_quarter_notes(
+    project: FakeReaper, numerator: int, denominator: int, beat_bpm: float, beats_per_bar: int
+) -> None:
+    """7/8 at 100: seven eighth-note beats at 200 per minute (3.5 quarter notes a bar)."""
+    project.numerator, project.denominator = numerator, denominator
+    request = request_from_selection(project, Settings())
+    assert (request.bpm, request.beats_per_bar) == (pytest.approx(beat_bpm), beats_per_bar)
+    bar_seconds = request.beats_per_bar * 60.0 / request.bpm
+    assert bar_seconds == pytest.approx(numerator * 4 / denominator * 60.0 / 100.0)
+    assert request.bars == max(1, round(4.8 / bar_seconds))  # the 4.8 s item
+
+
 def test_fixed_bars_and_key_from_the_settings(project: FakeReaper, responder: Responder) -> None:
     link = SidecarLink("127.0.0.1", responder.port)
     ReaperSession(project, link).start(
