@@ -14,7 +14,9 @@ import pedalboard
 
 from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
+from sidecar.post.fmt import to_sample_format
 from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
+from sidecar.post.loudness import normalize_loudness
 from sidecar.post.pipeline import PostSpec, process
 from sidecar.presets import Preset
 
@@ -36,6 +38,8 @@ MAX_KEY_FIX_SEMITONES = 2
 MIN_KEY_CONFIDENCE = 0.3
 #: Shortest audio whose key is estimated.
 MIN_KEY_SECONDS = 1.0
+#: The true-peak ceiling of delivered stems (the tempo contract's), kept after a key fix.
+TRUE_PEAK_DBTP = PostSpec().true_peak_dbtp
 
 
 @dataclass
@@ -231,10 +235,30 @@ def finish_take(
     ):
         offset = semitone_offset(estimate.label, target)
         if 0 < abs(offset) <= MAX_KEY_FIX_SEMITONES:
-            audio = fix_key(audio, req.sample_rate, offset)
+            audio = _releveled(fix_key(audio, req.sample_rate, offset), req.sample_rate, report)
             shift = offset
     report["key_shift_semitones"] = shift
     return MadeTake(audio=audio, report=report, variation=variation, part=part, windows=windows)
+
+
+def _releveled(audio: np.ndarray, sample_rate: int, report: dict[str, Any]) -> np.ndarray:
+    """A pitch-shifted stem brought back to its loudness target under the ceiling.
+
+    Transposing moves energy across the K-weighting curve and changes the waveform's peaks
+    (up to +0.9 dB of true peak at ±1-2 semitones on drums), so the stem's loudness and
+    true-peak promise is kept by levelling it again; `report` gets the new figures.
+    """
+    target = report.get("loudness_target_lufs")
+    if not isinstance(target, int | float):
+        return audio
+    leveled, level = normalize_loudness(audio, sample_rate, float(target), TRUE_PEAK_DBTP)
+    report["loudness_lufs"] = level.loudness_lufs
+    report["true_peak_dbtp"] = level.true_peak_dbtp
+    report["gain_db"] = float(report.get("gain_db") or 0.0) + level.gain_db
+    report["limiter_reduction_db"] = max(
+        float(report.get("limiter_reduction_db") or 0.0), level.limiter_reduction_db
+    )
+    return to_sample_format(leveled, str(report.get("sample_format", "float32")))
 
 
 def key_of(audio: np.ndarray, sample_rate: int) -> KeyEstimate | None:

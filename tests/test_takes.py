@@ -11,6 +11,8 @@ from sidecar.examples import drum_loop
 from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
 from sidecar.post.key import estimate_key
+from sidecar.post.loudness import integrated_loudness, true_peak_dbtp
+from sidecar.post.pipeline import PostSpec, process
 from sidecar.post.prompt import prepare_prompt
 from sidecar.post.resample import resample
 from sidecar.take_finish import finish_take
@@ -29,6 +31,23 @@ def test_a_take_a_semitone_off_the_session_key_is_fixed_when_asked(
     assert take.report["key"] == "Db major"  # what the model made (C# major), before any fix
     assert take.audio.shape == c_sharp.shape
     assert estimate_key(take.audio, SAMPLE_RATE).label == ("C major" if fix else "Db major")
+
+
+def test_a_fixed_key_keeps_the_stems_loudness_and_ceiling() -> None:
+    """Transposing moves the peaks: the stem is levelled again to its target, under -1 dBTP."""
+    c_sharp = np.repeat(synth_progression(1, CADENCE_MAJOR), 2, axis=0)
+    spec = PostSpec(sample_rate=SAMPLE_RATE, loudness_lufs=-9.0, sample_format="pcm24")
+    delivered, post_report = process(c_sharp, SAMPLE_RATE, spec)
+    request = GenerateRequest(request_id="k", key="C major", fix_key=True, sample_rate=SAMPLE_RATE)
+    take = finish_take(request, delivered, [post_report.to_dict()], 0, None, None)
+    assert take.report["key_shift_semitones"] == -1
+    loudness = integrated_loudness(take.audio, SAMPLE_RATE)
+    peak = true_peak_dbtp(take.audio, SAMPLE_RATE)
+    assert loudness is not None and peak is not None
+    assert abs(loudness - -9.0) <= 0.1
+    assert peak <= -1.0 + 1e-6
+    assert take.report["loudness_lufs"] == pytest.approx(loudness, abs=0.01)
+    assert take.report["true_peak_dbtp"] == pytest.approx(peak, abs=0.01)
 
 
 def test_takes_post_processed_side_by_side_equal_takes_done_one_by_one() -> None:
