@@ -8,6 +8,7 @@ import queue
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from plugin_host.looper.audio import AudioEngine
@@ -56,7 +57,9 @@ class Looper:
         self.clock = clock
         self.client = client
         self.history = LoopHistory(config.loop.history)
-        self.timeline = Timeline(clock, engine, output_latency_s=0.0)
+        self.timeline = Timeline(
+            clock, engine, output_latency_s=0.0, input_latency_s=config.audio.input_latency_ms / 1e3
+        )
         self.switcher = Switcher(config.loop, engine, clock, self.timeline, self.history)
         self._events: queue.SimpleQueue[TriggerEvent] = queue.SimpleQueue()
         self._period_s = period_s
@@ -75,6 +78,8 @@ class Looper:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.latencies_s: list[float] = []
+        #: The control thread's clock (trigger latencies, the sidecar's stall timeout).
+        self.monotonic: Callable[[], float] = time.monotonic
 
     @property
     def resyncs(self) -> int:
@@ -106,7 +111,7 @@ class Looper:
         self._events.put(event)
 
     def trigger(self, action: Action, bars: int | None = None) -> None:
-        self.submit(TriggerEvent(action, bars, "api", time.monotonic()))
+        self.submit(TriggerEvent(action, bars, "api", self.monotonic()))
 
     def _run(self) -> None:
         while not self._stop.wait(self._period_s):
@@ -140,6 +145,8 @@ class Looper:
             self._start_capture(event)
         elif event.action is Action.CANCEL:
             self._cancel()
+        elif event.action in (Action.UNDO, Action.VARIATION) and self._new_loop_waiting(event):
+            return
         elif event.action is Action.UNDO:
             entry = self.history.previous()
             if entry is None:
@@ -157,12 +164,27 @@ class Looper:
         elif event.action is Action.STOP:
             self._schedule(None, "stop")
 
+    def _new_loop_waiting(self, event: TriggerEvent) -> bool:
+        """Refuse undo and variation while a new loop waits for its bar (they would replace it)."""
+        sched = self.switcher.scheduled
+        if sched is None or sched.kind != "new" or sched.entry is None:
+            return False
+        self._message = (
+            f"{event.action.value} refused: loop {sched.entry.loop_id} starts at bar "
+            f"{sched.bar + 1} (cancel it first)"
+        )
+        return True
+
     # -- capture and request ------
     def _start_capture(self, event: TriggerEvent) -> None:
         if self._capture is not None or self._request is not None:
             self._message = "busy: cancel first"
             return
-        beats_now = self.timeline.beats_at_frame(self._frame_at_event(event))
+        # The beat the trigger was pressed on, and the ring frames played on the bars it captures:
+        # the input side of the stream, so the output latency plays no part.
+        beats_now = self.timeline.beats_at_time(event.time_s) if event.time_s else None
+        if beats_now is None:
+            beats_now = self.timeline.beats_at_frame(self.engine.frames_processed)
         if beats_now is None:
             self._message = "the clock is not running"
             return
@@ -170,11 +192,10 @@ class Looper:
         bars = event.bars or self.config.loop.bars
         bars = max(1, min(bars, self.config.audio.history_bars))
         start_bar, end_bar = capture_bars(beats_now, bars, bpb, self.config.loop.early_window_beats)
-        start_frame = self.timeline.frame_of_beats(start_bar * bpb)
+        start_frame = self.timeline.input_frame_of_beats(start_bar * bpb)
         if start_frame is None:
             self._message = "the clock is not running"
             return
-        start_frame += round(self.config.audio.input_latency_ms / 1000.0 * self.engine.sample_rate)
         bpm = self.clock.bpm
         num_frames = round(bars * bpb * 60.0 / bpm * self.engine.sample_rate)
         if start_frame < self.engine.ring.oldest_frame():
@@ -182,10 +203,6 @@ class Looper:
             return
         self._capture = PendingCapture(event, bars, bpm, start_frame, num_frames)
         self._message = f"capturing bars {start_bar + 1}-{end_bar}"
-
-    def _frame_at_event(self, event: TriggerEvent) -> int:
-        frame = self.engine.frame_at_time(event.time_s) if event.time_s else None
-        return self.engine.frames_processed if frame is None else round(frame)
 
     def _check_capture(self) -> None:
         cap = self._capture
@@ -213,10 +230,12 @@ class Looper:
             seed=loop.seed,
         )
         self.client.request_continue(request)
-        self._request = PendingRequest(cap.event, request, time.monotonic(), {})
+        now = self.monotonic()
+        self._request = PendingRequest(cap.event, request, now, {}, heard_s=now)
         self._message = f"sent {cap.bars} bars at {cap.bpm:.2f} BPM"
 
     def _drain_replies(self) -> None:
+        now = self.monotonic()
         while True:
             try:
                 reply = self.client.replies.get_nowait()
@@ -225,7 +244,7 @@ class Looper:
             req = self._request
             if req is None:
                 continue
-            state = req.apply(reply)
+            state = req.apply(reply, now)
             if state == "pending":
                 continue
             self._request = None
@@ -236,8 +255,9 @@ class Looper:
                 logger.error("sidecar error for %s: %s", req.request.request_id, req.error)
             else:
                 self._message = "cancelled"
+        # A stall timeout: every reply for the request (accepted, progress, stems) restarts it.
         req = self._request
-        if req is not None and time.monotonic() - req.sent_s > self.config.sidecar.timeout_s:
+        if req is not None and now - req.heard_s > self.config.sidecar.timeout_s:
             self.client.cancel(req.request.request_id)
             self._request = None
             self._message = f"no answer from the sidecar in {self.config.sidecar.timeout_s:.0f} s"
@@ -258,7 +278,7 @@ class Looper:
         if not variations:
             self._message = "no readable stems"
             return
-        latency = time.monotonic() - req.event.time_s if req.event.time_s else None
+        latency = self.monotonic() - req.event.time_s if req.event.time_s else None
         entry = LoopEntry(
             loop_id=next(self._loop_ids),
             request_id=r.request_id,
@@ -305,8 +325,16 @@ class Looper:
         if count == self._stop_count:
             return
         self._stop_count = count
-        if self.switcher.halt():
+        sched = self.switcher.scheduled
+        kept = sched.entry if sched is not None and sched.kind == "new" else None
+        stopping = self.switcher.halt()
+        if stopping:
             self._schedule(None, "stop")
+        if kept is not None:
+            # A finished loop waiting for its bar is kept: it starts when the clock restarts.
+            self._deferred = kept
+            waiting = f"loop {kept.loop_id} waits for the clock to start"
+            self._message = f"{self._message}; {waiting}" if stopping else waiting
 
     # -- status ------
     def status(self) -> LooperStatus:

@@ -46,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block-size", type=int, help="frames per callback (0: host default)")
     parser.add_argument("--input-channels", type=int)
     parser.add_argument("--output-channels", type=int)
+    parser.add_argument(
+        "--output-latency-ms",
+        type=_latency_ms,
+        help='external clocks: play downbeats this much early; "auto" (default): host-reported',
+    )
+    parser.add_argument(
+        "--input-latency-ms", type=float, help="shift the capture window later by this much"
+    )
     parser.add_argument("--clock", choices=["fixed", "midi", "link"], help="clock to follow")
     parser.add_argument("--bpm", type=float, help="tempo for --clock fixed (start tempo otherwise)")
     parser.add_argument("--beats-per-bar", type=int)
@@ -59,6 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--osc-port", type=int, help="UDP port for OSC triggers (0: none)")
     parser.add_argument("--no-display", action="store_true", help="no live status line")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _latency_ms(text: str) -> float | str:
+    """`--output-latency-ms`: milliseconds, or "auto" for the latency the host reports."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected milliseconds or "auto"; got {text!r}') from None
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -82,6 +100,8 @@ def config_from_args(args: argparse.Namespace) -> LooperConfig:
         audio__block_size=args.block_size,
         audio__input_channels=args.input_channels,
         audio__output_channels=args.output_channels,
+        audio__output_latency_ms=args.output_latency_ms,
+        audio__input_latency_ms=args.input_latency_ms,
         clock__source=args.clock,
         clock__bpm=args.bpm,
         clock__beats_per_bar=args.beats_per_bar,

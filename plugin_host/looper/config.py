@@ -34,8 +34,13 @@ class AudioConfig:
     history_bars: int = 32
     min_history_bpm: float = 60.0  # the ring holds history_bars at this tempo or faster
     crossfade_ms: float = 10.0
-    output_latency_ms: float | None = 0.0  # None: the latency the host reports
+    output_latency_ms: float | None = None  # None ("auto" in TOML/CLI): what the host reports
     input_latency_ms: float = 0.0  # shifts the capture window later by this much
+
+    def __post_init__(self) -> None:
+        value: object = self.output_latency_ms
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            object.__setattr__(self, "output_latency_ms", None)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,9 @@ def _check(config: LooperConfig) -> None:
         raise ValueError(f"audio.history_bars must be in [1, 256]; got {a.history_bars}")
     if not 0.0 <= a.crossfade_ms <= 500.0:
         raise ValueError(f"audio.crossfade_ms must be in [0, 500]; got {a.crossfade_ms}")
+    latency: object = a.output_latency_ms
+    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, int | float)):
+        raise ValueError(f'audio.output_latency_ms must be a number or "auto"; got {latency!r}')
     if not 20.0 <= c.bpm <= 300.0:
         raise ValueError(f"clock.bpm must be in [20, 300]; got {c.bpm}")
     if c.source not in ("fixed", "midi", "link"):

@@ -100,6 +100,8 @@ class Timeline:
     A fixed clock is locked to the stream itself (beat 0 is frame `origin_frame`), so its bar
     boundaries are exact frames. External clocks (MIDI, Link) go through monotonic time and the
     stream's frame ↔ time map, shifted by `output_latency_s` so the downbeat is *heard* on time.
+    The input side (captures, triggers) is not: a sound played at time t reaches the ring
+    `input_latency_s` later, whatever the output latency.
     """
 
     def __init__(
@@ -108,10 +110,12 @@ class Timeline:
         engine: FrameClock,
         output_latency_s: float = 0.0,
         origin_frame: int = 0,
+        input_latency_s: float = 0.0,
     ) -> None:
         self.clock = clock
         self.engine = engine
         self.output_latency_s = output_latency_s
+        self.input_latency_s = input_latency_s
         self.origin_frame = origin_frame
 
     @property
@@ -143,3 +147,24 @@ class Timeline:
             return None
         frame = self.engine.frame_at_time(t - self.output_latency_s)
         return None if frame is None else round(frame)
+
+    def beats_at_time(self, time_s: float) -> float | None:
+        """Beat position at monotonic `time_s` (a trigger pressed then), without output latency."""
+        if self.frame_locked:
+            frame = self.engine.frame_at_time(time_s)
+            return None if frame is None else self.beats_at_frame(round(frame))
+        return self.clock.beats_at(time_s)
+
+    def input_frame_of_beats(self, beats: float) -> int | None:
+        """Ring frame holding the sound played at `beats`: `input_latency_s` after it.
+
+        External clocks map the beat's time straight to the frame recorded then (the output
+        latency does not apply: nothing rendered by the stream is involved).
+        """
+        shift = self.input_latency_s * self.engine.sample_rate
+        if self.frame_locked:
+            beat_frames = 60.0 / self.clock.bpm * self.engine.sample_rate
+            return self.origin_frame + round(beats * beat_frames) + round(shift)
+        t = self.clock.time_of_beats(beats)
+        frame = None if t is None else self.engine.frame_at_time(t)
+        return None if frame is None else round(frame + shift)

@@ -66,13 +66,19 @@ class PendingRequest:
     progress: float = 0.0
     accepted: bool = False
     error: str = ""
+    heard_s: float = 0.0  # when the sidecar last replied for this request (or it was sent)
 
-    def apply(self, reply: SidecarReply) -> RequestState:
-        """Take one reply (ignored unless it is for this request); returns the request's state."""
+    def apply(self, reply: SidecarReply, now_s: float | None = None) -> RequestState:
+        """Take one reply (ignored unless it is for this request); returns the request's state.
+
+        A reply for this request received at `now_s` sets `heard_s` (the stall timeout's start).
+        """
         # A request refused before it got an id back is answered with request_id ''.
         anonymous = reply.address == ERROR and reply.request_id == "" and not self.accepted
         if reply.request_id != self.request.request_id and not anonymous:
             return "pending"
+        if now_s is not None:
+            self.heard_s = now_s
         args = reply.args
         if reply.address == ACCEPTED:
             self.accepted = True

@@ -48,7 +48,7 @@ class Switcher:
 
     def schedule(self, entry: LoopEntry | None, kind: SwitchKind) -> int | None:
         """Queue `entry` (None: silence) on the next allowed bar; returns it (None: no clock)."""
-        bar = self._target_bar(extrapolate=kind == "stop")
+        bar = self._target_bar(stop=kind == "stop")
         frame = None
         if bar is not None:
             frame = self.timeline.frame_of_beats(bar * self.clock.beats_per_bar, kind == "stop")
@@ -68,12 +68,14 @@ class Switcher:
         return True
 
     def halt(self) -> bool:
-        """The clock stopped: drop any pending switch; True when a loop was playing or due."""
-        if not self.playing and self.scheduled is None:
-            return False
-        self.engine.player.cancel()
-        self.scheduled = None
-        return True
+        """The clock stopped: drop any pending switch; True when a loop is playing (fade it out).
+
+        The caller keeps a pending new loop's entry first if it wants it (it is not in history).
+        """
+        if self.scheduled is not None:
+            self.engine.player.cancel()
+            self.scheduled = None
+        return self.playing
 
     def track(self) -> str | None:
         """Follow the pending switch: retarget it, or record it once heard (returns a message)."""
@@ -144,14 +146,18 @@ class Switcher:
         self.scheduled = ScheduledSwitch(command, "resync", bar, self.history.current)
         logger.debug("loop drifted %d frames; re-anchoring at bar %d", drift, bar + 1)
 
-    def _target_bar(self, extrapolate: bool = False) -> int | None:
+    def _target_bar(self, stop: bool = False) -> int | None:
+        """The bar a switch lands on: the next one, or with `quantize="loop"` the loop's end.
+
+        A stop always goes at the next bar line (a stopped clock is extrapolated for it).
+        """
         beats = self.timeline.beats_at_frame(
-            self.engine.frames_processed + self._lead_frames(), extrapolate
+            self.engine.frames_processed + self._lead_frames(), stop
         )
         if beats is None:
             return None
         bars_now = beats / self.clock.beats_per_bar
-        if not self.playing:
+        if stop or not self.playing:
             return math.ceil(bars_now)
         return next_switch_bar(
             bars_now, 0.0, self.config.quantize, self.playing_start_bar, self.playing_bars

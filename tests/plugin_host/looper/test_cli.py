@@ -22,6 +22,21 @@ def test_register_adds_the_loop_subcommand():
     assert config.clock.source == "midi" and config.loop.bars == 8
 
 
+def test_output_latency_flag_takes_milliseconds_or_auto(capsys):
+    parser = argparse.ArgumentParser(prog="sidecar")
+    register(parser.add_subparsers(dest="command"))
+    latency = {
+        flags: config_from_args(parser.parse_args(["loop", *flags])).audio.output_latency_ms
+        for flags in [(), ("--output-latency-ms", "auto"), ("--output-latency-ms", "7.5")]
+    }
+    assert list(latency.values()) == [None, None, 7.5]
+    args = parser.parse_args(["loop", "--input-latency-ms", "4"])
+    assert config_from_args(args).audio.input_latency_ms == 4.0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["loop", "--output-latency-ms", "soon"])
+    assert "expected milliseconds or \"auto\"; got 'soon'" in capsys.readouterr().err
+
+
 def test_bad_config_exits_2_with_a_message(tmp_path, caplog):
     bad = tmp_path / "x.toml"
     bad.write_text("[loop]\nbars = 0\n")

@@ -81,3 +81,22 @@ def test_history_undo_and_variations():
     assert history.undo().loop_id == 2
     assert history.undo().loop_id == 1
     assert history.undo() is None
+
+
+def test_output_latency_is_host_reported_unless_given(tmp_path):
+    assert load_config(None).audio.output_latency_ms is None
+    assert load_config(EXAMPLE).audio.output_latency_ms is None  # "auto"
+    path = tmp_path / "c.toml"
+    path.write_text("[audio]\ninput_channels = 2\n")
+    assert load_config(path).audio.output_latency_ms is None
+    path.write_text('[audio]\noutput_latency_ms = "auto"\n')
+    assert load_config(path).audio.output_latency_ms is None
+    path.write_text("[audio]\noutput_latency_ms = 12.5\n")
+    assert load_config(path).audio.output_latency_ms == 12.5
+    assert load_config(path, audio__output_latency_ms="auto").audio.output_latency_ms is None
+    assert load_config(None, audio__output_latency_ms=0.0).audio.output_latency_ms == 0.0
+    path.write_text('[audio]\noutput_latency_ms = "soon"\n')
+    with pytest.raises(
+        ValueError, match="output_latency_ms must be a number or \"auto\"; got 'soon'"
+    ):
+        load_config(path)

@@ -81,10 +81,12 @@ class Rig:
         self.client = FakeClient(tmp_path)
         self.clock = clock
         self.looper = Looper(config, self.engine, clock, self.client, clip_dir=tmp_path)
+        self.looper.monotonic = lambda: self.t
         self.looper.start(run_thread=False)
         self.ticks = 0
         self.midi_bpm = None
         self.flags = sd.CallbackFlags()
+        self.clicks: list[int] = []  # input frames that carry 1.0 (the rest is silence)
 
     def run(self, seconds):
         inp = np.zeros((BLOCK, 1), np.float32)
@@ -94,6 +96,11 @@ class Rig:
                 while self.tick_time(self.ticks) <= self.t + BLOCK / SR:
                     self.clock.handle(mido.Message("clock"), self.tick_time(self.ticks))
                     self.ticks += 1
+            frame0 = self.engine.frames_processed
+            inp[:] = 0.0
+            for click in self.clicks:
+                if frame0 <= click < frame0 + BLOCK:
+                    inp[click - frame0] = 1.0
             self.engine._callback(inp, out, BLOCK, None, self.flags)
             self.t += BLOCK / SR
             self.looper.step()
