@@ -57,11 +57,19 @@ class Journal:
                 log.warning("cannot remove partial file %s: %s", tmp, e)
 
     def _append(self, entry: dict[str, str]) -> None:
+        """Best effort: the journal only helps a restart explain itself, so a line that cannot
+        be written (the output folder deleted meanwhile, a full disk) is logged, never raised;
+        a deleted folder is made again."""
         line = json.dumps(entry) + "\n"
-        with self._lock, open(self.path, "a") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self._lock:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.path, "a") as fh:
+                    fh.write(line)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as e:
+                log.error("cannot write the job journal %s: %s", self.path, e)
 
     def start(self, request_id: str) -> None:
         self._append({"event": "start", "request_id": request_id, "time": f"{time.time():.3f}"})

@@ -161,6 +161,12 @@ class JobRunner:
         if self.journal is not None:
             self.journal.end(job.request_id, job.state.value)
 
+    def answer_unexpected(self, job: Job, error: Exception) -> None:
+        """The last resort for an error that escaped a stage: answered once, logged."""
+        log.error("request %s: unexpected error in the worker", job.request_id, exc_info=error)
+        if job.finish(JobState.FAILED):
+            self.reporter.error(job, "internal", f"{type(error).__name__}: {error}")
+
     def _answer_failure(self, job: Job, error: Exception) -> None:
         """The one terminal answer for a job that raised (unless it was answered already)."""
         if isinstance(error, CancelledError):
@@ -359,11 +365,15 @@ class Worker(threading.Thread):
                 decoded = None
                 try:
                     decoded = self.runner.decode(job)
+                except Exception as e:  # a bug outside the job's own handling: keep serving
+                    self.runner.answer_unexpected(job, e)
                 finally:
                     if decoded is None:
                         self.queue.task_done(job)
                 if decoded is not None:
                     self._hand_off(decoded)
+                # Nothing of the last job stays referenced while the queue is empty.
+                job = decoded = None
         finally:
             self._join_finisher()
             self.runner.close()
@@ -386,5 +396,7 @@ class Worker(threading.Thread):
     def _finish(self, decoded: DecodedJob) -> None:
         try:
             self.runner.finish(decoded)
+        except Exception as e:  # as in `run`: the finisher never dies silently
+            self.runner.answer_unexpected(decoded.job, e)
         finally:
             self.queue.task_done(decoded.job)

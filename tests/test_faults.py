@@ -6,6 +6,7 @@ import errno
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,31 @@ def test_token_is_required_on_every_request(tmp_path: Path) -> None:
         assert client.until_terminal("good", 60)[-1][0] == A.DONE
         json_files = list(server.output_dir.rglob("*.json"))
         assert json_files and all(token not in p.read_text() for p in json_files)
+
+
+def test_output_folder_deleted_while_serving_does_not_stop_the_server(tmp_path: Path) -> None:
+    """A producer cleans up the stems folder (job journal and all): the next requests are
+    still made and delivered (the folder is made again), and the server keeps answering."""
+    import shutil
+
+    with (
+        running_sidecar(tmp_path, "--no-warm-up") as server,
+        SidecarClient(server.host, server.port) as client,
+    ):
+        client.send(A.GENERATE, "before", "seconds", 0.3)
+        assert client.until_terminal("before", 60)[-1][0] == A.DONE
+        journal = server.output_dir / ".sidecar-journal.jsonl"
+        deadline = time.monotonic() + 10
+        while '"end"' not in journal.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the job's last journal line follows its `done`
+        shutil.rmtree(server.output_dir)
+        for rid in ("after-1", "after-2"):
+            client.send(A.GENERATE, rid, "seconds", 0.3)
+            replies = client.until_terminal(rid, 60)
+            assert replies[-1] == (A.DONE, (rid, 1)), replies
+            stem = next(r for r in replies if r[0] == A.STEM)
+            assert Path(stem[1][2]).is_file()
+        client.send(A.STATUS)
+        reply = client.receive(5)
+        assert reply is not None and reply[0] == A.STATUS_REPLY and "ready" in reply[1]
+        assert server.process.poll() is None
