@@ -23,10 +23,15 @@ class SidecarLink:
 
     Nothing here blocks: `send` is a single `sendto`, and `poll` reads whatever datagrams
     are already waiting and returns at once.
+
+    With a `token` (a sidecar serving other machines needs one: `sidecar serve --allow-remote
+    --token ...`), every message sent ends with the two arguments `token <value>`, as the
+    sidecar's receiver expects; an empty token sends nothing extra.
     """
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, token: str = "") -> None:
         self.address: tuple[str, int] = (host, port)
+        self._token = token
         bind_host = "127.0.0.1" if host in ("127.0.0.1", "localhost") else ""
         self._socket: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
@@ -44,8 +49,9 @@ class SidecarLink:
 
     def send(self, address: str, arguments: Sequence[OscArgument] = ()) -> None:
         """Send one message; raises LinkError when the OS already knows nobody listens."""
+        tail: list[OscArgument] = ["token", self._token] if self._token else []
         try:
-            self._open().sendto(encode_message(address, arguments), self.address)
+            self._open().sendto(encode_message(address, [*arguments, *tail]), self.address)
         except OSError as error:
             raise LinkError(
                 f"cannot send to the sidecar at {self.address[0]}:{self.address[1]}: {error}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "parse_settings",
+    "parse_token",
 ]
 
 SETTINGS_FILE_NAME = "settings.json"
@@ -102,6 +103,9 @@ class Settings:
     connect_timeout_seconds: float = 3.0
     stall_timeout_seconds: float = 300.0
     buttons: tuple[tuple[str, MidiBinding], ...] = DEFAULT_BUTTONS
+    #: the sidecar's shared token (`sidecar serve --token`), sent as `token <value>` at the
+    #: end of every message; "" sends none (a sidecar on this machine needs none)
+    token: str = field(default="", repr=False)
 
     def preset_named(self, name: str) -> Preset:
         for preset in self.presets:
@@ -138,6 +142,19 @@ def _integer(raw: dict[str, Any], name: str, default: int, low: int, high: int) 
         f"settings '{name}' must be a whole number in [{low}, {high}]; got {value!r}",
     )
     return int(value)
+
+
+def parse_token(raw: dict[str, Any]) -> str:
+    """The `token` setting: text, or null or "" for none. Never echoed back in a message."""
+    value = raw.get("token")
+    if value is None:
+        return ""
+    _require(
+        isinstance(value, str),
+        "settings 'token' must be text (the sidecar's --token), or \"\" for none; "
+        f"got a {type(value).__name__}",
+    )
+    return str(value)
 
 
 def _parse_binding(action: str, raw: Any) -> MidiBinding:
@@ -238,6 +255,7 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
         connect_timeout_seconds=_number(raw, "connect_timeout_seconds", 3.0, 0.1, 60.0),
         stall_timeout_seconds=_number(raw, "stall_timeout_seconds", 300.0, 1.0, 3600.0),
         buttons=buttons,
+        token=parse_token(raw),
     )
 
 

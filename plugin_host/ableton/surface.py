@@ -61,7 +61,7 @@ class SidecarSurface:
         settings = self.settings
         self._link = self._guard(
             "opening the UDP socket",
-            lambda: SidecarLink(settings.sidecar_host, settings.sidecar_port),
+            lambda: SidecarLink(settings.sidecar_host, settings.sidecar_port, settings.token),
         )
         if self._link is not None:
             self._controller = SidecarController(self, settings, self._link)

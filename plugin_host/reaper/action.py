@@ -42,7 +42,7 @@ def run_action(api: ReaperApi, action: str, script_folder: str, namespace: dict[
     try:
         settings = load_settings(os.path.join(script_folder, SETTINGS_FILE_NAME))
         request = _build_request(api, action, settings)
-        link = SidecarLink(settings.sidecar_host, settings.sidecar_port)
+        link = SidecarLink(settings.sidecar_host, settings.sidecar_port, settings.token)
     except SettingsError as error:
         _say(api, f"settings: {error}; fix the file and run the action again")
         return

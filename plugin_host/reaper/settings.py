@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -33,6 +33,7 @@ _FIELDS = (
     "key",
     "connect_timeout_seconds",
     "stall_timeout_seconds",
+    "token",
 )
 
 
@@ -56,6 +57,9 @@ class Settings:
     key: str = "off"
     connect_timeout_seconds: float = 5.0
     stall_timeout_seconds: float = 300.0
+    #: the sidecar's shared token (`sidecar serve --token`), sent as `token <value>` at the
+    #: end of every message; "" sends none (a sidecar on this machine needs none)
+    token: str = field(default="", repr=False)
 
     def preset_values(self) -> tuple[tuple[str, Any], ...]:
         """The request keys of the selected preset."""
@@ -96,6 +100,19 @@ def _text(raw: dict[str, Any], name: str, default: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(f"'{name}' must be non-empty text; got {value!r}")
     return value.strip()
+
+
+def _token(raw: dict[str, Any]) -> str:
+    """Text, or null or "" for none; the value is never echoed back in a message."""
+    value = raw.get("token")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _fail(
+            "'token' must be text (the sidecar's --token), or \"\" for none; "
+            f"got a {type(value).__name__}"
+        )
+    return value
 
 
 def _preset(name: str, raw: Any) -> tuple[tuple[str, Any], ...]:
@@ -152,6 +169,7 @@ def parse_settings(raw: Any) -> Settings:
         key=_text(raw, "key", "off"),
         connect_timeout_seconds=_number(raw, "connect_timeout_seconds", 5.0, 0.1, 60.0),
         stall_timeout_seconds=_number(raw, "stall_timeout_seconds", 300.0, 1.0, 3600.0),
+        token=_token(raw),
     )
 
 

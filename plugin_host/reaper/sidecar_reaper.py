@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,9 @@ __all__ = [
     "ItemSelection",
     "ReaperSession",
     "SelectionError",
+    "bar_line_at_or_after",
+    "free_bar_position",
+    "is_null_pointer",
     "read_selected_item",
     "request_from_selection",
     "take_name",
@@ -41,6 +45,59 @@ __all__ = [
 #: The longest take the sidecar makes in one model window (30 s less the 0.5 s of prompt it
 #: keeps at least); a longer one is made in several windows, which cannot be looped.
 _MAX_SECONDS = 29.5
+
+#: How far apart two times may be and still count as the same (0.1 ms, about 5 samples at
+#: 48 kHz): a take may be a few samples longer than its bars (the sidecar delivers whole
+#: samples), and REAPER's time map rounds; neither should push a take one bar further on.
+_EPSILON_SECONDS = 1e-4
+
+_NULL_POINTER = re.compile(r"^\([^)]*\)0x0+$")
+
+
+def is_null_pointer(pointer: str) -> bool:
+    """Whether a ReaScript pointer is NULL: ReaScript gives `(PCM_source*)0x0000000000000000`
+    for a NULL return, a non-empty string, so a plain truth test does not catch it."""
+    return not pointer or _NULL_POINTER.match(str(pointer)) is not None
+
+
+def bar_line_at_or_after(api: ReaperApi, seconds: float) -> float:
+    """The first bar line at or after `seconds` on the project's time map (tempo and time
+    signature changes included: REAPER counts the measures)."""
+    measure = int(api.RPR_TimeMap2_timeToBeats(0, seconds, 0, 0, 0.0, 0)[3])
+    bar = float(api.RPR_TimeMap2_beatsToTime(0, 0.0, measure)[0])
+    if bar < seconds - _EPSILON_SECONDS:
+        bar = float(api.RPR_TimeMap2_beatsToTime(0, 0.0, measure + 1)[0])
+    return bar
+
+
+def _item_spans(api: ReaperApi, track: str) -> list[tuple[float, float]]:
+    spans = []
+    for index in range(int(api.RPR_CountTrackMediaItems(track))):
+        item = api.RPR_GetTrackMediaItem(track, index)
+        if is_null_pointer(item):
+            continue
+        start = float(api.RPR_GetMediaItemInfo_Value(item, "D_POSITION"))
+        spans.append((start, start + float(api.RPR_GetMediaItemInfo_Value(item, "D_LENGTH"))))
+    return spans
+
+
+def free_bar_position(api: ReaperApi, track: str, after_seconds: float, length: float) -> float:
+    """The first bar line at or after `after_seconds` from which `length` seconds of `track`
+    are free of items.
+
+    A stem's sample 0 is a downbeat, so it goes on a bar line; REAPER mixes overlapping items
+    on one track, so earlier takes and the producer's own items are never covered.
+    """
+    spans = _item_spans(api, track)
+    position = bar_line_at_or_after(api, after_seconds)
+    moved = True
+    while moved:  # each move goes past an item's end, never back: at most one per item
+        moved = False
+        for start, end in spans:
+            if start < position + length - _EPSILON_SECONDS and end > position + _EPSILON_SECONDS:
+                position = bar_line_at_or_after(api, end)
+                moved = True
+    return position
 
 
 class SelectionError(ValueError):
@@ -77,7 +134,7 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
         raise SelectionError("select a media item first")
     item = api.RPR_GetSelectedMediaItem(0, 0)
     take = api.RPR_GetActiveTake(item)
-    if not take:
+    if is_null_pointer(take):
         raise SelectionError("the selected item has no take")
     source = api.RPR_GetMediaItemTake_Source(take)
     file_path = str(api.RPR_GetMediaSourceFileName(source, "", 4096)[1])
@@ -286,21 +343,29 @@ class ReaperSession:
         if not api.RPR_ValidatePtr2(0, request.track, "MediaTrack*"):
             self.say(f"the track is gone; '{name}' not inserted (file: {path})")
             return
+        source = api.RPR_PCM_Source_CreateFromFile(path)
+        if is_null_pointer(source):
+            self.say(f"REAPER could not open the stem '{name}'; not inserted; the file is {path}")
+            return
+        length = float(api.RPR_GetMediaSourceLength(source, False)[0])
+        if not length > 0.0:
+            api.RPR_PCM_Source_Destroy(source)
+            self.say(f"REAPER read no audio in the stem '{name}'; not inserted; the file is {path}")
+            return
+        position = free_bar_position(api, request.track, self._next_position_seconds, length)
         api.RPR_Undo_BeginBlock()
         try:
             item = api.RPR_AddMediaItemToTrack(request.track)
             take = api.RPR_AddTakeToMediaItem(item)
-            source = api.RPR_PCM_Source_CreateFromFile(path)
             api.RPR_SetMediaItemTake_Source(take, source)
-            length = float(api.RPR_GetMediaSourceLength(source, False)[0])
-            api.RPR_SetMediaItemInfo_Value(item, "D_POSITION", self._next_position_seconds)
+            api.RPR_SetMediaItemInfo_Value(item, "D_POSITION", position)
             api.RPR_SetMediaItemInfo_Value(item, "D_LENGTH", length)
             api.RPR_GetSetMediaItemTakeInfo_String(take, "P_NAME", name, True)
         finally:
             api.RPR_Undo_EndBlock("MusicGen: insert " + name, -1)
         api.RPR_UpdateArrange()
-        self._next_position_seconds += length
+        self._next_position_seconds = position + length
         self.inserted.append(name)
         if last_request_id(api) == self.request_id:  # a re-roll goes after these takes
             save_last_request(api, self.request_id, request.placed_at(self._next_position_seconds))
-        self.say(f"inserted '{name}' ({path})")
+        self.say(f"inserted '{name}' at {position:.3f} s ({path})")

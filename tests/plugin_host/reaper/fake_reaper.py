@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import os
 import wave
 from dataclasses import dataclass, field
+
+#: What ReaScript gives back for a NULL pointer (`rpr_unpackp` formats 0 like any pointer).
+NULL_SOURCE = "(PCM_source*)0x0000000000000000"
+NULL_ITEM = "(MediaItem*)0x0000000000000000"
 
 
 @dataclass
@@ -21,10 +27,19 @@ class Item:
     length_seconds: float
     takes: list[Take] = field(default_factory=list)
 
+    @property
+    def end_seconds(self) -> float:
+        return self.position_seconds + self.length_seconds
+
 
 @dataclass
 class FakeReaper:
-    """Pointers are strings like REAPER's; out-parameters come back in tuples as in ReaScript."""
+    """Pointers are strings like REAPER's; out-parameters come back in tuples as in ReaScript.
+
+    One tempo (`bpm`, in quarter notes as REAPER's tempo is) and one time signature from the
+    project start at 0 s, where measure 0 begins; REAPER's beats are the signature's
+    denominator notes (eighths in 6/8).
+    """
 
     bpm: float = 120.0
     numerator: int = 4
@@ -37,6 +52,8 @@ class FakeReaper:
     deferred: list[str] = field(default_factory=list)
     undo_blocks: list[str] = field(default_factory=list)
     tracks: set[str] = field(default_factory=set)
+    #: sources created and neither given to a take nor destroyed (a leak if left at the end)
+    open_sources: list[str] = field(default_factory=list)
 
     def add_item(
         self, track: str, position: float, length: float, source: str, offset: float = 0.0
@@ -51,6 +68,14 @@ class FakeReaper:
 
     def take_pointer(self, take: Take) -> str:
         return next(p for p, t in self.takes.items() if t is take)
+
+    @property
+    def beat_seconds(self) -> float:
+        return 60.0 / self.bpm * 4.0 / self.denominator
+
+    @property
+    def bar_seconds(self) -> float:
+        return self.numerator * self.beat_seconds
 
     # ---- ReaScript functions ----------------------------------------------------------
 
@@ -75,8 +100,25 @@ class FakeReaper:
 
     def RPR_GetMediaSourceLength(self, source: str, is_qn: bool) -> tuple[float, str, bool]:
         path = source.removeprefix("(PCM_source*)")
-        with wave.open(path, "rb") as handle:
-            return (handle.getnframes() / handle.getframerate(), source, False)
+        try:
+            with wave.open(path, "rb") as handle:
+                return (handle.getnframes() / handle.getframerate(), source, False)
+        except (OSError, EOFError, wave.Error):
+            return (0.0, source, False)  # a source REAPER cannot decode has no length
+
+    def RPR_CountTrackMediaItems(self, track: str) -> int:
+        return len(self._track_item_pointers(track))
+
+    def RPR_GetTrackMediaItem(self, track: str, index: int) -> str:
+        pointers = self._track_item_pointers(track)
+        return pointers[index] if 0 <= index < len(pointers) else NULL_ITEM
+
+    def _track_item_pointers(self, track: str) -> list[str]:
+        """The track's items as REAPER keeps them: sorted by position."""
+        found = [
+            (item.position_seconds, p) for p, item in self.items.items() if item.track == track
+        ]
+        return [p for _position, p in sorted(found)]
 
     def RPR_GetMediaItemInfo_Value(self, item: str, name: str) -> float:
         found = self.items[item]
@@ -106,6 +148,25 @@ class FakeReaper:
     ) -> tuple[int, float, int, int, float]:
         return (proj, time, self.numerator, self.denominator, self.bpm)
 
+    def RPR_TimeMap2_timeToBeats(
+        self, proj: int, tpos: float, measures: int, cml: int, fullbeats: float, cdenom: int
+    ) -> tuple[float, int, float, int, int, float, int]:
+        """(beats since the measure, proj, tpos, measure, numerator, full beats, denominator):
+        ReaScript always passes the out-pointers, so the return value is the beats since the
+        measure began."""
+        full = tpos / self.beat_seconds
+        measure = math.floor(full / self.numerator)
+        since = full - measure * self.numerator
+        return (since, proj, tpos, measure, self.numerator, full, self.denominator)
+
+    def RPR_TimeMap2_beatsToTime(
+        self, proj: int, tpos: float, measures_in: int
+    ) -> tuple[float, int, float, int]:
+        """`tpos` beats after the start of measure `measures_in` (the pointer is never NULL
+        from ReaScript), in seconds."""
+        seconds = (measures_in * self.numerator + tpos) * self.beat_seconds
+        return (seconds, proj, tpos, measures_in)
+
     def RPR_ValidatePtr2(self, proj: int, pointer: str, ctypename: str) -> bool:
         if ctypename == "MediaTrack*":
             return pointer in self.tracks
@@ -124,10 +185,18 @@ class FakeReaper:
         return pointer
 
     def RPR_PCM_Source_CreateFromFile(self, filename: str) -> str:
-        return "(PCM_source*)" + filename
+        if not os.path.isfile(filename):
+            return NULL_SOURCE
+        source = "(PCM_source*)" + filename
+        self.open_sources.append(source)
+        return source
+
+    def RPR_PCM_Source_Destroy(self, source: str) -> None:
+        self.open_sources.remove(source)
 
     def RPR_SetMediaItemTake_Source(self, take: str, source: str) -> bool:
         self.takes[take].source = source.removeprefix("(PCM_source*)")
+        self.open_sources.remove(source)  # the take owns it now
         return True
 
     def RPR_UpdateArrange(self) -> None:

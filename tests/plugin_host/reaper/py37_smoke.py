@@ -40,7 +40,26 @@ def stub_reaper(wav_path, state):
     api.RPR_GetMediaItemTake_Source = lambda take: PCM + wav_path
     api.RPR_GetMediaSourceFileName = lambda src, buf, size: (src, src[len(PCM) :], size)
     api.RPR_GetMediaSourceLength = lambda src, is_qn: (4.0, src, is_qn)
-    api.RPR_GetMediaItemInfo_Value = lambda item, name: {"D_POSITION": 2.0, "D_LENGTH": 4.0}[name]
+
+    def get_value(item, name):
+        if item == "item0":
+            return {"D_POSITION": 2.0, "D_LENGTH": 4.0}[name]
+        return state["values"][item][name]
+
+    def track_items(track):
+        added = [f"item{n}" for n in range(1, counter[0] + 1)]
+        return sorted(["item0", *added], key=lambda item: get_value(item, "D_POSITION"))
+
+    def time_to_beats(proj, t, measures, cml, fullbeats, cdenom):
+        full = t / 0.5  # 120 bpm 4/4 from 0 s
+        measure = int(full // 4)
+        return (full - 4 * measure, proj, t, measure, 4, full, 4)
+
+    api.RPR_GetMediaItemInfo_Value = get_value
+    api.RPR_CountTrackMediaItems = lambda track: len(track_items(track))
+    api.RPR_GetTrackMediaItem = lambda track, index: track_items(track)[index]
+    api.RPR_TimeMap2_timeToBeats = time_to_beats
+    api.RPR_TimeMap2_beatsToTime = lambda proj, b, m: ((4 * m + b) * 0.5, proj, b, m)
     api.RPR_SetMediaItemInfo_Value = set_value
     api.RPR_GetMediaItemTakeInfo_Value = lambda take, name: {"D_STARTOFFS": 0, "D_PLAYRATE": 1}[
         name
@@ -51,6 +70,7 @@ def stub_reaper(wav_path, state):
     api.RPR_AddMediaItemToTrack = add_item
     api.RPR_AddTakeToMediaItem = lambda item: item + "-take"
     api.RPR_PCM_Source_CreateFromFile = lambda path: PCM + path
+    api.RPR_PCM_Source_Destroy = lambda src: None
     api.RPR_SetMediaItemTake_Source = lambda take, src: True
     api.RPR_UpdateArrange = lambda: None
     api.RPR_Undo_BeginBlock = lambda: None

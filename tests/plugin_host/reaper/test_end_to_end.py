@@ -185,8 +185,8 @@ def test_replies_for_a_request_that_no_longer_exists_are_ignored(
     class LinkReusingAPort(SidecarLink):
         """Before this run's request, a forgotten one is queued with its replies sent here."""
 
-        def __init__(self, host: str, port: int) -> None:
-            super().__init__(host, port)
+        def __init__(self, host: str, port: int, token: str = "") -> None:
+            super().__init__(host, port, token)
             stranger.send_message(
                 addresses.CONTINUE,
                 [

@@ -75,7 +75,8 @@ def test_rerolled_takes_go_after_the_last_takes(
     rig.run("sidecar_reroll.py")
     answer(responder, rig, tmp_path, "again", 12)
     items = project.items_on(TRACK)
-    assert [round(i.position_seconds, 3) for i in items] == [12.0, 16.8, 18.8, 20.8, 22.8]
+    # 2-s takes at 100 bpm (2.4-s bars): each one starts on the next bar line after the last
+    assert [round(i.position_seconds, 3) for i in items] == [12.0, 16.8, 19.2, 21.6, 24.0]
     assert [i.takes[0].name for i in items[1:]] == [
         "keys s11 v1/2 100bpm",
         "keys s11 v2/2 100bpm",

@@ -26,6 +26,7 @@ def test_a_missing_file_gives_the_defaults(tmp_path: Path) -> None:
     assert settings == Settings()
     assert (settings.sidecar_host, settings.sidecar_port) == ("127.0.0.1", 9310)
     assert settings.bars is None and settings.variations == 1 and settings.key == "off"
+    assert settings.token == ""  # no token is sent
 
 
 def test_missing_fields_take_their_defaults() -> None:
@@ -55,12 +56,15 @@ def test_values_are_read() -> None:
             "key": "F# minor",
             "connect_timeout_seconds": 1,
             "stall_timeout_seconds": 60,
+            "token": "s3cret-studio-token",
         }
     )
     assert settings.sidecar_host == "10.0.0.2" and settings.sidecar_port == 9400
     assert settings.preset_values() == (("guidance", 4.0), ("prompt", "piano"), ("top_k", 100))
     assert settings.bars == 4 and settings.variations == 8 and settings.key == "F# minor"
     assert settings.connect_timeout_seconds == 1.0 and settings.stall_timeout_seconds == 60.0
+    assert settings.token == "s3cret-studio-token"
+    assert "s3cret" not in repr(settings)  # kept out of anything that prints the settings
 
 
 @pytest.mark.parametrize(
@@ -83,6 +87,8 @@ def test_values_are_read() -> None:
         ({"presets": {"a": {"prompt": 1}}}, "'presets.a.prompt' must be text; got 1"),
         ({"presets": {"a": {"top_k": 1.5}}}, "'presets.a.top_k' must be a whole number"),
         ({"presets": {"a": {"guidance": "3"}}}, "'presets.a.guidance' must be a number"),
+        ({"token": 12345678}, "'token' must be text (the sidecar's --token), or \"\" for none; "),
+        ({"token": ["a"]}, "'token' must be text"),
         ({"variation": 2}, "unknown setting 'variation'; known settings: sidecar_host"),
         ([], "the settings file must hold a JSON object"),
     ],
@@ -91,6 +97,15 @@ def test_mistakes_name_the_field(raw: Any, names: str) -> None:
     with pytest.raises(SettingsError) as caught:
         parse_settings(raw)
     assert names in str(caught.value)
+
+
+@pytest.mark.parametrize("raw", [None, ""])
+def test_a_null_or_empty_token_means_none(raw: Any) -> None:
+    assert parse_settings({"token": raw}).token == ""
+
+
+def test_the_shipped_file_sends_no_token() -> None:
+    assert load_settings(str(SCRIPTS / SETTINGS_FILE_NAME)).token == ""
 
 
 def test_invalid_json_names_the_file_and_place(tmp_path: Path) -> None:
