@@ -205,12 +205,27 @@ class Server:
         if self.runner is None:
             raise ModelLoadError("the server is still loading its first model")
         self.state.state = "loading"
+        # Nothing but the model manager may hold the current model while the next one loads:
+        # an eviction to make room must free it. Whatever happens, the runner then uses the
+        # manager's current model (the new one, or the previous one, reloaded if it was evicted).
+        self.engine = None
+        self.runner.set_engine(None)
         try:
-            engine = self.models.switch(name)
+            self.models.switch(name)
         finally:
             self.state.state = "ready"
+            self._use_current_model()
+
+    def _use_current_model(self) -> None:
+        if self.runner is None:
+            return
+        try:
+            engine = self.models.current
+        except ModelLoadError:
+            log.error("no model is loaded: requests fail until /sidecar/model/load succeeds")
+            return
         self.engine = engine
-        self.state.model = name
+        self.state.model = self.models.current_name or self.state.model
         self.state.device = engine.info.device
         self.runner.set_engine(engine)
 

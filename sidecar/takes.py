@@ -90,8 +90,10 @@ class TakeMaker:
                 "--decoder auto, exact, fp32 or fast",
                 "preview",
             )
-        melody = prompt if req.melody else None
-        audio_prompt = None if req.melody else prompt
+        # A melody model cannot continue audio: it takes the clip as its melody.
+        as_melody = req.melody or info.supports_melody
+        melody = prompt if as_melody else None
+        audio_prompt = None if as_melody else prompt
         rate = info.sample_rate
         prompt_seconds = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
         plan = plan_windows(

@@ -14,7 +14,7 @@ import numpy as np
 from sidecar.audiofile import MAX_CLIP_SECONDS, read_audio
 from sidecar.delivery import DeliveredStem, Delivery
 from sidecar.engine.base import Engine, EngineInfo
-from sidecar.errors import CancelledError, RequestError, SidecarError
+from sidecar.errors import CancelledError, ModelLoadError, RequestError, SidecarError
 from sidecar.history import Take, TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.journal import Journal
@@ -95,14 +95,23 @@ class JobRunner:
         journal: Journal | None = None,
         history: TakeHistory | None = None,
     ) -> None:
-        self.engine = engine
         self.delivery = delivery
         self.reporter = reporter
         self.policy = policy
         self.journal = journal
         self.history = history
         self.pool = TakePool()
-        self.maker = TakeMaker(engine, self.pool)
+        self._maker: TakeMaker | None = TakeMaker(engine, self.pool)
+
+    @property
+    def maker(self) -> TakeMaker:
+        if self._maker is None:
+            raise ModelLoadError("no model is loaded: load one with /sidecar/model/load")
+        return self._maker
+
+    @property
+    def engine(self) -> Engine:
+        return self.maker.engine
 
     def run(self, job: Job) -> None:
         """Both stages of `job` on this thread (the one-shot CLI, a worker without a finisher)."""
@@ -148,10 +157,10 @@ class JobRunner:
         finally:
             self._end(job)
 
-    def set_engine(self, engine: Engine) -> None:
-        """Use `engine` from the next job on (after a model switch)."""
-        self.engine = engine
-        self.maker = TakeMaker(engine, self.pool)
+    def set_engine(self, engine: Engine | None) -> None:
+        """Use `engine` from the next job on (after a model switch); None lets go of the old
+        one while its successor loads, so that evicting it really frees its memory."""
+        self._maker = None if engine is None else TakeMaker(engine, self.pool)
 
     def close(self) -> None:
         """Stops the post-processing threads (after the take each is on)."""

@@ -97,3 +97,78 @@ def test_memory_counts_packed_weights_and_decode_buffers() -> None:
     head_dim = config.hidden_size // config.num_attention_heads
     cache = 2 * config.num_hidden_layers * rows * positions * config.num_attention_heads * head_dim
     assert engine_bytes(exact) == model_bytes + cache * 4
+
+
+def test_a_switch_evicts_for_real_and_a_failed_one_serves_the_previous_model(
+    monkeypatch, tmp_path: Path
+) -> None:
+    """With memory short, the old model is freed before the new one loads (nothing else in
+    the server holds it); after a failed load the runner uses the manager's model."""
+    import asyncio
+    import gc
+    import weakref
+
+    import sidecar.models as m
+    from sidecar.osc.replier import OscReplier
+    from sidecar.server import Server, ServerConfig
+
+    monkeypatch.setattr(m, "available_memory_bytes", lambda device: 0)  # room for none
+    server = Server(ServerConfig(model="tiny", output_dir=tmp_path / "out", warm_up=False))
+    server._replier = OscReplier(asyncio.new_event_loop())
+    server._load()
+    try:
+        assert server.runner is not None
+        old = weakref.ref(server.runner.engine)
+        real_loader = server.models._loader
+        alive_while_loading: list[bool] = []
+
+        def loader(name: str):
+            gc.collect()
+            alive_while_loading.append(old() is not None)
+            return real_loader(name)
+
+        server.models._loader = loader
+        server.switch_model("tiny-melody")
+        assert alive_while_loading == [False]
+        assert server.runner.engine is server.models.current
+        assert server.runner.engine.info.name == "tiny-melody"
+
+        melody = weakref.ref(server.runner.engine)
+        missing = str(tmp_path / "no-such-model")
+        try:
+            server.switch_model(missing)
+        except Exception as error:
+            assert "cannot load model" in str(error)
+        else:
+            raise AssertionError("the load of a missing model did not fail")
+        gc.collect()
+        # The previous model was evicted for the failed load and loaded again: the runner
+        # serves with that one, and the evicted object is gone.
+        assert server.models.current_name == "tiny-melody"
+        assert server.runner.engine is server.models.current
+        assert melody() is None
+        assert server.state.model == "tiny-melody"
+    finally:
+        server.queue.drain()  # closes the queue: the worker ends
+        if server.worker is not None:
+            server.worker.join(30)
+
+
+def test_a_melody_model_serves_with_warm_up_and_takes_a_clip_as_its_melody(
+    tmp_path: Path, clip: Path
+) -> None:
+    """musicgen-melody cannot continue audio nor run unconditionally in transformers: the
+    server warms it up with a melody, a `continue` conditions on the clip's chroma, and a
+    request without text runs on the empty text; all real generate calls."""
+    with (
+        running_sidecar(tmp_path, "--model", "tiny-melody") as server,  # warm-up on
+        SidecarClient(server.host, server.port) as client,
+    ):
+        assert client.ping(5)[1:] == ("tiny-melody", "cpu", "ready")
+        client.send(A.CONTINUE, "m1", "clip", str(clip), "bpm", 120.0, "bars", 1)
+        replies = client.until_terminal("m1", 120)
+        assert replies[-1] == (A.DONE, ("m1", 1)), replies
+        stem = next(args for address, args in replies if address == A.STEM)
+        assert Path(stem[2]).is_file()
+        client.send(A.GENERATE, "m2", "seconds", 0.5)
+        assert client.until_terminal("m2", 120)[-1] == (A.DONE, ("m2", 1))

@@ -70,7 +70,10 @@ class Engine(abc.ABC):
         rate = self.info.sample_rate
         prompt = np.zeros((self.info.channels, rate // 2), dtype=np.float32)
         prompt[:, :: rate // 8] = 0.5
-        self.generate(GenerationSpec(duration_seconds=0.2, audio_prompt=prompt, seed=0))
+        if self.info.supports_melody:  # a melody model takes a clip as its melody
+            self.generate(GenerationSpec(duration_seconds=0.2, melody=prompt, seed=0))
+        else:
+            self.generate(GenerationSpec(duration_seconds=0.2, audio_prompt=prompt, seed=0))
 
     @property
     def sample_rate(self) -> int:

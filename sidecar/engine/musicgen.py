@@ -162,12 +162,22 @@ class MusicgenEngine(Engine):
         else:
             texts = None
         inputs: dict[str, Any]
+        if texts is None and self._info.supports_melody:
+            # MusicgenMelody has no unconditional inputs: the empty text stands in (T5 sees
+            # only its end token), so the melody (or nothing) conditions the take.
+            texts = [""] * batch
         if texts is not None:
             inputs = self._encode_text(texts)
         else:
             inputs = dict(self.model.get_unconditional_inputs(num_samples=batch))
             inputs.pop("guidance_scale", None)
         prompt_frames = 0
+        if spec.audio_prompt is not None and self._info.supports_melody:
+            raise RequestError(
+                f"clip: the melody model '{self._info.name}' cannot continue audio; it takes "
+                "the clip as a melody (its chroma) instead",
+                "clip",
+            )
         if spec.audio_prompt is not None:
             values = self._prompt_tensor(spec.audio_prompt, batch)
             prompt_frames = values.shape[-1] // self._hop
