@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -119,11 +120,13 @@ class JobQueue:
     def _remember(self, job: Job) -> None:
         self._known[job.request_id] = job
         self._known.move_to_end(job.request_id)
-        while len(self._known) > _HISTORY + self.max_size + 1:
-            oldest_id, oldest = next(iter(self._known.items()))
-            if not oldest.state.finished:
-                break
-            del self._known[oldest_id]
+        # The oldest finished jobs go first; unfinished ones (at most the queue and the running
+        # jobs) are kept wherever they stand, so one long job cannot stop the eviction.
+        excess = len(self._known) - (_HISTORY + self.max_size + 1)
+        if excess > 0:
+            finished = (rid for rid, known in self._known.items() if known.state.finished)
+            for rid in list(itertools.islice(finished, excess)):
+                del self._known[rid]
 
     def remember_finished(self, job: Job) -> None:
         """Make a job that never ran here (interrupted last time) answer `/sidecar/status`."""

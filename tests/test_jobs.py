@@ -98,3 +98,21 @@ def test_two_running_jobs_one_finishing_and_one_on_the_model() -> None:
     assert second.finish(JobState.DONE)
     q.task_done(second)
     assert q.running is None and q.wait_idle(0.01)
+
+
+def test_finished_jobs_are_forgotten_even_while_one_job_runs_long() -> None:
+    """Submit-and-cancel churn during one long job keeps the status table bounded, and the
+    running job (the oldest entry) is still known."""
+    from sidecar.jobs import _HISTORY
+
+    queue = JobQueue(4)
+    queue.submit(Job(GenerateRequest("long"), ("127.0.0.1", 1)))
+    running = queue.take()
+    assert running is not None
+    for i in range(3 * _HISTORY):
+        queue.submit(Job(GenerateRequest(f"r{i}"), ("127.0.0.1", 1)))
+        queue.cancel(f"r{i}")
+    assert len(queue._known) <= _HISTORY + queue.max_size + 1
+    assert queue.get("long") is running
+    assert queue.get(f"r{3 * _HISTORY - 1}") is not None  # the newest are remembered
+    assert queue.get("r0") is None  # the oldest finished one is not
