@@ -188,17 +188,17 @@ class TakeHistory:
         return take_id
 
     def list_for_clip(self, clip: str | Path | None, limit: int | None = None) -> list[Take]:
-        """Takes of `clip` (None: text-only takes), oldest first; the latest `limit` if given."""
+        """Takes of `clip` (None: text-only takes), newest first (as `/sidecar/history` lists
+        them); only the newest `limit` if given."""
         key = clip_key(clip)
         where = "clip IS NULL" if key is None else "clip = ?"
         args: tuple[Any, ...] = () if key is None else (key,)
+        sql = f"SELECT {_COLUMNS} FROM takes WHERE {where} ORDER BY take_id DESC"  # noqa: S608
         if limit is None:
-            sql = f"SELECT {_COLUMNS} FROM takes WHERE {where} ORDER BY take_id"  # noqa: S608
             return self._select(sql, args)
         if limit < 1:
             raise ValueError(f"limit must be ≥ 1 or None; got {limit}")
-        sql = f"SELECT {_COLUMNS} FROM takes WHERE {where} ORDER BY take_id DESC LIMIT ?"  # noqa: S608
-        return self._select(sql, (*args, limit))[::-1]
+        return self._select(f"{sql} LIMIT ?", (*args, limit))
 
     def get(self, take_id: int) -> Take | None:
         """The take with this id, or None."""

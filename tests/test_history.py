@@ -77,7 +77,9 @@ def test_optional_fields_round_trip_as_none(history: TakeHistory) -> None:
     assert abs(got.created - time.time()) < 60
 
 
-def test_list_for_clip_in_order_and_by_resolved_path(history: TakeHistory, tmp_path: Path) -> None:
+def test_list_for_clip_newest_first_and_by_resolved_path(
+    history: TakeHistory, tmp_path: Path
+) -> None:
     clip = tmp_path / "clips" / "a.wav"
     clip.parent.mkdir()
     clip.write_bytes(b"")
@@ -86,9 +88,11 @@ def test_list_for_clip_in_order_and_by_resolved_path(history: TakeHistory, tmp_p
     ids = [history.record(_take(f"r{i}", clip=str(clip))) for i in range(3)]
     history.record(_take("other", clip="/music/other.wav"))
     history.record(_take("text", clip=None))
-    assert [t.take_id for t in history.list_for_clip(clip)] == ids
-    assert [t.take_id for t in history.list_for_clip(str(link))] == ids  # same file
-    assert [t.take_id for t in history.list_for_clip(clip, limit=2)] == ids[1:]
+    newest_first = ids[::-1]
+    assert [t.take_id for t in history.list_for_clip(clip)] == newest_first
+    assert [t.take_id for t in history.list_for_clip(str(link))] == newest_first  # same file
+    # The limit keeps the newest takes, still newest first.
+    assert [t.take_id for t in history.list_for_clip(clip, limit=2)] == newest_first[:2]
     assert [t.request_id for t in history.list_for_clip(None)] == ["text"]
     assert history.list_for_clip("/nowhere.wav") == []
     with pytest.raises(ValueError, match="limit"):
@@ -127,7 +131,7 @@ def test_survives_reopen(tmp_path: Path) -> None:
         first = h.record(_take("a"))
     with TakeHistory.open(path) as h:
         second = h.record(_take("b"))
-        assert [t.take_id for t in h.list_for_clip("/music/loop.wav")] == [first, second]
+        assert [t.take_id for t in h.list_for_clip("/music/loop.wav")] == [second, first]
         assert second > first
 
 
@@ -188,7 +192,7 @@ def test_writer_thread_and_reader_thread(history: TakeHistory) -> None:
     while not done.is_set():
         takes = history.list_for_clip("/music/loop.wav")
         ids = [t.take_id or 0 for t in takes]
-        assert ids == sorted(ids)
+        assert ids == sorted(ids, reverse=True)
         seen = max(seen, len(takes))
     writer.join()
     assert not errors

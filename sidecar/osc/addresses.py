@@ -105,7 +105,8 @@ REPLIES: dict[str, tuple[str, str]] = {
     PRESETS_REPLY: ("count [name description]...", "answer to /sidecar/presets"),
     HISTORY_TAKE: (
         "clip take_id request_id seed created tempo_bpm key path",
-        "one take per message (tempo_bpm −1 and key '' when unknown)",
+        "one take per message, newest first; created: seconds since the epoch, an OSC double "
+        "('d'); tempo_bpm −1 and key '' when unknown",
     ),
     HISTORY_END: ("clip count", "after the takes of /sidecar/history"),
     MODEL_LIST_REPLY: (

@@ -7,11 +7,24 @@ from typing import Literal
 
 from sidecar.errors import RequestError
 
-__all__ = ["FIELDS", "FieldSpec", "Kind", "check_value"]
+__all__ = ["FIELDS", "MAX_SHOWN", "FieldSpec", "Kind", "check_value", "shown"]
 
 Kind = Literal["str", "float", "int", "bool", "choice"]
 
 _INT32_MAX = 2**31 - 1
+
+#: At most this many characters of a client's value are echoed in an error message: a huge
+#: value echoed whole would not fit in the UDP datagram of the refusal.
+MAX_SHOWN = 40
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """`repr(value)` for an error message, cut to `limit` characters (with its length said)."""
+    if isinstance(value, str | bytes | bytearray) and len(value) > limit:
+        unit = "characters" if isinstance(value, str) else "bytes"
+        return f"{value[:limit]!r}… ({len(value)} {unit})"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 @dataclass(frozen=True)
@@ -120,12 +133,13 @@ def check_value(spec: FieldSpec, value: object) -> str | float | int | bool:
     if spec.kind in ("str", "choice"):
         if not isinstance(value, str):
             raise RequestError(
-                f"{name}: {value!r} is a {type(value).__name__}; allowed: {spec.allowed()}", name
+                f"{name}: {shown(value)} is a {type(value).__name__}; allowed: {spec.allowed()}",
+                name,
             )
         if spec.kind == "choice":
             if value not in spec.choices:
                 raise RequestError(
-                    f"{name}: {value!r} is not allowed; allowed: {spec.allowed()}", name
+                    f"{name}: {shown(value)} is not allowed; allowed: {spec.allowed()}", name
                 )
             return value
         if not value or len(value) > spec.max_length or "\x00" in value:
@@ -140,26 +154,32 @@ def check_value(spec: FieldSpec, value: object) -> str | float | int | bool:
             return bool(value)
         if isinstance(value, float) and value in (0.0, 1.0):
             return bool(value)
-        raise RequestError(f"{name}: {value!r} is not allowed; allowed: {spec.allowed()}", name)
+        raise RequestError(
+            f"{name}: {shown(value)} is not allowed; allowed: {spec.allowed()}", name
+        )
     # Numbers: OSC int or float where the meaning allows; bools are not numbers here.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestError(
-            f"{name}: {value!r} is a {type(value).__name__}; allowed: {spec.allowed()}", name
+            f"{name}: {shown(value)} is a {type(value).__name__}; allowed: {spec.allowed()}", name
         )
     number: float | int = value
     if spec.kind == "int":
         if isinstance(value, float):
             if not value.is_integer():
                 raise RequestError(
-                    f"{name}: {value!r} is not whole; allowed: {spec.allowed()}", name
+                    f"{name}: {shown(value)} is not whole; allowed: {spec.allowed()}", name
                 )
             number = int(value)
     else:
         number = float(value)
         if number != number or number in (float("inf"), float("-inf")):
-            raise RequestError(f"{name}: {value!r} is not finite; allowed: {spec.allowed()}", name)
+            raise RequestError(
+                f"{name}: {shown(value)} is not finite; allowed: {spec.allowed()}", name
+            )
     if (spec.minimum is not None and number < spec.minimum) or (
         spec.maximum is not None and number > spec.maximum
     ):
-        raise RequestError(f"{name}: {value!r} is out of range; allowed: {spec.allowed()}", name)
+        raise RequestError(
+            f"{name}: {shown(value)} is out of range; allowed: {spec.allowed()}", name
+        )
     return number

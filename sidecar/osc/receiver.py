@@ -18,6 +18,7 @@ from sidecar.history import TakeHistory
 from sidecar.jobs import Job, JobQueue, JobState
 from sidecar.models import ModelManager
 from sidecar.osc import addresses as A
+from sidecar.osc.fields import FIELDS, check_value, shown
 from sidecar.osc.replier import OscReplier
 from sidecar.osc.schema import (
     Accepted,
@@ -70,11 +71,26 @@ class _RateLimitedLog:
 
 
 def _reply_port_of(args: tuple[Any, ...] | list[Any]) -> int | None:
-    """A valid `reply_port` among raw key/value arguments, so even errors go where asked."""
+    """A valid `reply_port` among raw key/value arguments, so even errors go where asked;
+    valid as the request parser has it (an OSC int, or a whole float such as 9000.0)."""
     for key, value in zip(args[1::2], args[2::2], strict=False):
-        if key == "reply_port" and isinstance(value, int) and not isinstance(value, bool):
-            return value if 0 < value < 65536 else None
+        if key == "reply_port":
+            try:
+                return int(check_value(FIELDS["reply_port"], value))
+            except RequestError:
+                return None
     return None
+
+
+def _request_id_of(args: tuple[Any, ...] | list[Any]) -> str:
+    """The request id to put in a refusal: the first argument as the request parser takes it
+    (a string, or an OSC int as its decimal string); '' when there is none."""
+    raw = args[0] if args else None
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    return ""
 
 
 class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
@@ -156,18 +172,21 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
         try:
             args = self._authorize(args)
             if handler is None:
+                shown_address = address if len(address) <= 200 else shown(address, 200)
                 raise UnknownAddressError(
-                    f"no handler for {address}; known: {', '.join(sorted(self.handlers))}"
+                    f"no handler for {shown_address}; known: {', '.join(sorted(self.handlers))}"
                 )
             handler(args, sender)
         except SidecarError as e:
-            rid = args[0] if args and isinstance(args[0], str) else ""
+            rid = _request_id_of(args)
             port = _reply_port_of(args) if address in (A.GENERATE, A.CONTINUE) else None
-            self.rejections.warning("rejected %s from %s:%d: %s", address, *sender, e.message)
+            self.rejections.warning(
+                "rejected %s from %s:%d: %s", address[:200], *sender, e.message[:500]
+            )
             self.replier.reply((sender[0], port or sender[1]), ErrorReply(rid, e.code, e.message))
         except Exception as e:
-            log.exception("handler for %s failed", address)
-            rid = args[0] if args and isinstance(args[0], str) else ""
+            log.exception("handler for %s failed", address[:200])
+            rid = _request_id_of(args)
             self.replier.reply(sender, ErrorReply(rid, "internal", f"{type(e).__name__}: {e}"))
 
     # ------------------------------------------------------------------ handlers
@@ -254,7 +273,7 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
         name = args[1] if len(args) > 1 else None
         if not isinstance(name, str) or not name or len(name) > 512:
             raise RequestError(
-                f"name: {name!r}; allowed: a hub id, a local directory or tiny", "name"
+                f"name: {shown(name)}; allowed: a hub id, a local directory or tiny", "name"
             )
         switch = self.switch_model
         if switch is None:

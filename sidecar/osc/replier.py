@@ -10,15 +10,43 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from sidecar.jobs import Job
 from sidecar.osc import addresses as A
-from sidecar.osc.schema import Cancelled, Done, ErrorReply, OscArg, Progress, Stem
+from sidecar.osc.schema import (
+    Cancelled,
+    Done,
+    ErrorReply,
+    OscArg,
+    OscDouble,
+    Progress,
+    Stem,
+)
 
-__all__ = ["OscReplier", "encode_message"]
+__all__ = ["MAX_DATAGRAM_BYTES", "MAX_ERROR_TEXT", "OscReplier", "encode_message", "fit_error"]
 
 log = logging.getLogger(__name__)
 
+#: The largest UDP payload over IPv4; a bigger reply cannot be sent at all.
+MAX_DATAGRAM_BYTES = 65_507
+#: An error's request id and message are each cut to this many characters, so that a refusal
+#: (≤ 2 × 4 bytes a character, plus the code) fits even macOS's default 9,216-byte datagram.
+MAX_ERROR_TEXT = 1000
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text`, or its first characters and how many were cut: `limit` characters at most."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 40  # room for the tail
+    return f"{text[:keep]}… ({len(text) - keep} characters cut)"
+
+
+def fit_error(args: list[OscArg]) -> list[OscArg]:
+    """`/sidecar/error` arguments with the request id and message cut to `MAX_ERROR_TEXT`."""
+    return [_cut(a, MAX_ERROR_TEXT) if isinstance(a, str) else a for a in args]
+
 
 def encode_message(address: str, args: list[OscArg] | tuple[OscArg, ...]) -> bytes:
-    """One OSC message; bools as T/F, ints as int32 (int64 beyond), floats as float32."""
+    """One OSC message; bools as T/F, ints as int32 (int64 beyond), floats as float32
+    (`OscDouble` as a 64-bit double)."""
     builder = OscMessageBuilder(address=address)
     for arg in args:
         if isinstance(arg, bool):
@@ -26,6 +54,8 @@ def encode_message(address: str, args: list[OscArg] | tuple[OscArg, ...]) -> byt
         elif isinstance(arg, int):
             fits = -(2**31) <= arg < 2**31
             builder.add_arg(arg, builder.ARG_TYPE_INT if fits else builder.ARG_TYPE_INT64)
+        elif isinstance(arg, OscDouble):
+            builder.add_arg(float(arg), builder.ARG_TYPE_DOUBLE)
         elif isinstance(arg, float):
             builder.add_arg(arg, builder.ARG_TYPE_FLOAT)
         else:
@@ -41,7 +71,18 @@ class OscReplier:
         self.transport: asyncio.DatagramTransport | None = None
 
     def send(self, to: tuple[str, int], address: str, args: list[OscArg]) -> None:
+        if address == A.ERROR:
+            args = fit_error(args)
         data = encode_message(address, args)
+        if len(data) > MAX_DATAGRAM_BYTES:
+            log.error(
+                "reply %s to %s:%d dropped: %d bytes; one UDP datagram holds at most %d",
+                address,
+                *to,
+                len(data),
+                MAX_DATAGRAM_BYTES,
+            )
+            return
         self.loop.call_soon_threadsafe(self._sendto, data, to)
 
     def reply(self, to: tuple[str, int], message: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from sidecar.errors import RequestError
 from sidecar.osc import addresses as A
-from sidecar.osc.fields import FIELDS, check_value
+from sidecar.osc.fields import FIELDS, MAX_SHOWN, check_value, shown
 
 __all__ = [
     "Accepted",
@@ -16,6 +16,7 @@ __all__ = [
     "ErrorReply",
     "GenerateRequest",
     "OscArg",
+    "OscDouble",
     "Pong",
     "Progress",
     "Stem",
@@ -23,6 +24,12 @@ __all__ = [
 ]
 
 OscArg = str | int | float | bool
+
+
+class OscDouble(float):
+    """A float sent as an OSC double ('d', 64-bit) instead of a float32 ('f')."""
+
+
 Mode = Literal["generate", "continue"]
 
 DEFAULT_SECONDS = 8.0
@@ -36,13 +43,13 @@ def parse_request_id(args: tuple[Any, ...] | list[Any], address: str) -> str:
     raw = args[0]
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise RequestError(
-            f"request_id: {raw!r} is a {type(raw).__name__}; allowed: a string or integer",
+            f"request_id: {shown(raw)} is a {type(raw).__name__}; allowed: a string or integer",
             "request_id",
         )
     rid = str(raw)
     if not rid or len(rid) > MAX_REQUEST_ID_LENGTH or not rid.isprintable():
         raise RequestError(
-            f"request_id: {rid[:40]!r} is not allowed; allowed: 1..{MAX_REQUEST_ID_LENGTH} "
+            f"request_id: {shown(rid)} is not allowed; allowed: 1..{MAX_REQUEST_ID_LENGTH} "
             "printable characters",
             "request_id",
         )
@@ -128,16 +135,19 @@ class GenerateRequest:
         if len(pairs) % 2:
             raise RequestError(
                 f"arguments: after request_id, {address} takes key value pairs; got "
-                f"{len(pairs)} values (the last, {pairs[-1]!r}, has no value)",
+                f"{len(pairs)} values (the last, {shown(pairs[-1])}, has no value)",
                 "arguments",
             )
         values: dict[str, Any] = {}
         for key, value in zip(pairs[0::2], pairs[1::2], strict=True):
             if not isinstance(key, str):
-                raise RequestError(f"key: {key!r} is not a string key", "key")
+                raise RequestError(f"key: {shown(key)} is not a string key", "key")
             spec = FIELDS.get(key)
             if spec is None:
-                raise RequestError(f"{key}: unknown key; allowed: {', '.join(sorted(FIELDS))}", key)
+                name = key if len(key) <= MAX_SHOWN else shown(key)
+                raise RequestError(
+                    f"{name}: unknown key; allowed: {', '.join(sorted(FIELDS))}", name
+                )
             if key in values:
                 raise RequestError(f"{key}: given twice", key)
             values[key] = check_value(spec, value)

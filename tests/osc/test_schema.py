@@ -104,3 +104,21 @@ def test_stem_reply_carries_its_report() -> None:
     address, args = stem.to_osc()
     assert address == A.STEM
     assert Stem.from_osc(args) == stem
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("r", "k" * 5000, 1),
+        ("r", "format", "x" * 5000),
+        ("r", "loop", "y" * 5000),
+        ("r", "seconds", "z" * 5000),
+        ("r", 2**20 * "w"),
+        ("é" * 5000,),
+    ],
+)
+def test_errors_echo_only_the_start_of_a_huge_value(args: tuple) -> None:
+    with pytest.raises(RequestError) as info:
+        parse(A.GENERATE, *args)
+    assert len(info.value.message) < 600, info.value.message
+    assert "characters)" in info.value.message
