@@ -53,6 +53,10 @@ Decision = Literal[
 DownbeatSource = Literal["tracker", "sample0", "sample0_snapped", "none"]
 
 _SEARCH_SECONDS = 0.05
+#: A mono file plays on both speakers of a stereo track at full level: BS.1770 then reads
+#: 10·log10(2) dB more than for the one channel. Mono stems and clips are measured that way,
+#: so a mono take matched to a stereo clip (or the other way round) sounds as loud as it.
+_DUAL_MONO_DB = 10.0 * math.log10(2.0)
 #: Source audio kept around the grid: before the downbeat (seam pre-roll, attack search,
 #: the stretcher's start-up) and after the last bar line (overhang, the stretcher's tail).
 _KEEP_BEFORE_SECONDS = 0.2
@@ -316,7 +320,8 @@ def process(
     target, loudness_source = _loudness_target(
         spec, reference, reference_sample_rate or sample_rate, reference_lufs
     )
-    work, level = normalize_loudness(work, rate, target, spec.true_peak_dbtp)
+    played = _DUAL_MONO_DB if work.shape[0] == 1 else 0.0
+    work, level = normalize_loudness(work, rate, target - played, spec.true_peak_dbtp)
     clock.lap("loudness")
     work = to_sample_format(work, spec.sample_format)
     clock.lap("format")
@@ -333,7 +338,7 @@ def process(
         stretch_ratio=ratio,
         bars=bars,
         delivered_bpm=delivered.bpm,
-        loudness_lufs=level.loudness_lufs,
+        loudness_lufs=None if level.loudness_lufs is None else level.loudness_lufs + played,
         true_peak_dbtp=level.true_peak_dbtp,
         decision=decision,
         target_bpm=spec.bpm,
@@ -359,8 +364,13 @@ def process(
 
 
 def reference_loudness(reference: np.ndarray, sample_rate: int) -> float | None:
-    """The integrated loudness of the prompt clip, in LUFS; None if too short or silent."""
-    return integrated_loudness(as_audio(reference, "reference"), sample_rate)
+    """The integrated loudness of the prompt clip as a DAW plays it (a mono clip on both
+    speakers), in LUFS; None if too short or silent."""
+    clip = as_audio(reference, "reference")
+    measured = integrated_loudness(clip, sample_rate)
+    if measured is None or clip.shape[0] != 1:
+        return measured
+    return measured + _DUAL_MONO_DB
 
 
 def _loudness_target(

@@ -50,7 +50,9 @@ def _true_peak_db(audio: np.ndarray) -> float:
 
 
 def _lufs(audio: np.ndarray, rate: int) -> float:
-    return float(pyloudnorm.Meter(rate).integrated_loudness(audio.T.astype(np.float64)))
+    """pyloudnorm's reading as a DAW plays the stem: a mono file on both speakers."""
+    played = np.repeat(audio, 2, axis=0) if audio.shape[0] == 1 else audio
+    return float(pyloudnorm.Meter(rate).integrated_loudness(played.T.astype(np.float64)))
 
 
 def _grid_bpm(stem: np.ndarray, rate: int, bpm: float) -> float:
@@ -153,6 +155,21 @@ def test_contract_numbers_for_the_record(capsys: pytest.CaptureFixture[str]) -> 
     assert worst["onset_ms"] < 5
     assert worst["seam_db"] < -40
     assert worst["lu"] < 0.5
+
+
+def test_a_mono_take_matched_to_a_stereo_clip_keeps_its_level() -> None:
+    """The same loop as a stereo clip (L = R) and as a mono take sounds equally loud in a
+    stereo DAW, so matching the one to the other changes nothing (it used to add 3 dB)."""
+    mono = 0.25 * _source("drums", 120.0, 120.0, 5, channels=1).audio
+    stereo_clip = np.concatenate([mono, mono])
+    spec = PostSpec(sample_rate=MODEL_RATE, bpm=120.0, bars=4, downbeat_at_start=True)
+    stem, report = process(mono, MODEL_RATE, spec, stereo_clip, MODEL_RATE)
+    assert abs(report.gain_db) < 0.1
+    assert report.loudness_lufs == pytest.approx(_lufs(stereo_clip, MODEL_RATE), abs=0.1)
+    assert _lufs(stem, MODEL_RATE) == pytest.approx(_lufs(stereo_clip, MODEL_RATE), abs=0.1)
+    # And a stereo take matched to a mono clip: the clip is heard on both speakers too.
+    stem, report = process(stereo_clip, MODEL_RATE, spec, mono, MODEL_RATE)
+    assert abs(report.gain_db) < 0.1
 
 
 def test_limiter_reaches_a_loud_target_under_the_ceiling() -> None:
