@@ -157,6 +157,16 @@ def test_contract_numbers_for_the_record(capsys: pytest.CaptureFixture[str]) -> 
     assert worst["lu"] < 0.5
 
 
+def test_a_long_stem_a_hair_off_tempo_is_stretched_not_left_to_drift() -> None:
+    """64 bars 0.028 % fast: 36 ms early by the end if left alone (a long `conform`)."""
+    material = clicks(120.0 * 1.00028, bars=65, sample_rate=MODEL_RATE, channels=1)
+    stem, report = process(material.audio, MODEL_RATE, PostSpec(bpm=120.0, bars=64))
+    assert report.decision == "stretched"
+    onsets = onset_times(stem, OUT_RATE, threshold=0.3)
+    off_grid = onsets - np.round(onsets / 0.5) * 0.5
+    assert onsets.size == 256 and np.max(np.abs(off_grid)) < 0.005
+
+
 def test_a_mono_take_matched_to_a_stereo_clip_keeps_its_level() -> None:
     """The same loop as a stereo clip (L = R) and as a mono take sounds equally loud in a
     stereo DAW, so matching the one to the other changes nothing (it used to add 3 dB)."""

@@ -21,8 +21,9 @@ def test_engine_by_ratio() -> None:
 def test_needs_stretch_only_for_audible_drift() -> None:
     assert not needs_stretch(1.0001, 16.0)  # 1.6 ms over the stem
     assert needs_stretch(1.001, 16.0)  # 16 ms
-    assert not needs_stretch(1.00025, 60.0)
-    assert needs_stretch(1.0004, 60.0)  # the 0.03 % floor
+    assert needs_stretch(1.00025, 60.0)  # 15 ms by the end of a long stem
+    assert not needs_stretch(1.00008, 60.0)  # 4.8 ms
+    assert not needs_stretch(1.0003, 16.0)  # 4.8 ms
 
 
 @pytest.mark.parametrize("ratio", [0.72, 0.97, 1.02, 1.41])
