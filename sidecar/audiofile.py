@@ -14,6 +14,7 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from sidecar.errors import AudioError, DeliveryError, ForbiddenError, NotFoundError
+from sidecar.post.prompt import RANGE_OVERSHOOT_SECONDS, past_the_end
 
 __all__ = [
     "MAX_CLIP_BYTES",
@@ -74,6 +75,9 @@ def read_audio(
             total_frames = int(f.frames)
             start = 0 if start_seconds is None else int(round(start_seconds * sample_rate))
             end = total_frames if end_seconds is None else int(round(end_seconds * sample_rate))
+            clip_seconds = total_frames / sample_rate
+            if end_seconds is not None and end_seconds > clip_seconds + RANGE_OVERSHOOT_SECONDS:
+                raise AudioError(past_the_end("clip_end", end_seconds, clip_seconds))
             end = min(end, total_frames)
             if start >= total_frames:
                 raise AudioError(

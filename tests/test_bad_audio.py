@@ -132,3 +132,17 @@ def test_clip_works_or_gets_one_clear_error(
             assert FAILS[case] in terminal[1][2], terminal
             assert sum(a in A.TERMINAL_REPLIES for a, _ in replies) == 1
         assert client.ping(5) is not None
+
+
+def test_a_range_past_the_end_of_the_file_is_refused(
+    server: SidecarProcess, tmp_path: Path
+) -> None:
+    clip = write(tmp_path / "short.wav", tone(48000, 2, 7.2), 48000)
+    with SidecarClient(server.host, server.port) as client:
+        client.send(A.CONTINUE, "past", "clip", str(clip), "clip_start", 0.0, "clip_end", 8.0)
+        code, message = client.until_terminal("past", 60)[-1][1][1:]
+        assert code == "bad_audio"
+        assert (
+            message
+            == "clip_end: 8.000 s is past the clip's end (7.200 s); select a range inside the clip"
+        )

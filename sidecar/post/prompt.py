@@ -11,7 +11,20 @@ from sidecar.post.channels import as_audio, to_channels
 from sidecar.post.resample import resample
 from sidecar.post.stretch import time_stretch
 
-__all__ = ["SILENCE_DBFS", "prepare_prompt"]
+#: How far a range may run past the clip's end and be taken as rounding (a DAW's marker in
+#: beats, turned into seconds): the rest is silence nobody asked for. Beyond it the range is
+#: refused: the prompt would stop short of the bar line the continuation is cut from.
+RANGE_OVERSHOOT_SECONDS = 0.01
+
+
+def past_the_end(field: str, end_seconds: float, clip_seconds: float) -> str:
+    """The refusal for a range ending `end_seconds` into a clip of `clip_seconds`."""
+    return (
+        f"{field}: {end_seconds:.3f} s is past the clip's end ({clip_seconds:.3f} s); "
+        "select a range inside the clip"
+    )
+
+__all__ = ["RANGE_OVERSHOOT_SECONDS", "SILENCE_DBFS", "past_the_end", "prepare_prompt"]
 
 #: A prompt whose peak stays below this is refused as silent.
 SILENCE_DBFS = -60.0
@@ -114,6 +127,8 @@ def prepare_prompt(
     start, end = _range_seconds(start_seconds, end_seconds, start_beats, end_beats, beat_bpm)
     clip_seconds = clip.shape[1] / sample_rate
     first = round(start * sample_rate)
+    if end is not None and end > clip_seconds + RANGE_OVERSHOOT_SECONDS:
+        raise AudioError(past_the_end("clip_end", end, clip_seconds))
     last = clip.shape[1] if end is None else min(clip.shape[1], round(end * sample_rate))
     if first >= clip.shape[1] or last <= first:
         raise AudioError(

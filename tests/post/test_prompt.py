@@ -65,6 +65,16 @@ def test_range_past_the_end_is_an_audio_error(clip: np.ndarray) -> None:
         prepare_prompt(clip, 44100, 32000, 1, start_beats=40, bpm=120)
 
 
+def test_a_range_ending_past_the_clip_is_refused_not_shortened(clip: np.ndarray) -> None:
+    """A prompt that stopped short of the bar line asked for would put the continuation off
+    the grid; a few ms over (rounding in a DAW's beat-to-seconds) is taken as the end."""
+    seconds = clip.shape[1] / 44100  # 16.5 s: 8 bars and a tail
+    with pytest.raises(AudioError, match=r"clip_end: 18\.000 s is past the clip's end"):
+        prepare_prompt(clip, 44100, 32000, 1, start_beats=16, end_beats=36, bpm=120)
+    out = prepare_prompt(clip, 44100, 32000, 1, start_seconds=8.0, end_seconds=seconds + 0.005)
+    assert out.shape[1] == round((seconds - 8.0) * 32000)
+
+
 def test_too_short_too_long_silent(clip: np.ndarray) -> None:
     with pytest.raises(AudioError, match=r"at least 0\.5 s"):
         prepare_prompt(clip, 44100, 32000, 1, start_seconds=0, end_seconds=0.3)
