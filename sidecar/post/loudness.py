@@ -171,18 +171,23 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float | None:
     return 20.0 * math.log10(peak) if peak > 0 else None
 
 
-def _limiter_gain(envelope: np.ndarray, ceiling: float, sample_rate: int) -> np.ndarray:
+def _limiter_gain(
+    envelope: np.ndarray, ceiling: float, sample_rate: int, loop: bool = False
+) -> np.ndarray:
     """A smooth gain curve that keeps `envelope x gain` under `ceiling` at every sample.
 
     The needed gain is spread by a minimum filter over ±10 ms, then smoothed by a moving
     average over the same ±10 ms. Every value averaged at sample n comes from a window that
     contains n, so the curve never exceeds the need: 10 ms of look-ahead attack, 10 ms release.
     Short on purpose: a longer release would take the body of every kick down with its peak.
+    With `loop`, the curve wraps around: the end leads into sample 0 as the loop plays, so a
+    peak on the downbeat is ducked on both sides of the seam (no gain step at the wrap).
     """
     need = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
     size = 2 * max(1, round(_SMOOTHING_SECONDS * sample_rate)) + 1
-    held = scipy.ndimage.minimum_filter1d(need, size, mode="nearest")
-    return np.asarray(scipy.ndimage.uniform_filter1d(held, size, mode="nearest"), dtype=np.float64)
+    mode = "wrap" if loop else "nearest"
+    held = scipy.ndimage.minimum_filter1d(need, size, mode=mode)
+    return np.asarray(scipy.ndimage.uniform_filter1d(held, size, mode=mode), dtype=np.float64)
 
 
 def normalize_loudness(
@@ -190,12 +195,14 @@ def normalize_loudness(
     sample_rate: int,
     target_lufs: float,
     ceiling_dbtp: float = -1.0,
+    loop: bool = False,
 ) -> tuple[np.ndarray, LoudnessResult]:
     """Bring `audio` to `target_lufs` with its true peak at or below `ceiling_dbtp`.
 
     A plain gain when it fits under the ceiling; otherwise a look-ahead true-peak limiter takes
     the peaks down (10 ms attack and release, at most 6 dB; past that the stem stays quieter
     than the target), and the gain is re-measured and corrected until within 0.05 LU.
+    `loop`: the audio is a loop (its end plays into its start); the limiter wraps around.
     """
     long_enough = audio.shape[1] > math.ceil(_BLOCK_SECONDS * sample_rate)
     power = None
@@ -223,13 +230,13 @@ def normalize_loudness(
     for _ in range(_MAX_ITERATIONS):
         gain_db = next_db
         gain = 10.0 ** (gain_db / 20.0)
-        curve = _limiter_gain(envelope * gain, ceiling, sample_rate)
+        curve = _limiter_gain(envelope * gain, ceiling, sample_rate, loop)
         reduction_db = -20.0 * math.log10(max(float(curve.min()), 1e-12))
         if reduction_db > MAX_LIMITING_DB:
             # Too much to limit: back the gain off so the limiter works at its maximum.
             gain_db -= reduction_db - MAX_LIMITING_DB
             gain = 10.0 ** (gain_db / 20.0)
-            curve = _limiter_gain(envelope * gain, ceiling, sample_rate)
+            curve = _limiter_gain(envelope * gain, ceiling, sample_rate, loop)
             reduction_db = -20.0 * math.log10(max(float(curve.min()), 1e-12))
         if power is not None:
             steered = _gated_loudness(power, gain * curve, sample_rate)

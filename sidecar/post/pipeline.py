@@ -321,7 +321,9 @@ def process(
         spec, reference, reference_sample_rate or sample_rate, reference_lufs
     )
     played = _DUAL_MONO_DB if work.shape[0] == 1 else 0.0
-    work, level = normalize_loudness(work, rate, target - played, spec.true_peak_dbtp)
+    work, level = normalize_loudness(
+        work, rate, target - played, spec.true_peak_dbtp, loop=spec.loop
+    )
     clock.lap("loudness")
     work = to_sample_format(work, spec.sample_format)
     clock.lap("format")

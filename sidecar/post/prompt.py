@@ -24,6 +24,7 @@ def past_the_end(field: str, end_seconds: float, clip_seconds: float) -> str:
         "select a range inside the clip"
     )
 
+
 __all__ = ["RANGE_OVERSHOOT_SECONDS", "SILENCE_DBFS", "past_the_end", "prepare_prompt"]
 
 #: A prompt whose peak stays below this is refused as silent.

@@ -17,7 +17,7 @@ class Material:
     first_downbeat_seconds: float
 
 
-def _kick(sample_rate: int, gain: float) -> np.ndarray:
+def kick(sample_rate: int, gain: float) -> np.ndarray:
     t = np.arange(int(0.35 * sample_rate)) / sample_rate
     freq = 50.0 + 110.0 * np.exp(-t / 0.03)
     phase = 2 * np.pi * np.cumsum(freq) / sample_rate
@@ -108,9 +108,9 @@ def drums(
     for i, when in enumerate(_beat_times(bpm, bars, beats_per_bar, pickup_beats)):
         pos = (i - pickup_beats) % beats_per_bar
         if pos == 0:
-            hits.append((when, _kick(sample_rate, 0.9)))
+            hits.append((when, kick(sample_rate, 0.9)))
         elif pos % 2 == 0:
-            hits.append((when, _kick(sample_rate, 0.6)))
+            hits.append((when, kick(sample_rate, 0.6)))
         else:
             hits.append((when, _snare(sample_rate, rng, 0.5)))
         hits.append((when, _hat(sample_rate, rng, 0.3)))

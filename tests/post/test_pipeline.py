@@ -14,7 +14,7 @@ from sidecar.errors import AudioError, RequestError
 from sidecar.post.grid import grid_num_samples
 from sidecar.post.pipeline import PostSpec, process, reference_loudness
 
-from .synth import Material, clicks, drums, noise, onset_times
+from .synth import Material, clicks, drums, kick, noise, onset_times
 
 MODEL_RATE = 32000
 OUT_RATE = 48000
@@ -155,6 +155,21 @@ def test_contract_numbers_for_the_record(capsys: pytest.CaptureFixture[str]) -> 
     assert worst["onset_ms"] < 5
     assert worst["seam_db"] < -40
     assert worst["lu"] < 0.5
+
+
+def test_the_limiter_wraps_around_a_loop_so_the_seam_does_not_click() -> None:
+    """A kick on the downbeat over a held bass, limited hard: the gain ducking the kick at
+    sample 0 must also lead into it at the loop's end, or the loop jumps in level there."""
+    t = np.arange(9 * MODEL_RATE) / MODEL_RATE
+    audio = 0.25 * np.sin(2 * np.pi * 55 * t)
+    hit = kick(MODEL_RATE, 0.9)
+    for beat in range(18):
+        at = beat * MODEL_RATE // 2
+        audio[at : at + hit.size] += hit[: audio.size - at]
+    spec = PostSpec(bpm=120.0, bars=4, loop=True, downbeat_at_start=True, loudness_lufs=-9.0)
+    stem, report = process(audio.astype(np.float32)[None], MODEL_RATE, spec)
+    assert report.limiter_reduction_db > 3.0
+    assert seam_excess_dbfs(stem, OUT_RATE, 4) < -40
 
 
 def test_a_long_stem_a_hair_off_tempo_is_stretched_not_left_to_drift() -> None:
