@@ -212,10 +212,18 @@ def normalize_loudness(
         input_lufs = integrated_loudness(audio, sample_rate)
     else:
         input_lufs = _gated_loudness(power, None, sample_rate)
-    if input_lufs is None:
-        peak = true_peak_dbtp(audio, sample_rate)
-        return audio, LoudnessResult(target_lufs, None, None, peak, 0.0, 0.0)
     ceiling = 10.0 ** ((ceiling_dbtp - _MARGIN_DB) / 20.0)
+    if input_lufs is None:
+        # No loudness to match (under one 400 ms block, silent, or more than 5 channels), but
+        # the ceiling still holds: a plain gain down if the true peak is over it.
+        peak = float(_true_peak_envelope(audio, sample_rate).max()) if audio.size else 0.0
+        if peak <= 10.0 ** (ceiling_dbtp / 20.0):
+            tp = 20.0 * math.log10(peak) if peak > 0 else None
+            return audio, LoudnessResult(target_lufs, None, None, tp, 0.0, 0.0)
+        gain_db = 20.0 * math.log10(ceiling / peak)
+        out = (audio * np.float32(ceiling / peak)).astype(np.float32)
+        tp = 20.0 * math.log10(ceiling)
+        return out, LoudnessResult(target_lufs, None, None, tp, gain_db, 0.0)
     envelope = _true_peak_envelope(audio, sample_rate)
     peak = float(envelope.max())
     gain_db = target_lufs - input_lufs

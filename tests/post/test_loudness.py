@@ -55,6 +55,24 @@ def test_limiter_keeps_true_peak_under_the_ceiling_at_the_target() -> None:
     assert 20 * math.log10(float(np.abs(up).max())) <= -1.0 + 0.05
 
 
+@pytest.mark.parametrize(("channels", "seconds"), [(2, 0.3), (8, 2.0)])
+def test_the_ceiling_holds_where_no_loudness_can_be_measured(channels: int, seconds: float) -> None:
+    """Under one 400 ms block (1 bar + 1 beat at 200 BPM) or past 5 channels there is no
+    BS.1770 loudness to match, but a hot signal is still brought under -1 dBTP."""
+    rate = 48000
+    t = np.arange(int(seconds * rate)) / rate
+    hot = np.tile(np.sin(2 * np.pi * 997 * t) * 1.4, (channels, 1)).astype(np.float32)
+    out, result = normalize_loudness(hot, rate, -14.0)
+    assert result.loudness_lufs is None
+    peak = true_peak_dbtp(out, rate)
+    assert peak is not None and peak <= -1.0
+    assert result.true_peak_dbtp == pytest.approx(peak, abs=0.05)
+    assert result.gain_db < -3.9
+    quiet = 0.1 * hot
+    same, result = normalize_loudness(quiet, rate, -14.0)
+    assert same is quiet and result.gain_db == 0.0
+
+
 def test_silence_passes_through() -> None:
     silent = np.zeros((2, 48000), np.float32)
     out, result = normalize_loudness(silent, 48000, -14.0)
