@@ -172,6 +172,16 @@ def test_the_limiter_wraps_around_a_loop_so_the_seam_does_not_click() -> None:
     assert seam_excess_dbfs(stem, OUT_RATE, 4) < -40
 
 
+def test_a_dc_offset_is_removed_and_does_not_cost_loudness() -> None:
+    material = drums(120, 5, MODEL_RATE, 1).audio
+    spec = PostSpec(bpm=120.0, bars=4, loudness_lufs=-14.0)
+    clean, clean_report = process(0.5 * material, MODEL_RATE, spec)
+    offset, report = process(0.5 * material + 0.1, MODEL_RATE, spec)
+    assert abs(float(offset.mean())) < 1e-3
+    assert report.loudness_lufs == pytest.approx(clean_report.loudness_lufs, abs=0.05)
+    assert np.max(np.abs(offset - clean)) < 1e-3
+
+
 def test_a_long_stem_a_hair_off_tempo_is_stretched_not_left_to_drift() -> None:
     """64 bars 0.028 % fast: 36 ms early by the end if left alone (a long `conform`)."""
     material = clicks(120.0 * 1.00028, bars=65, sample_rate=MODEL_RATE, channels=1)
