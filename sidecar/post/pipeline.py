@@ -234,9 +234,9 @@ def process(
 ) -> tuple[np.ndarray, StemReport]:
     """Turn generated float32 `(channels, samples)` audio into the stem `spec` asks for.
 
-    Steps: channels (downmix first, DC offset removed) -> tempo estimate -> decision -> stretch -> resample ->
-    grid (downbeat on sample 0, exact length, loop seam) -> channels (upmix) -> loudness and
-    true-peak ceiling -> sample format -> tempo measured again on the result.
+    Steps: channels (downmix first, DC offset removed) -> tempo estimate -> decision ->
+    stretch -> resample -> grid (downbeat on sample 0, exact length, loop seam) -> channels
+    (upmix) -> loudness and true-peak ceiling -> sample format -> tempo measured again.
     `reference` is the prompt clip (any rate: `reference_sample_rate`, default `sample_rate`);
     its loudness is matched unless `spec.loudness_lufs` is set; `reference_lufs` is that
     loudness when it was measured already (`reference_loudness`, once for a batch of takes).
