@@ -115,6 +115,7 @@ def cut_to_grid(
     loop: bool = False,
     crossfade_samples: int = 480,
     sample_rate: int = 48000,
+    overhang_fits: bool = True,
 ) -> tuple[np.ndarray, GridCut]:
     """Cut `num_samples` from `start_sample` (the first downbeat) so it lands on sample 0.
 
@@ -128,6 +129,8 @@ def cut_to_grid(
       - "preroll_crossfade": without overhang, the audio just before the first downbeat (what
         led into sample 0) is crossfaded into the loop's end;
       - "fade": with neither, a short fade-out at the end and a 1 ms fade-in at the start.
+    `overhang_fits=False` (a clear pulse at another tempo: what lies past the last bar line is
+    no downbeat) leaves the overhang out, so the downbeat at sample 0 keeps its attack.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1; got {num_samples}")
@@ -146,11 +149,13 @@ def cut_to_grid(
     if loop and fade > 0:
         end = start_sample + num_samples
         fade_in = _raised_cosine(fade)
-        if padded <= 0 and end + fade <= total:
+        has_overhang = padded <= 0 and end + fade <= total
+        has_preroll = padded <= 0 and start_sample >= fade
+        if has_overhang and overhang_fits:
             overhang = audio[:, end : end + fade]
             body[:, :fade] = body[:, :fade] * fade_in + overhang * fade_in[::-1]
             seam = "overhang_crossfade"
-        elif padded <= 0 and start_sample >= fade:
+        elif has_preroll:
             preroll = audio[:, start_sample - fade : start_sample]
             tail = body[:, num_samples - fade :]
             body[:, num_samples - fade :] = tail * fade_in[::-1] + preroll * fade_in

@@ -311,6 +311,7 @@ def process(
             loop=spec.loop,
             crossfade_samples=round(spec.crossfade_seconds * rate),
             sample_rate=rate,
+            overhang_fits=decision != "unstretched_far_off",
         )
         padded, seam = cut.padded_samples, cut.loop_seam
         start_seconds = start / rate * ratio + offset_seconds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pyloudnorm
@@ -234,6 +235,21 @@ def test_hard_cut_loop_clicks_and_crossfade_fixes_it() -> None:
     assert seam_excess_dbfs(hard, OUT_RATE, 2) > -30.0
     assert seam_excess_dbfs(looped, OUT_RATE, 2) < -40.0
     assert report.loop_seam == "overhang_crossfade"
+
+
+def test_a_loop_at_another_tempo_keeps_its_downbeat_attack() -> None:
+    """120 BPM drums in a 150 BPM session are left unstretched: the audio past the last bar
+    line is then mid-beat, and crossfading it over sample 0 would fade the kick in."""
+    material = drums(120, 6, MODEL_RATE, 1).audio
+    spec = PostSpec(bpm=150.0, bars=2, downbeat_at_start=True, loudness_lufs=-20.0)
+    one_shot, _ = process(material, MODEL_RATE, spec)
+    looped, report = process(material, MODEL_RATE, replace(spec, loop=True))
+    assert report.decision == "unstretched_far_off"
+    assert report.loop_seam != "overhang_crossfade"
+    attack = OUT_RATE // 500  # 2 ms
+    assert np.max(np.abs(looped[:, :attack])) == pytest.approx(
+        np.max(np.abs(one_shot[:, :attack])), rel=0.05
+    )
 
 
 def test_noise_from_a_random_model_is_delivered_exactly_with_low_confidence() -> None:
