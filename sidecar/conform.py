@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import cast
 
 from sidecar.audiofile import SampleFormat, read_audio, write_audio_atomic, write_bytes_atomic
-from sidecar.errors import SidecarError
+from sidecar.errors import RequestError, SidecarError
 from sidecar.post.fmt import SAMPLE_FORMATS
 from sidecar.post.pipeline import PostSpec, StemReport, build_tempo_map, process
 
@@ -20,22 +20,33 @@ __all__ = ["conform_file", "output_paths", "register"]
 
 logger = logging.getLogger(__name__)
 
+_STEM_SUFFIXES = (".wav", ".aif", ".aiff", ".flac")
+_LOSSY_SUFFIXES = (".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac")
+
 
 def output_paths(input_path: Path, output: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
     """The stem, its `.json` report and its `.mid` tempo map for `-o OUT`.
 
     OUT naming an existing directory (or ending in a separator) gets `<input stem>.conformed.wav`
-    inside it; otherwise OUT is the stem's path (`.wav` added when it has no suffix). The report
-    and tempo map sit beside the stem with the same name.
+    inside it; otherwise OUT is the stem's path, with `.wav` added unless it already ends in a
+    lossless audio suffix (.wav, .aif, .aiff, .flac); a lossy one (.mp3, .ogg, ...) is refused
+    before any work. The report and tempo map sit beside the stem with the same name.
     """
     text = os.fspath(output)
     path = Path(text)
+    suffix = path.suffix.lower()
     if path.is_dir() or text.endswith(("/", os.sep)):
         stem_path = path / f"{input_path.stem}.conformed.wav"
-    elif path.suffix == "":
-        stem_path = path.with_suffix(".wav")
-    else:
+    elif suffix in _LOSSY_SUFFIXES:
+        raise RequestError(
+            f"output: '{path.name}' would be {suffix[1:].upper()}, which is lossy and not "
+            "sample-exact (encoder delay and padding move the grid); use .wav, .aiff or .flac",
+            "output",
+        )
+    elif suffix in _STEM_SUFFIXES:
         stem_path = path
+    else:  # no suffix, or a dot inside the name ("loop-127.5", "take.v2")
+        stem_path = path.with_name(path.name + ".wav")
     return stem_path, stem_path.with_suffix(".json"), stem_path.with_suffix(".mid")
 
 
@@ -47,8 +58,8 @@ def conform_file(
     With no `spec.loudness_lufs` the input itself is the loudness reference: the stem keeps
     the file's loudness. Raises `SidecarError` subclasses (AudioError, DeliveryError, ...).
     """
-    audio, sample_rate = read_audio(input_path)
     stem_path, report_path, midi_path = output_paths(input_path, output)
+    audio, sample_rate = read_audio(input_path)
     reference = audio if spec.loudness_lufs is None else None
     stem, report = process(audio, sample_rate, spec, reference, sample_rate)
     # PostSpec has checked the name against SampleFormat's values.

@@ -68,3 +68,27 @@ def test_conform_reports_errors_with_exit_code_2(tmp_path: Path, capsys) -> None
 def test_output_paths() -> None:
     wav, report, midi = conform.output_paths(Path("a/b.flac"), "out/take")
     assert (str(wav), str(report), str(midi)) == ("out/take.wav", "out/take.json", "out/take.mid")
+
+
+@pytest.mark.parametrize(
+    ("output", "stem"),
+    [
+        ("out/loop-127.5", "out/loop-127.5.wav"),  # a tempo in the name is not a suffix
+        ("out/take.v2", "out/take.v2.wav"),
+        ("out/take.AIFF", "out/take.AIFF"),
+        ("out/take.flac", "out/take.flac"),
+    ],
+)
+def test_output_names_with_dots_get_a_wav_suffix(output: str, stem: str) -> None:
+    wav, report, _ = conform.output_paths(Path("in.wav"), output)
+    assert str(wav) == stem
+    assert report == wav.with_suffix(".json")
+
+
+def test_a_lossy_output_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    args = _parser().parse_args(
+        ["conform", str(tmp_path / "nope.wav"), "--bpm", "120", "-o", str(tmp_path / "x.mp3")]
+    )
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert "output: 'x.mp3' would be MP3, which is lossy" in err  # not "does not exist"
