@@ -22,7 +22,7 @@ from sidecar.models import ModelManager
 from sidecar.osc.addresses import DEFAULT_HOST, DEFAULT_PORT
 from sidecar.osc.receiver import OscReceiver, ServerState
 from sidecar.osc.replier import OscReplier
-from sidecar.osc.schema import Cancelled, GenerateRequest
+from sidecar.osc.schema import Cancelled, ErrorReply, GenerateRequest
 from sidecar.paths import PathPolicy, default_roots
 from sidecar.presets import PresetLibrary, default_presets_dir
 from sidecar.worker import JobRunner, Worker
@@ -151,6 +151,13 @@ class Server:
                 await loop.run_in_executor(None, self._load)
             except ModelLoadError as e:
                 log.error("%s", e.message)
+                # Requests accepted while the model was loading get their one terminal answer.
+                for job in self.queue.drain():
+                    if job.finish(JobState.FAILED):
+                        self._reply().reply(
+                            job.reply_to, ErrorReply(job.request_id, e.code, e.message)
+                        )
+                await asyncio.sleep(0.05)  # let the replies leave the socket
                 transport.close()
                 return 1
             if self._stop.is_set():

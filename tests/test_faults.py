@@ -243,6 +243,11 @@ def test_token_is_required_on_every_request(tmp_path: Path) -> None:
         assert client.receive(5) == (A.ERROR, ("bad-token", "unauthorized", refusal))
         client.send(A.PING)
         assert client.receive(5) == (A.ERROR, ("", "unauthorized", refusal))
+        # A wrong token on a message without a request id: nothing else is taken for one.
+        client.send(A.PING, "token", "guess")
+        assert client.receive(5) == (A.ERROR, ("", "unauthorized", refusal))
+        client.send(A.HISTORY, "/some/clip.wav", "token", "guess")
+        assert client.receive(5) == (A.ERROR, ("", "unauthorized", refusal))
         client.token = token
         client.send(A.GENERATE, "good", "seconds", 0.2)
         assert client.until_terminal("good", 60)[-1][0] == A.DONE

@@ -172,3 +172,36 @@ def test_a_melody_model_serves_with_warm_up_and_takes_a_clip_as_its_melody(
         assert Path(stem[2]).is_file()
         client.send(A.GENERATE, "m2", "seconds", 0.5)
         assert client.until_terminal("m2", 120)[-1] == (A.DONE, ("m2", 1))
+
+
+def test_requests_accepted_while_the_first_model_loads_are_answered_if_it_fails(
+    tmp_path: Path,
+) -> None:
+    """The server takes requests while it loads; when that load fails they each get their
+    one terminal reply (model_error) over UDP before the server exits 1."""
+    import asyncio
+    import socket
+
+    from sidecar.jobs import Job
+    from sidecar.osc.schema import GenerateRequest
+    from sidecar.server import Server, ServerConfig
+    from tests.support.server import free_udp_port
+
+    missing = str(tmp_path / "no-such-model")
+    config = ServerConfig(
+        model=missing, output_dir=tmp_path / "out", port=free_udp_port(), warm_up=False
+    )
+    server = Server(config)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daw:
+        daw.bind(("127.0.0.1", 0))
+        daw.settimeout(10)
+        # What the receiver queues for a request that arrives during the load.
+        early = Job(GenerateRequest("early", prompt="x"), daw.getsockname())
+        server.queue.submit(early)
+        assert asyncio.run(server.run()) == 1
+        from pythonosc.osc_message import OscMessage
+
+        reply = OscMessage(daw.recv(65536))
+    assert reply.address == A.ERROR
+    assert reply.params[:2] == ["early", "model_error"]
+    assert f"cannot load model '{missing}'" in reply.params[2]

@@ -101,7 +101,10 @@ REPLIES: dict[str, tuple[str, str]] = {
         "request_id state queue_position progress | '' server_state queue_length running_id",
         "answer to /sidecar/status",
     ),
-    PONG: ("version model device state", "answer to /sidecar/ping; state is loading or ready"),
+    PONG: (
+        "version model device state",
+        "answer to /sidecar/ping; state is loading, ready or stopping (shutting down)",
+    ),
     PRESETS_REPLY: ("count [name description]...", "answer to /sidecar/presets"),
     HISTORY_TAKE: (
         "clip take_id request_id seed created tempo_bpm key path",
@@ -118,3 +121,10 @@ REPLIES: dict[str, tuple[str, str]] = {
 
 #: Exactly one of these ends every accepted request.
 TERMINAL_REPLIES = frozenset({DONE, ERROR, CANCELLED})
+
+#: Requests whose first argument is a request id (echoed in a refusal; others get '').
+WITH_REQUEST_ID = frozenset(
+    address
+    for address, (args, _) in REQUESTS.items()
+    if args.startswith(("request_id", "[request_id"))
+)

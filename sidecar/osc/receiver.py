@@ -169,6 +169,10 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
 
     def dispatch(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         handler = self.handlers.get(address)
+        if len(args) >= 2 and args[-2] == "token":  # for a refusal's request id and port
+            own = args[:-2]
+        else:
+            own = args
         try:
             args = self._authorize(args)
             if handler is None:
@@ -178,15 +182,15 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
                 )
             handler(args, sender)
         except SidecarError as e:
-            rid = _request_id_of(args)
-            port = _reply_port_of(args) if address in (A.GENERATE, A.CONTINUE) else None
+            rid = _request_id_of(own) if address in A.WITH_REQUEST_ID else ""
+            port = _reply_port_of(own) if address in (A.GENERATE, A.CONTINUE) else None
             self.rejections.warning(
                 "rejected %s from %s:%d: %s", address[:200], *sender, e.message[:500]
             )
             self.replier.reply((sender[0], port or sender[1]), ErrorReply(rid, e.code, e.message))
         except Exception as e:
             log.exception("handler for %s failed", address[:200])
-            rid = _request_id_of(args)
+            rid = _request_id_of(own) if address in A.WITH_REQUEST_ID else ""
             self.replier.reply(sender, ErrorReply(rid, "internal", f"{type(e).__name__}: {e}"))
 
     # ------------------------------------------------------------------ handlers
