@@ -287,7 +287,9 @@ class SidecarController:
         changed = state != self.sidecar_state
         self.sidecar_state = state
         if changed:
-            detail = {"ready": "ready", "stopping": "shutting down"}.get(state, "loading the model…")
+            detail = {"ready": "ready", "stopping": "shutting down"}.get(
+                state, "loading the model…"
+            )
             self._say(f"sidecar {version} {detail} ({model} on {device})")
 
     def _on_stem(self, job: Job, arguments: tuple[Any, ...]) -> None:
