@@ -8,12 +8,46 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import IO
+
+from sidecar.errors import DeliveryError
 
 __all__ = ["Journal"]
 
 log = logging.getLogger(__name__)
 
 _NAME = ".sidecar-journal.jsonl"
+_LOCK_NAME = ".sidecar.lock"
+
+
+def _claim(output_dir: Path) -> IO[str] | None:
+    """Hold `output_dir` for this process (an advisory lock the OS drops when it exits).
+
+    A second server on the same folder would delete the first one's files in progress (its
+    start-up cleans `.partial` files) and restart its journal, so it is refused instead.
+    Platforms without `fcntl` (Windows) go unguarded.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    output_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(output_dir / _LOCK_NAME, "a+")  # held open for the process
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise DeliveryError(
+            f"output_dir: '{output_dir}' is in use by another sidecar ({holder}); give each "
+            "server its own --output-dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 class Journal:
@@ -22,7 +56,14 @@ class Journal:
     def __init__(self, output_dir: Path) -> None:
         self.path = output_dir / _NAME
         self._lock = threading.Lock()
+        self._owner = _claim(output_dir)
         self.interrupted: dict[str, str] = self._recover()
+
+    def close(self) -> None:
+        """Give the output folder up (another server may use it from now on)."""
+        if self._owner is not None:
+            self._owner.close()
+            self._owner = None
 
     def _recover(self) -> dict[str, str]:
         """Read the last run's journal, clean its partial files, start a fresh journal."""

@@ -159,6 +159,7 @@ class Server:
                         )
                 await asyncio.sleep(0.05)  # let the replies leave the socket
                 transport.close()
+                self.journal.close()
                 return 1
             if self._stop.is_set():
                 await self.shutdown()
@@ -264,6 +265,8 @@ class Server:
             self._transport.close()
         if self.history is not None and idle:
             self.history.close()
+        if self.journal is not None and idle:
+            self.journal.close()
 
 
 def _load_presets(directory: Path | None) -> PresetLibrary:

@@ -281,3 +281,20 @@ def test_output_folder_deleted_while_serving_does_not_stop_the_server(tmp_path: 
         reply = client.receive(5)
         assert reply is not None and reply[0] == A.STATUS_REPLY and "ready" in reply[1]
         assert server.process.poll() is None
+
+
+def test_a_second_server_on_the_same_output_folder_is_refused(tmp_path: Path) -> None:
+    """Its start-up would delete the first one's files in progress and restart its journal."""
+    with running_sidecar(tmp_path, "--no-warm-up") as first:
+        result = subprocess.run(
+            serve_command(free_udp_port(), first.output_dir, "--no-warm-up"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 1
+        assert f"output_dir: '{first.output_dir}' is in use by another sidecar" in result.stderr
+        assert f"pid {first.process.pid}" in result.stderr
+        with SidecarClient(first.host, first.port) as client:  # the first one serves on
+            client.send(A.GENERATE, "still", "seconds", 0.3)
+            assert client.until_terminal("still", 60)[-1] == (A.DONE, ("still", 1))
