@@ -56,7 +56,13 @@ class Switcher:
             return None
         audio = None if entry is None else entry.audio
         command = SwitchCommand(next(self._tokens), frame, audio)
+        replaced = self.scheduled
         self.engine.player.schedule(command)
+        if replaced is not None and replaced.kind == "new" and replaced.entry is not None:
+            # A new loop still waiting for its bar (a newer one, or a stop, takes its place):
+            # it is kept in history, unplayed, so undo can still reach it.
+            self.history.push(replaced.entry)
+            logger.info("loop %d kept in history, not played", replaced.entry.loop_id)
         self.scheduled = ScheduledSwitch(command, kind, bar, entry)
         return bar
 

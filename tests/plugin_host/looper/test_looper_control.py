@@ -169,3 +169,32 @@ def test_sidecar_timeout_restarts_on_every_reply(tmp_path):
     rig.run(0.05)
     assert rig.looper.status().queue == "idle"
     assert rig.looper.status().message == "no answer from the sidecar in 1 s"
+
+
+@pytest.mark.parametrize("then", ["newer loop", "stop"])
+def test_a_loop_waiting_for_its_bar_is_kept_when_replaced(tmp_path, then):
+    """A newer loop, or a stop, takes the waiting loop's place: it stays in history, unplayed."""
+    rig = Rig(tmp_path, FixedClock(120.0), loop__quantize="bar")
+    rig.run(2.2)
+    rig.trigger(Action.CAPTURE, bars=1)
+    rig.run(0.1)
+    rig.client.deliver(rig.client.requests[-1], [0.1])
+    rig.run(2.0)
+    assert [e.loop_id for e in rig.looper.history.entries] == [1]
+    rig.trigger(Action.CAPTURE, bars=1)
+    rig.run(0.05)
+    rig.client.deliver(rig.client.requests[-1], [0.7])
+    rig.looper.step()  # loop 2 waits for its bar
+    if then == "stop":
+        rig.trigger(Action.STOP)
+        rig.run(2.0)
+        assert [e.loop_id for e in rig.looper.history.entries] == [1, 2]
+        assert rig.engine.player.current is None or rig.engine.player.current.audio is None
+    else:
+        rig.trigger(Action.CAPTURE, bars=1)  # a third take, ready before loop 2's bar
+        rig.run(0.05)
+        rig.client.deliver(rig.client.requests[-1], [0.9])
+        rig.looper.step()
+        rig.run(2.0)
+        assert [e.loop_id for e in rig.looper.history.entries] == [1, 2, 3]
+        assert rig.engine.player.current.audio[0, 0] == pytest.approx(0.9)
