@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 
@@ -28,17 +27,6 @@ def run_ticks(surface: SidecarSurface, done, max_ticks: int = MAX_TICKS) -> int:
 
 def no_jobs(surface: SidecarSurface) -> bool:
     return surface.controller is not None and not surface.controller.jobs
-
-
-def _server_importable() -> str | None:
-    try:
-        importlib.import_module("sidecar.server")
-    except ImportError as error:
-        return f"the sidecar server does not import yet: {error}"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_server_importable() is not None, reason=str(_server_importable()))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Iterator
@@ -146,19 +145,6 @@ def test_every_message_the_script_sends_ends_with_the_token(
 # ---- against a real sidecar that takes requests only with the token ---------------------------
 
 
-def _server_importable() -> str | None:
-    try:
-        importlib.import_module("sidecar.server")
-    except ImportError as error:
-        return f"the sidecar server does not import yet: {error}"
-    return None
-
-
-needs_server = pytest.mark.skipif(
-    _server_importable() is not None, reason=str(_server_importable())
-)
-
-
 @pytest.fixture(scope="module")
 def sidecar_with_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SidecarProcess]:
     with running_sidecar(tmp_path_factory.mktemp("sidecar-token"), token=TOKEN) as server:
@@ -174,7 +160,6 @@ def run_ticks(surface: SidecarSurface, done: Any, max_ticks: int = 900) -> None:
     raise AssertionError(f"not done within {max_ticks} ticks")
 
 
-@needs_server
 def test_a_sidecar_started_with_a_token_accepts_the_scripts_request(
     sidecar_with_token: SidecarProcess,
     make_surface: SurfaceFactory,
@@ -193,7 +178,6 @@ def test_a_sidecar_started_with_a_token_accepts_the_scripts_request(
     assert song.tracks[0].clip_slots[1].has_clip
 
 
-@needs_server
 def test_without_the_token_the_sidecar_refusal_is_shown(
     sidecar_with_token: SidecarProcess,
     make_surface: SurfaceFactory,

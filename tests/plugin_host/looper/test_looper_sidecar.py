@@ -20,8 +20,7 @@ from plugin_host.looper.config import load_config
 from plugin_host.looper.triggers import Action
 from tests.plugin_host.looper.jack import jack_available, jack_connect, jack_dummy, jack_ports
 from tests.plugin_host.looper.test_looper_jack import wait_for
-
-server = pytest.importorskip("tests.support.server")
+from tests.support import server
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 import wave
@@ -26,17 +25,6 @@ LOOP_SECONDS = 4.0  # the 2-bar loop at 120 bpm
 ITEM_POSITION_SECONDS = 8.0
 #: Defer ticks (~30 ms each, plus the tick's own work) that bound every wait below.
 MAX_TICKS = 6000
-
-
-def _server_importable() -> str | None:
-    try:
-        importlib.import_module("sidecar.server")
-    except ImportError as error:
-        return f"the sidecar server does not import yet: {error}"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_server_importable() is not None, reason=str(_server_importable()))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -74,19 +73,6 @@ def test_the_token_is_never_printed(
 # ---- against a real sidecar that takes requests only with the token ---------------------------
 
 
-def _server_importable() -> str | None:
-    try:
-        importlib.import_module("sidecar.server")
-    except ImportError as error:
-        return f"the sidecar server does not import yet: {error}"
-    return None
-
-
-needs_server = pytest.mark.skipif(
-    _server_importable() is not None, reason=str(_server_importable())
-)
-
-
 @pytest.fixture(scope="module")
 def sidecar_with_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SidecarProcess]:
     with running_sidecar(tmp_path_factory.mktemp("sidecar-token"), token=TOKEN) as server:
@@ -102,7 +88,6 @@ def loop_rig(make_rig: Callable[[FakeReaper], Rig], tmp_path: Path) -> Rig:
     return make_rig(reaper)
 
 
-@needs_server
 def test_a_sidecar_started_with_a_token_accepts_the_actions_request(
     sidecar_with_token: SidecarProcess, loop_rig: Rig
 ) -> None:
@@ -116,7 +101,6 @@ def test_a_sidecar_started_with_a_token_accepts_the_actions_request(
     assert [round(i.position_seconds, 3) for i in loop_rig.reaper.items_on(TRACK)] == [8.0, 12.0]
 
 
-@needs_server
 def test_without_the_token_the_sidecar_refusal_is_shown(
     sidecar_with_token: SidecarProcess, loop_rig: Rig
 ) -> None:
