@@ -134,7 +134,7 @@ class JobRunner:
             else:
                 decoded = self._decode(job)
         except Exception as e:
-            self._answer_failure(job, e)
+            self.answer_failure(job, e)
             self._end(job)
             return None
         if decoded is None:
@@ -150,7 +150,7 @@ class JobRunner:
             n_files = self._deliver(decoded)
         except Exception as e:
             decoded.takes.abandon()
-            self._answer_failure(job, e)
+            self.answer_failure(job, e)
         else:
             if job.finish(JobState.DONE):
                 self.reporter.done(job, n_files)
@@ -170,13 +170,7 @@ class JobRunner:
         if self.journal is not None:
             self.journal.end(job.request_id, job.state.value)
 
-    def answer_unexpected(self, job: Job, error: Exception) -> None:
-        """The last resort for an error that escaped a stage: answered once, logged."""
-        log.error("request %s: unexpected error in the worker", job.request_id, exc_info=error)
-        if job.finish(JobState.FAILED):
-            self.reporter.error(job, "internal", f"{type(error).__name__}: {error}")
-
-    def _answer_failure(self, job: Job, error: Exception) -> None:
+    def answer_failure(self, job: Job, error: Exception) -> None:
         """The one terminal answer for a job that raised (unless it was answered already)."""
         if isinstance(error, CancelledError):
             if job.finish(JobState.CANCELLED):
@@ -375,7 +369,7 @@ class Worker(threading.Thread):
                 try:
                     decoded = self.runner.decode(job)
                 except Exception as e:  # a bug outside the job's own handling: keep serving
-                    self.runner.answer_unexpected(job, e)
+                    self.runner.answer_failure(job, e)
                 finally:
                     if decoded is None:
                         self.queue.task_done(job)
@@ -406,6 +400,6 @@ class Worker(threading.Thread):
         try:
             self.runner.finish(decoded)
         except Exception as e:  # as in `run`: the finisher never dies silently
-            self.runner.answer_unexpected(decoded.job, e)
+            self.runner.answer_failure(decoded.job, e)
         finally:
             self.queue.task_done(decoded.job)
