@@ -16,8 +16,7 @@ from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
 from sidecar.post.fmt import to_sample_format
 from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
-from sidecar.post.loudness import normalize_loudness
-from sidecar.post.pipeline import PostSpec, process
+from sidecar.post.pipeline import PostSpec, level_stem, process
 from sidecar.presets import Preset
 
 __all__ = [
@@ -235,13 +234,13 @@ def finish_take(
     ):
         offset = semitone_offset(estimate.label, target)
         if 0 < abs(offset) <= MAX_KEY_FIX_SEMITONES:
-            audio = _releveled(fix_key(audio, req.sample_rate, offset), req.sample_rate, report)
+            audio = _releveled(fix_key(audio, req.sample_rate, offset), req, report)
             shift = offset
     report["key_shift_semitones"] = shift
     return MadeTake(audio=audio, report=report, variation=variation, part=part, windows=windows)
 
 
-def _releveled(audio: np.ndarray, sample_rate: int, report: dict[str, Any]) -> np.ndarray:
+def _releveled(audio: np.ndarray, req: GenerateRequest, report: dict[str, Any]) -> np.ndarray:
     """A pitch-shifted stem brought back to its loudness target under the ceiling.
 
     Transposing moves energy across the K-weighting curve and changes the waveform's peaks
@@ -251,7 +250,7 @@ def _releveled(audio: np.ndarray, sample_rate: int, report: dict[str, Any]) -> n
     target = report.get("loudness_target_lufs")
     if not isinstance(target, int | float):
         return audio
-    leveled, level = normalize_loudness(audio, sample_rate, float(target), TRUE_PEAK_DBTP)
+    leveled, level = level_stem(audio, req.sample_rate, float(target), TRUE_PEAK_DBTP, req.loop)
     report["loudness_lufs"] = level.loudness_lufs
     report["true_peak_dbtp"] = level.true_peak_dbtp
     report["gain_db"] = float(report.get("gain_db") or 0.0) + level.gain_db

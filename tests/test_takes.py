@@ -33,15 +33,17 @@ def test_a_take_a_semitone_off_the_session_key_is_fixed_when_asked(
     assert estimate_key(take.audio, SAMPLE_RATE).label == ("C major" if fix else "Db major")
 
 
-def test_a_fixed_key_keeps_the_stems_loudness_and_ceiling() -> None:
-    """Transposing moves the peaks: the stem is levelled again to its target, under -1 dBTP."""
-    c_sharp = np.repeat(synth_progression(1, CADENCE_MAJOR), 2, axis=0)
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_fixed_key_keeps_the_stems_loudness_and_ceiling(channels: int) -> None:
+    """Transposing moves the peaks: the stem is levelled again to its target, under -1 dBTP
+    (a mono stem as it plays, on both speakers)."""
+    c_sharp = np.repeat(synth_progression(1, CADENCE_MAJOR), channels, axis=0)
     spec = PostSpec(sample_rate=SAMPLE_RATE, loudness_lufs=-9.0, sample_format="pcm24")
     delivered, post_report = process(c_sharp, SAMPLE_RATE, spec)
     request = GenerateRequest(request_id="k", key="C major", fix_key=True, sample_rate=SAMPLE_RATE)
     take = finish_take(request, delivered, [post_report.to_dict()], 0, None, None)
     assert take.report["key_shift_semitones"] == -1
-    loudness = integrated_loudness(take.audio, SAMPLE_RATE)
+    loudness = integrated_loudness(np.repeat(take.audio, 3 - channels, axis=0), SAMPLE_RATE)
     peak = true_peak_dbtp(take.audio, SAMPLE_RATE)
     assert loudness is not None and peak is not None
     assert abs(loudness - -9.0) <= 0.1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -14,7 +14,12 @@ from sidecar.errors import RequestError
 from sidecar.post.channels import as_audio, to_channels
 from sidecar.post.fmt import SAMPLE_FORMATS, to_sample_format
 from sidecar.post.grid import cut_to_grid, grid_num_samples, refine_attack, whole_bars
-from sidecar.post.loudness import DEFAULT_LOUDNESS_LUFS, integrated_loudness, normalize_loudness
+from sidecar.post.loudness import (
+    DEFAULT_LOUDNESS_LUFS,
+    LoudnessResult,
+    integrated_loudness,
+    normalize_loudness,
+)
 from sidecar.post.resample import resample
 from sidecar.post.stretch import StretchEngine, needs_stretch, time_stretch
 from sidecar.post.tempo import TempoEstimate, estimate_tempo
@@ -25,6 +30,7 @@ __all__ = [
     "PostSpec",
     "StemReport",
     "build_tempo_map",
+    "level_stem",
     "process",
     "reference_loudness",
 ]
@@ -322,10 +328,7 @@ def process(
     target, loudness_source = _loudness_target(
         spec, reference, reference_sample_rate or sample_rate, reference_lufs
     )
-    played = _DUAL_MONO_DB if work.shape[0] == 1 else 0.0
-    work, level = normalize_loudness(
-        work, rate, target - played, spec.true_peak_dbtp, loop=spec.loop
-    )
+    work, level = level_stem(work, rate, target, spec.true_peak_dbtp, loop=spec.loop)
     clock.lap("loudness")
     work = to_sample_format(work, spec.sample_format)
     clock.lap("format")
@@ -342,7 +345,7 @@ def process(
         stretch_ratio=ratio,
         bars=bars,
         delivered_bpm=delivered.bpm,
-        loudness_lufs=None if level.loudness_lufs is None else level.loudness_lufs + played,
+        loudness_lufs=level.loudness_lufs,
         true_peak_dbtp=level.true_peak_dbtp,
         decision=decision,
         target_bpm=spec.bpm,
@@ -365,6 +368,22 @@ def process(
         step_seconds=tuple(clock.steps),
     )
     return work, report
+
+
+def level_stem(
+    audio: np.ndarray,
+    sample_rate: int,
+    target_lufs: float,
+    ceiling_dbtp: float,
+    loop: bool = False,
+) -> tuple[np.ndarray, LoudnessResult]:
+    """`normalize_loudness` for a stem as a DAW plays it: a mono stem is heard on both
+    speakers, so it is levelled (and its loudness reported) as dual mono."""
+    played = _DUAL_MONO_DB if audio.shape[0] == 1 else 0.0
+    out, level = normalize_loudness(audio, sample_rate, target_lufs - played, ceiling_dbtp, loop)
+    if level.loudness_lufs is None or played == 0.0:
+        return out, level
+    return out, replace(level, loudness_lufs=level.loudness_lufs + played)
 
 
 def _without_dc(audio: np.ndarray) -> np.ndarray:
