@@ -11,6 +11,8 @@ from sidecar.post.channels import as_audio, to_channels
 from sidecar.post.resample import resample
 from sidecar.post.stretch import time_stretch
 
+__all__ = ["RANGE_OVERSHOOT_SECONDS", "SILENCE_DBFS", "past_the_end", "prepare_prompt"]
+
 #: How far a range may run past the clip's end and be taken as rounding (a DAW's marker in
 #: beats, turned into seconds): the rest is silence nobody asked for. Beyond it the range is
 #: refused: the prompt would stop short of the bar line the continuation is cut from.
@@ -24,8 +26,6 @@ def past_the_end(field: str, end_seconds: float, clip_seconds: float) -> str:
         "select a range inside the clip"
     )
 
-
-__all__ = ["RANGE_OVERSHOOT_SECONDS", "SILENCE_DBFS", "past_the_end", "prepare_prompt"]
 
 #: A prompt whose peak stays below this is refused as silent.
 SILENCE_DBFS = -60.0
