@@ -115,3 +115,29 @@ def test_each_takes_key_is_found_beside_its_post_processing_and_fixed() -> None:
         assert take.report["key"] == "Db major"  # what the model played
         assert take.report["key_shift_semitones"] == -1
         assert estimate_key(take.audio, 48000).label == "C major"  # what was delivered
+
+
+@pytest.mark.parametrize(("bpm", "beats_per_bar"), [(120.0, 4), (100.0, 3), (200.0, 4)])
+def test_a_long_clip_is_cut_to_fit_the_window_exactly(bpm: float, beats_per_bar: int) -> None:
+    """4 bars after a 25 s clip: the clip is cut to leave room for the bars plus slack, and
+    float error in that slack (9.3 s × 50 frames/s = 465.00000000000006) must not make the
+    continuation a frame too long for the 30 s window."""
+    engine = MusicgenEngine.load("tiny", "cpu")
+    request = GenerateRequest(
+        request_id="long-clip",
+        mode="continue",
+        clip="clip.wav",
+        bars=4,
+        bpm=bpm,
+        beats_per_bar=beats_per_bar,
+        temperature=0.0,
+        guidance=1.0,
+    )
+    clip = (0.1 * np.random.default_rng(0).standard_normal((1, 25 * 32000))).astype(np.float32)
+    maker = TakeMaker(engine, TakePool(1))
+    try:
+        decoded = maker.decode(request, None, clip, None, None, 1, lambda _: None, lambda: None)
+    finally:
+        maker.pool.close()
+    seconds = 4 * beats_per_bar * 60.0 / bpm
+    assert decoded.raws[0].shape[-1] >= round(seconds * 32000)

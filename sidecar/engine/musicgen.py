@@ -215,7 +215,9 @@ class MusicgenEngine(Engine):
         return kwargs
 
     def frames_for(self, duration_seconds: float) -> int:
-        return max(1, math.ceil(duration_seconds * self._frame_rate))
+        """Codec frames for `duration_seconds` (whole frames, rounding up; a float error such
+        as 9.3 × 50 = 465.00000000000006 is not a frame more)."""
+        return max(1, math.ceil(round(duration_seconds * self._frame_rate, 6)))
 
     def generate(
         self, spec: GenerationSpec, progress: ProgressCallback | None = None
