@@ -104,6 +104,16 @@ class TakeMaker:
             audio_prompt is not None,
             req.bars,
         )
+        if len(plan) > 1 and info.supports_melody:
+            # Each window past the first is prompted with the end of the one before, which a
+            # melody model cannot continue.
+            raise RequestError(
+                f"seconds: a {req.duration_seconds:.0f} s take is made in {len(plan)} windows, "
+                f"and the melody model '{info.name}' cannot continue one window into the next; "
+                f"ask for at most {info.max_seconds:.0f} s (with tempo slack) or load a "
+                "musicgen model",
+                "seconds",
+            )
         if len(plan) > 1 and req.loop:
             raise RequestError(
                 f"loop: a {req.duration_seconds:.0f} s take is made in {len(plan)} windows "

@@ -141,3 +141,18 @@ def test_a_long_clip_is_cut_to_fit_the_window_exactly(bpm: float, beats_per_bar:
         maker.pool.close()
     seconds = 4 * beats_per_bar * 60.0 / bpm
     assert decoded.raws[0].shape[-1] >= round(seconds * 32000)
+
+
+def test_a_melody_model_refuses_a_take_past_one_window_before_decoding() -> None:
+    from sidecar.errors import RequestError
+
+    engine = MusicgenEngine.load("tiny-melody", "cpu")
+    request = GenerateRequest(request_id="m", prompt="x", seconds=50.0)
+    fractions: list[float] = []
+    maker = TakeMaker(engine, TakePool(1))
+    try:
+        with pytest.raises(RequestError, match="melody model 'tiny-melody' cannot continue"):
+            maker.decode(request, None, None, None, None, 1, fractions.append, lambda: None)
+    finally:
+        maker.pool.close()
+    assert fractions == []  # refused before any decoding
