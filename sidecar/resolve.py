@@ -19,7 +19,8 @@ def apply_preset(
     """The request with its preset's values under the request's own, and the preset.
 
     Request keys override preset values. The preset's `bars` apply only when the request
-    gives a tempo and no length of its own; its loudness only when the request sets none.
+    gives a tempo and no length of its own; its loudness and its default stem parts only when
+    the request sets none.
     """
     if request.preset is None:
         return request, None
@@ -37,6 +38,8 @@ def apply_preset(
         changes["bars"] = preset.bars
     if preset.loudness_lufs is not None and "loudness" not in request.sent:
         changes["loudness"] = preset.loudness_lufs
+    if preset.stems and "stems" not in request.sent:
+        changes["stems"] = ",".join(preset.stems)  # the preset's default parts
     resolved = dataclasses.replace(request, **changes)  # type: ignore[arg-type]
     resolved.check()
     return resolved, preset

@@ -59,12 +59,16 @@ def test_every_shipped_preset_runs_end_to_end(client: SidecarClient, clip: Path,
         "test",
     )
     replies = client.until_terminal(rid, 120)
-    assert replies[-1] == (A.DONE, (rid, 1)), replies[-1]
-    path = stems(replies)[0][2]
+    preset = PresetLibrary.load(default_presets_dir()).get(name)
+    # A preset with default stem parts makes one stem per part.
+    assert replies[-1] == (A.DONE, (rid, len(preset.stems) or 1)), replies[-1]
+    delivered = stems(replies)
+    parts = [dict(zip(args[3::2], args[4::2], strict=False)).get("part") for args in delivered]
+    assert parts == (list(preset.stems) or [None])
+    path = delivered[0][2]
     assert frames(path) == 96000
     meta = json.loads(Path(path).with_suffix(".json").read_text())
     assert meta["preset"] == name
-    preset = PresetLibrary.load(default_presets_dir()).get(name)
     for key, value in preset.params.items():
         assert meta["request"][key] == pytest.approx(value)
 
