@@ -383,3 +383,23 @@ def test_vst3_that_is_not_a_plugin_fails_clearly(tmp_path: Path) -> None:
         preset.build_board()
     assert info.value.field == "vst3.path"
     assert "failed to load" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "parts"),
+    [
+        ([], ("drums", "bass", "synth")),  # the preset's default parts
+        (["stems", "drums,bass"], ("drums", "bass")),  # the request's own
+        (["stems", "none"], ()),  # the whole mix
+    ],
+)
+def test_a_presets_default_stems_apply_unless_the_request_says(extra, parts) -> None:
+    from sidecar.osc import addresses as A
+    from sidecar.osc.schema import GenerateRequest
+    from sidecar.presets import default_presets_dir
+    from sidecar.resolve import apply_preset
+
+    library = PresetLibrary.load(default_presets_dir())
+    request = GenerateRequest.from_osc(A.GENERATE, ["r", "preset", "techno-groove", *extra])
+    resolved, _ = apply_preset(request, library)
+    assert resolved.parts == parts

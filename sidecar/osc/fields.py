@@ -113,7 +113,12 @@ FIELDS: dict[str, FieldSpec] = {
         _field("key", "str", help="session key, e.g. 'F# minor'; added to the text prompt"),
         _field("fix_key", "bool", help="pitch-correct a take whose key is off by ≤ 2 semitones"),
         _field("preset", "str", help="a preset from /sidecar/presets; request keys override it"),
-        _field("stems", "str", help="parts generated as one batch, e.g. 'drums,bass,keys'"),
+        _field(
+            "stems",
+            "str",
+            help="parts generated as one batch, e.g. 'drums,bass,keys' ('none': the whole mix, "
+            "overriding a preset's default parts)",
+        ),
         _field("genre", "str", help="genre for the prompt template, e.g. 'deep house'"),
         _field("melody", "bool", help="melody models: condition on the clip's chroma instead"),
         _field(

@@ -151,7 +151,9 @@ class GenerateRequest:
             if key in values:
                 raise RequestError(f"{key}: given twice", key)
             values[key] = check_value(spec, value)
-        if "stems" in values:
+        if values.get("stems") == "none":
+            values["stems"] = None  # no stem set, whatever the preset's default parts
+        elif "stems" in values:
             from sidecar.stemsets import parse_stems
 
             values["stems"] = ",".join(parse_stems(values["stems"]))
