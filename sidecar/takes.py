@@ -177,7 +177,14 @@ class TakeMaker:
                 share = (w / len(plan), 1.0 / len(plan))
                 started = time.perf_counter()
                 offset = sum(p[0] for p in plan[:w])
-                preview = None if on_preview is None else _shifted(on_preview, offset)
+                # A window before the last shows only its bars: its tempo slack is not in the
+                # take, and the next window's audio follows its last bar line.
+                limit = window_seconds if w + 1 < len(plan) else None
+                preview = (
+                    None
+                    if on_preview is None
+                    else _shifted(on_preview, offset, limit, info.sample_rate)
+                )
                 audio = self._decode(spec, share, on_fraction, preview, req.preview)
                 timings["decode_seconds"] += time.perf_counter() - started
                 post = PostSpec(
@@ -296,11 +303,24 @@ class TakeMaker:
 
 
 def _shifted(
-    on_preview: Callable[[np.ndarray, float], None], offset_seconds: float
+    on_preview: Callable[[np.ndarray, float], None],
+    offset_seconds: float,
+    limit_seconds: float | None = None,
+    sample_rate: int = 32000,
 ) -> Callable[[np.ndarray, float], None]:
-    """A window's preview callback: its seconds counted from the start of the take."""
+    """A window's preview callback: its seconds counted from the start of the take, and
+    nothing past `limit_seconds` of the window (its slack)."""
+    limit = None if limit_seconds is None else round(limit_seconds * sample_rate)
+    published = 0
 
     def publish(chunk: np.ndarray, seconds_ready: float) -> None:
+        nonlocal published
+        if limit is not None:
+            chunk = chunk[..., : max(0, limit - published)]
+            seconds_ready = min(seconds_ready, limit / sample_rate)
+            if chunk.shape[-1] == 0:
+                return
+        published += chunk.shape[-1]
         on_preview(chunk, offset_seconds + seconds_ready)
 
     return publish

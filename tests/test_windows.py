@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sidecar.errors import RequestError
@@ -27,3 +28,38 @@ def test_a_bar_too_long_for_any_window_is_refused_naming_bars() -> None:
 def test_slack_only_when_the_tempo_will_be_corrected() -> None:
     assert with_slack(10.0, 120.0) == pytest.approx(11.5)
     assert with_slack(10.0, None) == 10.0
+
+
+def test_previews_of_a_windowed_take_hold_what_they_say_and_only_the_bars() -> None:
+    """20 bars at 120 BPM in 3 windows, previews every 2 s: the file always holds exactly the
+    seconds published, and those never go back (a window's tempo slack is not previewed)."""
+    from sidecar.engine.loader import load_engine
+    from sidecar.osc.schema import GenerateRequest
+    from sidecar.parallel import TakePool
+    from sidecar.takes import TakeMaker
+
+    engine = load_engine("tiny", "cpu", "auto")  # a decoder that streams
+    request = GenerateRequest(
+        request_id="p", prompt="techno", bars=20, bpm=120.0, preview=2.0, seed=1
+    )
+    published: list[tuple[int, float]] = []
+    maker = TakeMaker(engine, TakePool(1))
+    try:
+        maker.decode(
+            request,
+            None,
+            None,
+            None,
+            None,
+            1,
+            lambda _: None,
+            lambda: None,
+            lambda batch, seconds: published.append((batch[0].shape[-1], seconds)),
+        ).abandon()
+    finally:
+        maker.pool.close()
+    held = np.cumsum([n for n, _ in published]) / engine.info.sample_rate
+    seconds = np.array([s for _, s in published])
+    assert np.allclose(held, seconds, atol=1e-3)
+    assert np.all(np.diff(seconds) > 0)
+    assert 40.0 <= seconds[-1] <= 43.0  # the take, and the last window's slack only
