@@ -198,8 +198,14 @@ def _demo(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=lambda: codes.append(asyncio.run(server.run())), daemon=True)
     thread.start()
     print(f"example clip: {clip}")
+    deadline = time.monotonic() + 120
+    # Only our own server may answer: another one already on the port would take the job.
+    while server.listening is False and not codes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if codes or not server.listening:
+        sys.stderr.write(f"the demo server could not listen on port {args.port} (see above)\n")
+        return 1
     with SidecarClient("127.0.0.1", args.port) as client:
-        deadline = time.monotonic() + 120
         while (pong := client.ping(1.0)) is None or pong[3] != "ready":
             if time.monotonic() > deadline or codes:
                 sys.stderr.write("the demo server did not start\n")

@@ -94,6 +94,7 @@ class Server:
         self.models = ModelManager(self._load_one)
         self.worker: Worker | None = None
         self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._replier: OscReplier | None = None
         self.journal: Journal | None = None
@@ -102,12 +103,20 @@ class Server:
         output = self.delivery.output_dir
         self.policy = PathPolicy.of([*(config.allowed_roots or default_roots(output)), output])
 
+    @property
+    def listening(self) -> bool:
+        """Whether the server has bound its socket (and so answers on its port)."""
+        return self._transport is not None
+
     def request_stop(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
+        """Ask the server to shut down; safe from any thread (signal handlers, `sidecar demo`)."""
+        if self._stop is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._stop.set)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._stop = asyncio.Event()
         try:
             check_network(self.config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import soundfile
@@ -66,8 +67,12 @@ def test_the_offline_demo_does_what_the_readme_says(tmp_path: Path) -> None:
     # README "Offline demo": tiny model, a synthesized 2-bar drum clip, one continue over OSC,
     # every reply printed, and a stem of exactly 2 bars at 120 BPM, 48 kHz, 24-bit.
     port = str(free_udp_port())
+    started = time.monotonic()
     result = sidecar("demo", "--port", port, "--output-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
+    # The demo's server stops as soon as the take is done (it used to hang 30 s on join).
+    assert "shutting down" in result.stderr
+    assert time.monotonic() - started < 120
     lines = result.stdout.splitlines()
     clip = Path(lines[0].removeprefix("example clip: "))
     assert clip.parent == tmp_path and clip.exists()
@@ -81,6 +86,14 @@ def test_the_offline_demo_does_what_the_readme_says(tmp_path: Path) -> None:
     with AudioFile(stem) as f:
         assert (f.samplerate, f.frames) == (48000, 2 * 4 * 60 / 120 * 48000)
     assert soundfile.info(stem).subtype == "PCM_24"
+
+
+def test_the_demo_does_not_use_another_server_on_its_port(tmp_path: Path) -> None:
+    with running_sidecar(tmp_path / "other", "--no-warm-up") as other:
+        result = sidecar("demo", "--port", str(other.port), "--output-dir", str(tmp_path / "d"))
+        assert result.returncode == 1
+        assert f"the demo server could not listen on port {other.port}" in result.stderr
+        assert not list(other.output_dir.rglob("*.wav"))  # no job went to the other server
 
 
 def test_server_runs_where_the_looper_cannot_load(tmp_path: Path) -> None:
