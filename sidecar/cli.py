@@ -39,7 +39,7 @@ def parse_pairs(pairs: list[str]) -> list[Any]:
         if not sep:
             raise SystemExit(f"expected key=value, got {pair!r}")
         spec = FIELDS.get(key)
-        value: Any = text
+        value: Any = os.path.abspath(text) if key == "clip" else text
         if spec is not None and spec.kind in ("int", "bool"):
             try:
                 value = int(float(text)) if float(text).is_integer() else float(text)
@@ -173,15 +173,35 @@ def _send(args: argparse.Namespace) -> int:
 
     address = args.address if args.address.startswith("/") else f"/sidecar/{args.address}"
     osc_args: list[Any] = [] if args.id is None else [args.id]
-    osc_args += parse_pairs(args.pairs)
+    # Positional words (`reroll r1 take-7`, `model/load m1 tiny`, `history clip 5`) as they
+    # are, numbers as numbers; then the key=value pairs.
+    words = [w for w in args.pairs if "=" not in w]
+    osc_args += [_number_or_text(w) for w in words]
+    osc_args += parse_pairs([w for w in args.pairs if "=" in w])
     with SidecarClient(args.host, args.port) as client:
         client.send(address, *osc_args)
+        if address == A.CANCEL and args.id is not None:
+            # The cancelled request's own replies go to whoever sent it: ask for its state.
+            time.sleep(0.2)
+            client.send(A.STATUS, args.id)
         for reply_address, reply_args in client.replies(args.timeout):
             print(reply_address, *reply_args, flush=True)
-            if reply_address in A.TERMINAL_REPLIES or reply_address in (A.PONG, A.STATUS_REPLY):
+            if reply_address in A.TERMINAL_REPLIES or reply_address in _ANSWERS:
                 return 1 if reply_address == A.ERROR else 0
     sys.stderr.write(f"no reply within {args.timeout} s from udp://{args.host}:{args.port}\n")
     return 1
+
+
+#: Replies that answer a request on their own (besides the terminal ones).
+_ANSWERS = (A.PONG, A.STATUS_REPLY, A.PRESETS_REPLY, A.MODEL_LIST_REPLY, A.HISTORY_END)
+
+
+def _number_or_text(word: str) -> Any:
+    try:
+        number = float(word)
+    except ValueError:
+        return word
+    return int(number) if number.is_integer() and "." not in word else number
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -38,6 +38,21 @@ def test_send_prints_replies_until_the_terminal_one(tmp_path: Path, clip: Path) 
         bad = sidecar("send", "generate", "cli-2", "bpm=fast", *port)
         assert bad.returncode == 1
         assert bad.stdout.startswith("/sidecar/error cli-2 bad_request bpm: 'fast'")
+        # Every request with an answer of its own ends there, not at the timeout; positional
+        # arguments after the id (a take, a model name) go through as they are.
+        quick = ["--timeout", "20"]
+        for words, first in [
+            (["presets"], "/sidecar/presets/reply"),
+            (["model/list"], "/sidecar/model/list/reply"),
+            (["history", str(clip), "5"], "/sidecar/history/"),
+            (["reroll", "rr-1", "cli-1"], "/sidecar/accepted rr-1"),
+            (["model/load", "ml-1", "tiny"], "/sidecar/accepted ml-1"),
+        ]:
+            started = time.monotonic()
+            reply = sidecar("send", *words, *port, *quick)
+            assert reply.returncode == 0, (words, reply.stdout, reply.stderr)
+            assert reply.stdout.startswith(first), (words, reply.stdout)
+            assert time.monotonic() - started < 15, words
 
 
 def test_generate_one_shot_writes_the_file_and_says_where(tmp_path: Path) -> None:
