@@ -31,6 +31,27 @@ _PLUGINS = {
 }
 
 
+def udp_port(text: str) -> int:
+    """argparse type: a UDP port number, 0 (any free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port; allowed: 0 to 65535")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}; allowed: 1 or more")
+    return value
+
+
 def parse_pairs(pairs: list[str]) -> list[Any]:
     """`key=value` words → flat OSC key/value arguments, typed by the request schema."""
     out: list[Any] = []
@@ -68,7 +89,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         default="facebook/musicgen-small",
         help="hub id, local save_pretrained directory, or 'tiny' (offline test model)",
     )
-    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    p.add_argument("--device", default=None, help="auto (the best available), cuda, mps or cpu")
     p.add_argument(
         "--decoder",
         default="auto",
@@ -129,7 +150,7 @@ class _Bar:
         print(stem.path)
 
     def done(self, job: Any, n_files: int) -> None:
-        sys.stderr.write(f"done: {n_files} file(s)\n")
+        sys.stderr.write(f"\ndone: {n_files} file(s)\n")
 
     def error(self, job: Any, code: str, message: str) -> None:
         sys.stderr.write(f"\nerror [{code}]: {message}\n")
@@ -262,8 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the OSC server with the model loaded and warm")
     _add_model_args(p)
     p.add_argument("--host", default=A.DEFAULT_HOST)
-    p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
-    p.add_argument("--queue-size", type=int, default=32)
+    p.add_argument("--port", type=udp_port, default=A.DEFAULT_PORT)
+    p.add_argument("--queue-size", type=_positive_int, default=32)
     p.add_argument("--no-warm-up", action="store_true", help="skip the warm-up generation")
     p.add_argument(
         "--no-pipeline",
@@ -314,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?", default=None, help="request id")
     p.add_argument("pairs", nargs="*", metavar="key=value")
     p.add_argument("--host", default=A.DEFAULT_HOST)
-    p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
+    p.add_argument("--port", type=udp_port, default=A.DEFAULT_PORT)
     p.add_argument(
         "--timeout",
         type=float,
@@ -324,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_send)
 
     p = sub.add_parser("demo", help="offline demo: tiny model, example clip, one continue")
-    p.add_argument("--port", type=int, default=9319)
+    p.add_argument("--port", type=udp_port, default=9319)
     p.add_argument("--output-dir", default=None)
     p.set_defaults(func=_demo)
 
@@ -371,4 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C in `generate` or `send`: stop quietly, as a shell expects
+        sys.stderr.write("interrupted\n")
+        return 130

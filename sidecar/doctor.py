@@ -38,8 +38,17 @@ def check_device(requested: str | None) -> Check:
     import torch
 
     from sidecar.engine.musicgen import pick_device
+    from sidecar.errors import ModelLoadError
 
-    device = pick_device(requested)
+    try:
+        device = pick_device(requested)
+    except ModelLoadError as e:
+        return Check(
+            "device",
+            "fail",
+            e.message,
+            "install the torch build for your GPU (pytorch.org), or --device cpu",
+        )
     about = f"torch {torch.__version__}, device {device}"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
@@ -126,7 +135,9 @@ def check_decoder(decoder: str, requested_device: str | None) -> Check:
     from sidecar.engine.musicgen import pick_device
     from sidecar.errors import ModelLoadError
 
-    device = pick_device(requested_device)
+    # Named as asked (whether this machine has it is the device check's business).
+    auto = requested_device in (None, "", "auto")
+    device = pick_device(None) if auto else str(requested_device)
     try:
         chosen = resolve_decoder(decoder, device)
     except ModelLoadError as e:
@@ -270,14 +281,16 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `sidecar doctor` to the CLI's subcommands."""
+    from sidecar.cli import udp_port
+
     p = subparsers.add_parser(
         "doctor",
         help="check this machine can serve: torch and device, model weights, DSP, folder, port",
     )
     p.add_argument("--model", default="facebook/musicgen-small")
-    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    p.add_argument("--device", default=None, help="auto (the best available), cuda, mps or cpu")
     p.add_argument("--decoder", default="auto", help="as for `sidecar serve`")
     p.add_argument("--host", default=A.DEFAULT_HOST)
-    p.add_argument("--port", type=int, default=A.DEFAULT_PORT)
+    p.add_argument("--port", type=udp_port, default=A.DEFAULT_PORT)
     p.add_argument("--output-dir", default=None)
     p.set_defaults(func=_doctor)

@@ -123,3 +123,14 @@ def test_server_runs_where_the_looper_cannot_load(tmp_path: Path) -> None:
     assert "PortAudio library not found" in loop.stderr and "libportaudio2" in loop.stderr
     listed = sidecar("--help", env=env, timeout=60)
     assert "unavailable here" in listed.stdout
+
+
+def test_ordinary_mistakes_get_one_line_not_a_traceback() -> None:
+    for words, message in [
+        (["serve", "--port", "99999"], "argument --port: 99999 is not a port; allowed: 0 to 65535"),
+        (["serve", "--queue-size", "0"], "argument --queue-size: 0; allowed: 1 or more"),
+        (["send", "ping", "--port", "-5"], "argument --port: -5 is not a port"),
+    ]:
+        result = sidecar(*words, timeout=60)
+        assert result.returncode == 2 and message in result.stderr, (words, result.stderr)
+        assert "Traceback" not in result.stderr

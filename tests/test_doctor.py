@@ -114,3 +114,29 @@ def test_decoder_check_says_what_auto_means_here() -> None:
     )
     bad = check_decoder("turbo", "cpu")
     assert bad.status == "fail" and "got 'turbo'" in bad.detail and "auto" in bad.fix
+
+
+def test_a_device_this_torch_cannot_use_is_one_clear_error(tmp_path) -> None:
+    """`--device cuda` (as in the README) on a CPU-only torch: no traceback, the field named."""
+    import torch
+
+    from tests.support.cli import run_sidecar
+
+    if torch.cuda.is_available():
+        return  # nothing to refuse on a GPU machine
+    result = run_sidecar(
+        "serve",
+        "--model",
+        "tiny",
+        "--device",
+        "cuda",
+        "--port",
+        "0",
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--no-warm-up",
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "--device: 'cuda' is not available here" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -26,8 +26,26 @@ _EXTRA_STEPS = 3
 
 
 def pick_device(requested: str | None = None) -> str:
-    """`requested` if given, else the best available: cuda > mps > cpu."""
-    if requested:
+    """`requested` if given (and usable here), else (or for "auto") the best available:
+    cuda > mps > cpu.
+
+    Raises `ModelLoadError` naming `--device` for a device this machine or this torch build
+    does not have.
+    """
+    if requested and requested != "auto":
+        kind = requested.split(":", 1)[0]
+        mps_backend = getattr(torch.backends, "mps", None)
+        usable = {
+            "cpu": True,
+            "cuda": torch.cuda.is_available(),
+            "mps": mps_backend is not None and mps_backend.is_available(),
+        }
+        if not usable.get(kind, False):
+            have = ", ".join(name for name, ok in usable.items() if ok)
+            raise ModelLoadError(
+                f"--device: {requested!r} is not available here (this torch "
+                f"{torch.__version__} can use: {have}); use --device auto or one of those"
+            )
         return requested
     if torch.cuda.is_available():
         return "cuda"
