@@ -93,6 +93,14 @@ def _request_id_of(args: tuple[Any, ...] | list[Any]) -> str:
     return ""
 
 
+def _refused_id(address: str, args: tuple[Any, ...]) -> str:
+    """The id a refusal echoes: the request id of a request that carries one, the first
+    argument of an unknown address (a typo such as /sidecar/generatex), else ''."""
+    if address in A.WITH_REQUEST_ID or address not in A.REQUESTS:
+        return _request_id_of(args)
+    return ""
+
+
 class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
     """Handles every datagram on the server socket."""
 
@@ -182,7 +190,7 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
                 )
             handler(args, sender)
         except SidecarError as e:
-            rid = _request_id_of(own) if address in A.WITH_REQUEST_ID else ""
+            rid = _refused_id(address, own)
             port = _reply_port_of(own) if address in (A.GENERATE, A.CONTINUE) else None
             self.rejections.warning(
                 "rejected %s from %s:%d: %s", address[:200], *sender, e.message[:500]
@@ -190,7 +198,7 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
             self.replier.reply((sender[0], port or sender[1]), ErrorReply(rid, e.code, e.message))
         except Exception as e:
             log.exception("handler for %s failed", address[:200])
-            rid = _request_id_of(own) if address in A.WITH_REQUEST_ID else ""
+            rid = _refused_id(address, own)
             self.replier.reply(sender, ErrorReply(rid, "internal", f"{type(e).__name__}: {e}"))
 
     # ------------------------------------------------------------------ handlers
