@@ -31,22 +31,23 @@ _PLUGINS = {
 }
 
 
-def udp_port(text: str) -> int:
-    """argparse type: a UDP port number, 0 (any free one) to 65535."""
+def _whole(text: str) -> int:
     try:
-        port = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def udp_port(text: str) -> int:
+    """argparse type: a UDP port number, 0 (any free one) to 65535."""
+    port = _whole(text)
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port; allowed: 0 to 65535")
     return port
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value}; allowed: 1 or more")
     return value

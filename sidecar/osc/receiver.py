@@ -160,12 +160,9 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         log.warning("socket error: %s", exc)
 
-    def _authorize(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Strip a trailing `token <value>` pair; refuse the message if a token is required and
-        it is missing or wrong."""
-        sent: Any = None
-        if len(args) >= 2 and args[-2] == "token":
-            sent, args = args[-1], args[:-2]
+    def _authorize(self, sent: Any) -> None:
+        """Refuse the message if a token is required and `sent` (the value of its trailing
+        `token <value>` pair, None without one) is missing or wrong."""
         if self.token is not None and not (
             isinstance(sent, str) and hmac.compare_digest(sent.encode(), self.token.encode())
         ):
@@ -173,16 +170,14 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
                 "token: missing or wrong; this server takes requests only with "
                 "'token <value>' as the last two arguments"
             )
-        return args
 
     def dispatch(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         handler = self.handlers.get(address)
-        if len(args) >= 2 and args[-2] == "token":  # for a refusal's request id and port
-            own = args[:-2]
-        else:
-            own = args
+        sent: Any = None
+        if len(args) >= 2 and args[-2] == "token":  # the token pair is not the request's own
+            sent, args = args[-1], args[:-2]
         try:
-            args = self._authorize(args)
+            self._authorize(sent)
             if handler is None:
                 shown_address = address if len(address) <= 200 else shown(address, 200)
                 raise UnknownAddressError(
@@ -190,15 +185,15 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
                 )
             handler(args, sender)
         except SidecarError as e:
-            rid = _refused_id(address, own)
-            port = _reply_port_of(own) if address in (A.GENERATE, A.CONTINUE) else None
+            rid = _refused_id(address, args)
+            port = _reply_port_of(args) if address in (A.GENERATE, A.CONTINUE) else None
             self.rejections.warning(
                 "rejected %s from %s:%d: %s", address[:200], *sender, e.message[:500]
             )
             self.replier.reply((sender[0], port or sender[1]), ErrorReply(rid, e.code, e.message))
         except Exception as e:
             log.exception("handler for %s failed", address[:200])
-            rid = _refused_id(address, own)
+            rid = _refused_id(address, args)
             self.replier.reply(sender, ErrorReply(rid, "internal", f"{type(e).__name__}: {e}"))
 
     # ------------------------------------------------------------------ handlers
