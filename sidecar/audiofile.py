@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -152,9 +151,10 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".partial", dir=target.parent
-        )
+        # Created 0666 less the umask, like the audio beside it (mkstemp would make it 0600,
+        # unreadable to a DAW or sampler running as another user).
+        tmp_name = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
