@@ -61,6 +61,13 @@ class SidecarRequest:
     preset: str = "default"
     #: extra request keys (prompt, sampling, key), sorted pairs
     options: tuple[tuple[str, Any], ...] = ()
+    #: quarter notes in one beat of `bpm`: 0.5 in 7/8 (eighth-note beats), else 1
+    beat_quarters: float = 1.0
+
+    @property
+    def project_bpm(self) -> float:
+        """The tempo as REAPER shows it (quarter notes a minute)."""
+        return self.bpm * self.beat_quarters
 
     def to_osc_arguments(self, request_id: str) -> list[Any]:
         """`/sidecar/continue` arguments; the range goes in seconds (the sidecar takes one unit)."""
@@ -101,6 +108,7 @@ class SidecarRequest:
             "seed": self.seed,
             "preset": self.preset,
             "options": [list(pair) for pair in self.options],
+            "beat_quarters": self.beat_quarters,
         }
         return json.dumps(fields, sort_keys=True)
 
@@ -122,6 +130,7 @@ class SidecarRequest:
                 seed=int(raw["seed"]),
                 preset=str(raw["preset"]),
                 options=tuple((str(key), value) for key, value in raw["options"]),
+                beat_quarters=float(raw.get("beat_quarters", 1.0)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise RerollError(

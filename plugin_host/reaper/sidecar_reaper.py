@@ -116,6 +116,8 @@ class ItemSelection:
     source_end_seconds: float
     bpm: float
     beats_per_bar: int
+    #: quarter notes in one beat of `bpm`: 0.5 in 7/8 (eighth-note beats), else 1
+    beat_quarters: float = 1.0
 
     @property
     def end_seconds(self) -> float:
@@ -147,11 +149,12 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
     signature = api.RPR_TimeMap_GetTimeSigAtTime(0, position, 0, 0, 0.0)
     numerator, denominator, bpm = int(signature[2]), int(signature[3]), float(signature[4])
     quarter_beats = numerator * 4.0 / max(1, denominator)
-    beats_per_bar = int(quarter_beats)
+    beats_per_bar, beat_quarters = int(quarter_beats), 1.0
     if not quarter_beats.is_integer():
         # 7/8: seven eighth-note beats at twice the quarter-note tempo, so that the bar the
         # sidecar counts lasts 3.5 quarter notes.
-        beats_per_bar, bpm = numerator, bpm * max(1, denominator) / 4.0
+        beat_quarters = 4.0 / max(1, denominator)
+        beats_per_bar, bpm = numerator, bpm / beat_quarters
     return ItemSelection(
         track=api.RPR_GetMediaItem_Track(item),
         file_path=file_path,
@@ -161,6 +164,7 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
         source_end_seconds=offset + length * rate,
         bpm=bpm,
         beats_per_bar=beats_per_bar,
+        beat_quarters=beat_quarters,
     )
 
 
@@ -183,18 +187,24 @@ def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest
         seed=new_seed(),
         preset=settings.preset,
         options=tuple(options),
+        beat_quarters=item.beat_quarters,
     )
 
 
 def take_name(request: SidecarRequest, index: int, extras: dict[str, Any]) -> str:
-    """`<preset> s<seed> [v<take>/<takes>] <bpm>bpm`: the takes of one request share a seed."""
+    """`<preset> s<seed> [v<take>/<takes>] <bpm>bpm`: the takes of one request share a seed.
+
+    The bpm is the project's, as REAPER shows it: the sidecar's counts the beat of the metre
+    (eighths in 7/8, at twice the quarter-note tempo).
+    """
     seed = extras.get("seed", request.seed)
-    bpm = extras.get("bpm", request.bpm)
+    beat_bpm = extras.get("bpm", request.bpm)
     if not isinstance(seed, int):
         seed = request.seed
-    if not isinstance(bpm, (int, float)):
-        bpm = request.bpm
-    return clip_name(request.preset, seed, float(bpm), index + 1, request.variations)
+    if not isinstance(beat_bpm, (int, float)):
+        beat_bpm = request.bpm
+    bpm = round(float(beat_bpm) * request.beat_quarters, 3)
+    return clip_name(request.preset, seed, bpm, index + 1, request.variations)
 
 
 class ReaperSession:
@@ -245,7 +255,7 @@ class ReaperSession:
         self._last_heard = self._clock()
         save_last_request(self._api, self.request_id, request)
         self.say(
-            f"asked for {request.bars} bars at {request.bpm:g} bpm "
+            f"asked for {request.bars} bars at {request.project_bpm:g} bpm "
             f"({request.preset}, seed {request.seed}, x{request.variations})"
         )
         return True

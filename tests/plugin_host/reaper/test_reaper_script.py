@@ -9,7 +9,7 @@ import pytest
 
 from plugin_host.ableton import addresses
 from plugin_host.ableton.link import SidecarLink
-from plugin_host.reaper.request import CANCEL_KEY, EXT_SECTION
+from plugin_host.reaper.request import CANCEL_KEY, EXT_SECTION, load_last_request
 from plugin_host.reaper.settings import Settings
 from plugin_host.reaper.sidecar_reaper import ReaperSession, request_from_selection
 from sidecar.osc.schema import GenerateRequest
@@ -100,6 +100,29 @@ def test_stems_are_inserted_after_the_item_and_named(
     ]
     assert "done: 2 item(s)" in project.console[-1]
     assert session.ignored_replies == 1
+    link.close()
+
+
+def test_takes_in_7_8_are_named_with_the_project_tempo(
+    project: FakeReaper, responder: Responder, tmp_path: Path
+) -> None:
+    """The sidecar counts eighths at 200 in 7/8 at 100; names and messages say REAPER's 100."""
+    project.numerator, project.denominator = 7, 8
+    link = SidecarLink("127.0.0.1", responder.port)
+    session = ReaperSession(project, link)
+    request = request_from_selection(project, DRUMS)
+    assert request.bpm == pytest.approx(200.0)
+    session.start(request)
+    assert "at 100 bpm" in project.console[-1]
+    request_id = responder.receive()[1][0]
+    stem = write_wav(tmp_path / "s0.wav", 4.2)
+    responder.reply(addresses.STEM, request_id, 0, str(stem), "seed", 40, "bpm", 200.0)
+    responder.reply(addresses.DONE, request_id, 1)
+    run_steps(session)
+    assert project.items_on(TRACK)[-1].takes[0].name == "drums s40 v1/2 100bpm"
+    # A re-roll rebuilt from the stored request names its takes the same way.
+    stored = load_last_request(project)
+    assert stored.beat_quarters == 0.5 and stored.project_bpm == pytest.approx(100.0)
     link.close()
 
 
