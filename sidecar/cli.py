@@ -12,11 +12,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sidecar import __version__
 from sidecar.osc import addresses as A
 from sidecar.osc.fields import FIELDS
+
+if TYPE_CHECKING:
+    from sidecar.delivery import Delivery
 
 __all__ = ["main", "parse_pairs"]
 
@@ -112,7 +115,26 @@ def _output_dir(args: argparse.Namespace) -> Path:
     return Path(args.output_dir) if args.output_dir else default_output_dir()
 
 
+def _writable_delivery(args: argparse.Namespace) -> Delivery:
+    """A Delivery into --output-dir, made and probed (a file written and removed) now."""
+    from sidecar.delivery import Delivery
+    from sidecar.errors import DeliveryError
+
+    delivery = Delivery(_output_dir(args))
+    try:
+        delivery.ensure_writable()
+    except DeliveryError as e:
+        folder = delivery.output_dir
+        for place in (folder, *folder.parents):
+            if place.exists() and not place.is_dir():
+                message = f"--output-dir {folder}: {place} is a file, not a folder"
+                raise DeliveryError(message) from e
+        raise DeliveryError(f"--output-dir: {e.message}") from e
+    return delivery
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from sidecar.send_cmd import AUTH_ENV
     from sidecar.server import Server, ServerConfig
 
     config = ServerConfig(
@@ -126,7 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
         warm_up=not args.no_warm_up,
         pipeline=not args.no_pipeline,
         allow_remote=args.allow_remote,
-        token=args.token or os.environ.get("SIDECAR_TOKEN") or None,
+        token=args.token or os.environ.get(AUTH_ENV) or None,
         allowed_roots=tuple(Path(p) for p in args.allow_root) if args.allow_root else None,
         presets_dir=args.presets,
         history_path=args.history,
@@ -161,7 +183,6 @@ class _Bar:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sidecar.delivery import Delivery
     from sidecar.engine.loader import load_engine
     from sidecar.errors import SidecarError
     from sidecar.jobs import Job, JobState
@@ -175,11 +196,11 @@ def _generate(args: argparse.Namespace) -> int:
         request = GenerateRequest.from_osc(address, [args.id, *parse_pairs(args.pairs)])
         library = PresetLibrary.load(args.presets or default_presets_dir(), strict=False)
         request, preset = apply_preset(request, library)
+        delivery = _writable_delivery(args)  # before the model loads and the decode runs
         engine = load_engine(args.model, args.device, args.decoder)
     except SidecarError as e:
         sys.stderr.write(f"error [{e.code}]: {e.message}\n")
         return 2 if e.code == "bad_request" else 1
-    delivery = Delivery(_output_dir(args))
     job = Job(request=request, reply_to=("", 0), preset=preset)
     job.start()
     runner = JobRunner(engine, delivery, _Bar())
@@ -188,42 +209,6 @@ def _generate(args: argparse.Namespace) -> int:
     finally:
         runner.close()
     return 0 if job.state is JobState.DONE else 1
-
-
-def _send(args: argparse.Namespace) -> int:
-    from sidecar.osc.client import SidecarClient
-
-    address = args.address if args.address.startswith("/") else f"/sidecar/{args.address}"
-    osc_args: list[Any] = [] if args.id is None else [args.id]
-    # Positional words (`reroll r1 take-7`, `model/load m1 tiny`, `history clip 5`) as they
-    # are, numbers as numbers; then the key=value pairs.
-    words = [w for w in args.pairs if "=" not in w]
-    osc_args += [_number_or_text(w) for w in words]
-    osc_args += parse_pairs([w for w in args.pairs if "=" in w])
-    with SidecarClient(args.host, args.port) as client:
-        client.send(address, *osc_args)
-        if address == A.CANCEL and args.id is not None:
-            # The cancelled request's own replies go to whoever sent it: ask for its state.
-            time.sleep(0.2)
-            client.send(A.STATUS, args.id)
-        for reply_address, reply_args in client.replies(args.timeout):
-            print(reply_address, *reply_args, flush=True)
-            if reply_address in A.TERMINAL_REPLIES or reply_address in _ANSWERS:
-                return 1 if reply_address == A.ERROR else 0
-    sys.stderr.write(f"no reply within {args.timeout} s from udp://{args.host}:{args.port}\n")
-    return 1
-
-
-#: Replies that answer a request on their own (besides the terminal ones).
-_ANSWERS = (A.PONG, A.STATUS_REPLY, A.PRESETS_REPLY, A.MODEL_LIST_REPLY, A.HISTORY_END)
-
-
-def _number_or_text(word: str) -> Any:
-    try:
-        number = float(word)
-    except ValueError:
-        return word
-    return int(number) if number.is_integer() and "." not in word else number
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -276,6 +261,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sidecar.send_cmd import register as register_send  # it imports this module
+
     parser = argparse.ArgumentParser(prog="sidecar", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--log-level", default="INFO")
@@ -320,30 +307,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("generate", help="one request without a server, with a progress bar")
+    p = sub.add_parser(
+        "generate",
+        help="one request without a server: a progress bar, then the files' paths",
+        description="Run one request in this process: a progress bar on stderr, each "
+        "delivered file's path on stdout. The output folder is made and checked before the "
+        "model loads. Exit status 0 when done, 2 for a bad request, 1 for any other error.",
+    )
     _add_model_args(p)
-    p.add_argument("--id", default="cli")
+    p.add_argument(
+        "--id", default="cli", help="request id; files go to <output-dir>/<id>/ (<id>-2/ if taken)"
+    )
     p.add_argument(
         "pairs",
         nargs="*",
         metavar="key=value",
-        help="request keys, e.g. prompt='lofi beat' bars=4 bpm=90 clip=loop.wav",
+        help="request keys, e.g. prompt='lofi beat' bars=4 bpm=90; with clip=loop.wav it "
+        "continues the clip",
     )
     p.set_defaults(func=_generate)
 
-    p = sub.add_parser("send", help="send one OSC request and print replies until the last")
-    p.add_argument("address", help="generate, continue, cancel, status, ping or a full address")
-    p.add_argument("id", nargs="?", default=None, help="request id")
-    p.add_argument("pairs", nargs="*", metavar="key=value")
-    p.add_argument("--host", default=A.DEFAULT_HOST)
-    p.add_argument("--port", type=udp_port, default=A.DEFAULT_PORT)
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=120.0,
-        help="give up after this many seconds without a reply",
-    )
-    p.set_defaults(func=_send)
+    register_send(sub)
 
     p = sub.add_parser("demo", help="offline demo: tiny model, example clip, one continue")
     p.add_argument("--port", type=udp_port, default=9319)

@@ -78,6 +78,33 @@ def test_generate_one_shot_writes_the_file_and_says_where(tmp_path: Path) -> Non
     assert bad.returncode == 2 and "variations: 9 is out of range" in bad.stderr
 
 
+def test_generate_checks_its_output_folder_before_the_model_loads(tmp_path: Path) -> None:
+    # A file where the folder should be fails at once, naming it: no model load, no decode.
+    # The model does not exist either: its error would show if it were loaded first.
+    blocker = tmp_path / "stems"
+    blocker.write_text("not a folder")
+    missing_model = str(tmp_path / "no-such-model")
+    for output_dir in (blocker, blocker / "takes"):
+        result = sidecar(
+            "generate",
+            "--model",
+            missing_model,
+            "--output-dir",
+            str(output_dir),
+            "prompt=lofi keys",
+            "bars=1",
+            "bpm=90",
+            timeout=120,
+        )
+        assert result.returncode == 1, result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+        assert errors == [
+            f"error [delivery_error]: --output-dir {output_dir}: {blocker} is a file, not a folder"
+        ], result.stderr
+        assert "no-such-model" not in result.stderr and "%" not in result.stderr
+        assert blocker.read_text() == "not a folder"
+
+
 def test_the_offline_demo_does_what_the_readme_says(tmp_path: Path) -> None:
     # README "Offline demo": tiny model, a synthesized 2-bar drum clip, one continue over OSC,
     # every reply printed, and a stem of exactly 2 bars at 120 BPM, 48 kHz, 24-bit.
@@ -134,3 +161,22 @@ def test_ordinary_mistakes_get_one_line_not_a_traceback() -> None:
         result = sidecar(*words, timeout=60)
         assert result.returncode == 2 and message in result.stderr, (words, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_send_carries_the_token_of_a_server_started_with_one(tmp_path: Path) -> None:
+    token = "s3cret-studio-token"
+    no_token = {"SIDECAR_TOKEN": ""}  # whatever this shell has set
+    with running_sidecar(tmp_path, "--no-warm-up", token=token) as server:
+        port = ["--port", str(server.port), "--timeout", "20"]
+        for words in (["ping"], ["ping", "--token", "wrong-token"]):
+            refused = sidecar("send", *words, *port, env=no_token, timeout=60)
+            assert refused.returncode == 1, (words, refused.stdout, refused.stderr)
+            assert refused.stdout.split()[:2] == ["/sidecar/error", "unauthorized"], words
+        flag = sidecar("send", "ping", *port, "--token", token, env=no_token, timeout=60)
+        assert flag.returncode == 0 and flag.stdout.startswith("/sidecar/pong "), flag.stdout
+        from_env = sidecar("send", "ping", *port, env={"SIDECAR_TOKEN": token}, timeout=60)
+        assert from_env.returncode == 0 and from_env.stdout.split()[2:] == ["tiny", "cpu", "ready"]
+        # The token pair goes after the request's own pairs: they are checked, not refused.
+        bad = sidecar("send", "generate", "tk-1", "bpm=fast", *port, "--token", token, timeout=60)
+        assert bad.returncode == 1
+        assert bad.stdout.startswith("/sidecar/error tk-1 bad_request bpm: 'fast'"), bad.stdout
