@@ -32,7 +32,10 @@ def _send(args: argparse.Namespace) -> int:
     from sidecar.osc.client import SidecarClient
 
     address = args.address if args.address.startswith("/") else f"/sidecar/{args.address}"
-    osc_args: list[Any] = [] if args.id is None else [args.id]
+    first = args.id
+    if address == A.HISTORY and first is not None:
+        first = os.path.abspath(first)  # the server reads the clip from its own directory
+    osc_args: list[Any] = [] if first is None else [first]
     # Positional words (`reroll r1 take-7`, `model/load m1 tiny`, `history clip 5`) as they
     # are, numbers as numbers; then the key=value pairs.
     words = [w for w in args.pairs if "=" not in w]

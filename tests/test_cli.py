@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -53,6 +54,11 @@ def test_send_prints_replies_until_the_terminal_one(tmp_path: Path, clip: Path) 
             assert reply.returncode == 0, (words, reply.stdout, reply.stderr)
             assert reply.stdout.startswith(first), (words, reply.stdout)
             assert time.monotonic() - started < 15, words
+        # A clip path for history is made absolute, as clip= is: the server has its own cwd.
+        absolute = sidecar("send", "history", str(clip), *port, *quick)
+        relative = sidecar("send", "history", os.path.relpath(clip), *port, *quick)
+        assert "cli-1" in absolute.stdout
+        assert (relative.returncode, relative.stdout) == (0, absolute.stdout)
 
 
 def test_generate_one_shot_writes_the_file_and_says_where(tmp_path: Path) -> None:
