@@ -35,6 +35,10 @@ __all__ = ["Looper", "LooperStatus", "QueueState"]
 
 logger = logging.getLogger(__name__)
 
+# Beyond this a host-reported latency is a wrong answer, not a latency (PortAudio's JACK API
+# reports ~89 000 s for a client without physical ports: an unsigned wrap-around).
+_MAX_HOST_LATENCY_S = 1.0
+
 
 class Looper:
     """Owns the control thread. Every decision is taken here, never in the audio callback.
@@ -57,9 +61,7 @@ class Looper:
         self.clock = clock
         self.client = client
         self.history = LoopHistory(config.loop.history)
-        self.timeline = Timeline(
-            clock, engine, output_latency_s=0.0, input_latency_s=config.audio.input_latency_ms / 1e3
-        )
+        self.timeline = Timeline(clock, engine)  # latencies: set in start(), once the stream runs
         self.switcher = Switcher(config.loop, engine, clock, self.timeline, self.history)
         self._events: queue.SimpleQueue[TriggerEvent] = queue.SimpleQueue()
         self._period_s = period_s
@@ -89,8 +91,15 @@ class Looper:
     # -- lifecycle ------
     def start(self, run_thread: bool = True) -> None:
         self.engine.start()
-        lat = self.config.audio.output_latency_ms
-        self.timeline.output_latency_s = self.engine.latency_s[1] if lat is None else lat / 1000.0
+        a = self.config.audio
+        host_in, host_out = self.engine.latency_s
+        self.timeline.input_latency_s = _latency_s(a.input_latency_ms, host_in, "input")
+        self.timeline.output_latency_s = _latency_s(a.output_latency_ms, host_out, "output")
+        logger.info(
+            "latency: input %.2f ms (capture shift), output %.2f ms",
+            self.timeline.input_latency_s * 1e3,
+            self.timeline.output_latency_s * 1e3,
+        )
         self.clock.start()
         if run_thread:
             self._thread = threading.Thread(target=self._run, name="looper-control", daemon=True)
@@ -368,3 +377,19 @@ class Looper:
             message=self._message,
             stream=self.engine.stats(),
         )
+
+
+def _latency_s(setting_ms: float | None, host_s: float, side: str) -> float:
+    """The latency to use: the setting in ms, or (None, "auto") what the host reports."""
+    if setting_ms is not None:
+        return setting_ms / 1000.0
+    if 0.0 <= host_s <= _MAX_HOST_LATENCY_S:
+        return host_s
+    logger.warning(
+        "the host reports %.6g s of %s latency, which cannot be right; using 0 "
+        "(set --%s-latency-ms)",
+        host_s,
+        side,
+        side,
+    )
+    return 0.0

@@ -16,9 +16,13 @@ from plugin_host.looper.player import LoopPlayer
 from plugin_host.looper.ring import AudioRing
 
 __all__ = [
+    "NO_DEVICE_HELP",
+    "AudioDeviceError",
     "AudioEngine",
     "DeviceInfo",
     "StreamStats",
+    "check_device",
+    "default_devices",
     "list_devices",
     "resolve_device",
     "settle_collector",
@@ -33,6 +37,16 @@ _CALLBACKS, _INPUT_UNDERFLOW, _INPUT_OVERFLOW, _OUTPUT_UNDERFLOW, _OUTPUT_OVERFL
     range(6)
 )
 _XRUN_BLOCKS = 6
+
+NO_DEVICE_HELP = (
+    "the looper needs an audio device with inputs and outputs: start JACK (`jackd -d alsa` for "
+    "an interface, `jackd -d dummy` for a silent test device) or connect an interface, then "
+    "pick one with --device (`sidecar loop --list-devices` shows them)"
+)
+
+
+class AudioDeviceError(ValueError):
+    """No usable audio device: the message says what exists and what the looper needs."""
 
 
 def settle_collector() -> int:
@@ -56,6 +70,13 @@ class DeviceInfo:
     max_input_channels: int
     max_output_channels: int
     default_sample_rate: float
+
+    def describe(self) -> str:
+        """One line: index, name, host API, input and output channels, default rate."""
+        return (
+            f"{self.index:3d}  {self.name}  [{self.host_api}]  in {self.max_input_channels}  "
+            f"out {self.max_output_channels}  {self.default_sample_rate:.0f} Hz"
+        )
 
 
 @dataclass(frozen=True)
@@ -100,15 +121,39 @@ def list_devices() -> list[DeviceInfo]:
     return result
 
 
-def resolve_device(spec: str | int | None) -> int | None:
-    """A device index from an index, an exact name, or a unique case-insensitive substring."""
+def default_devices() -> tuple[int | None, int | None]:
+    """PortAudio's default input and output device indices (None where there is none)."""
+    indices: list[int | None] = []
+    for kind in ("input", "output"):
+        try:
+            indices.append(int(sd.query_devices(kind=kind)["index"]))
+        except (sd.PortAudioError, ValueError, KeyError):
+            indices.append(None)
+    return indices[0], indices[1]
+
+
+def _listing(devices: list[DeviceInfo]) -> str:
+    return "\n".join(d.describe() for d in devices)
+
+
+def resolve_device(spec: str | int | None, devices: list[DeviceInfo] | None = None) -> int | None:
+    """A device index from an index, an exact name, or a unique case-insensitive substring.
+
+    None or "" is None (PortAudio's defaults). Raises AudioDeviceError, listing the devices
+    there are, when nothing matches.
+    """
     if spec is None or spec == "":
         return None
-    if isinstance(spec, int):
-        return spec
-    if spec.strip().isdigit():
-        return int(spec)
-    devices = list_devices()
+    devices = list_devices() if devices is None else devices
+    if not devices:
+        raise AudioDeviceError(f"no audio device found (--device {spec}); {NO_DEVICE_HELP}")
+    if isinstance(spec, int) or spec.strip().isdigit():
+        index = int(spec)
+        if any(d.index == index for d in devices):
+            return index
+        raise AudioDeviceError(
+            f"no audio device has index {index}; the devices:\n{_listing(devices)}"
+        )
     exact = [d for d in devices if d.name == spec]
     if exact:
         return exact[0].index
@@ -116,10 +161,46 @@ def resolve_device(spec: str | int | None) -> int | None:
     matches = [d for d in devices if needle in f"{d.name} {d.host_api}".lower()]
     if len(matches) == 1:
         return matches[0].index
-    names = ", ".join(f"{d.index}: {d.name} ({d.host_api})" for d in devices) or "none"
     if not matches:
-        raise ValueError(f"no audio device matches '{spec}'; devices: {names}")
-    raise ValueError(f"'{spec}' matches {len(matches)} devices; be more specific: {names}")
+        raise AudioDeviceError(
+            f"no audio device matches '{spec}'; the devices:\n{_listing(devices)}"
+        )
+    raise AudioDeviceError(
+        f"'{spec}' matches {len(matches)} audio devices; be more specific:\n{_listing(matches)}"
+    )
+
+
+def check_device(
+    spec: str | int | None, input_channels: int, output_channels: int
+) -> tuple[int | None, DeviceInfo]:
+    """The stream's device (None: PortAudio's defaults) and the device it records from.
+
+    Raises AudioDeviceError, naming what exists and what the looper needs, when there is no
+    device at all, no default one, nothing matching `spec`, or too few channels.
+    """
+    devices = list_devices()
+    if not devices:
+        raise AudioDeviceError(f"no audio device found; {NO_DEVICE_HELP}")
+    index = resolve_device(spec, devices)
+    in_index, out_index = (index, index) if index is not None else default_devices()
+    if in_index is None or out_index is None:
+        missing = " and ".join(
+            side for side, i in (("input", in_index), ("output", out_index)) if i is None
+        )
+        raise AudioDeviceError(
+            f"no default audio {missing} device; pick one with --device:\n{_listing(devices)}"
+        )
+    by_index = {d.index: d for d in devices}
+    source, sink = by_index[in_index], by_index[out_index]
+    if source.max_input_channels < input_channels or sink.max_output_channels < output_channels:
+        names = source.name if source is sink else f"{source.name} / {sink.name}"
+        raise AudioDeviceError(
+            f"audio device '{names}' has {source.max_input_channels} input and "
+            f"{sink.max_output_channels} output channels; the looper is set to {input_channels} "
+            f"in / {output_channels} out (--input-channels, --output-channels, or another "
+            f"--device):\n{_listing(devices)}"
+        )
+    return index, source
 
 
 class AudioEngine:

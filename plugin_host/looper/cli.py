@@ -14,7 +14,13 @@ from typing import Any
 import sounddevice as sd
 
 from plugin_host.looper.app import Looper
-from plugin_host.looper.audio import AudioEngine, list_devices, resolve_device
+from plugin_host.looper.audio import (
+    NO_DEVICE_HELP,
+    AudioEngine,
+    check_device,
+    default_devices,
+    list_devices,
+)
 from plugin_host.looper.client import SidecarClient
 from plugin_host.looper.clock import Clock, FixedClock
 from plugin_host.looper.config import LooperConfig, load_config
@@ -40,7 +46,9 @@ _KEYS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="TOML config (see plugin_host/looper/looper.example.toml)")
-    parser.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
+    parser.add_argument(
+        "--list-devices", action="store_true", help="list audio devices and exit (1: none found)"
+    )
     parser.add_argument("--device", help="audio device: index, name, or unique part of the name")
     parser.add_argument("--sample-rate", type=int, help="stream rate in Hz (default: device's)")
     parser.add_argument("--block-size", type=int, help="frames per callback (0: host default)")
@@ -52,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='external clocks: play downbeats this much early; "auto" (default): host-reported',
     )
     parser.add_argument(
-        "--input-latency-ms", type=float, help="shift the capture window later by this much"
+        "--input-latency-ms",
+        type=_latency_ms,
+        help='shift the capture window later by this much; "auto" (default): host-reported',
     )
     parser.add_argument("--clock", choices=["fixed", "midi", "link"], help="clock to follow")
     parser.add_argument("--bpm", type=float, help="tempo for --clock fixed (start tempo otherwise)")
@@ -70,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _latency_ms(text: str) -> float | str:
-    """`--output-latency-ms`: milliseconds, or "auto" for the latency the host reports."""
+    """`--output/input-latency-ms`: milliseconds, or "auto" for the latency the host reports."""
     if text.strip().lower() == "auto":
         return "auto"
     try:
@@ -115,12 +125,19 @@ def config_from_args(args: argparse.Namespace) -> LooperConfig:
     )
 
 
-def _print_devices() -> None:
-    for d in list_devices():
-        print(
-            f"{d.index:3d}  {d.name}  [{d.host_api}]  in {d.max_input_channels}  "
-            f"out {d.max_output_channels}  {d.default_sample_rate:.0f} Hz"
-        )
+def _print_devices() -> int:
+    """Print every audio device (index, name, host API, channels, default rate); 1 if none."""
+    devices = list_devices()
+    if not devices:
+        print(f"no audio devices found: {NO_DEVICE_HELP}")
+        return 1
+    default_in, default_out = default_devices()
+    print("audio devices (index, name, host API, input and output channels, default rate):")
+    for d in devices:
+        sides = (("input", default_in), ("output", default_out))
+        marks = [f"default {side}" for side, i in sides if i == d.index]
+        print(d.describe() + (f"  ({', '.join(marks)})" if marks else ""))
+    return 0
 
 
 def make_clock(config: LooperConfig) -> Clock:
@@ -137,8 +154,8 @@ def run(config: LooperConfig, display: bool = True, stop: threading.Event | None
     a = config.audio
     # Hand the GIL over sooner when the audio thread asks for it (default 5 ms).
     sys.setswitchinterval(0.001)
-    index = resolve_device(a.device)
-    sample_rate = a.sample_rate or int(sd.query_devices(index, "input")["default_samplerate"])
+    index, source = check_device(a.device, a.input_channels, a.output_channels)
+    sample_rate = a.sample_rate or int(source.default_sample_rate)
     slowest_bar_frames = config.clock.beats_per_bar * 60.0 / a.min_history_bpm * sample_rate
     engine = AudioEngine(
         sample_rate=sample_rate,
@@ -233,8 +250,7 @@ def run_args(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.list_devices:
-        _print_devices()
-        return 0
+        return _print_devices()
     try:
         config = config_from_args(args)
         return run(config, display=not args.no_display)

@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 ClockSourceName = Literal["fixed", "midi", "link"]
+_LATENCIES = ("output_latency_ms", "input_latency_ms")  # milliseconds, or None/"auto": the host's
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,13 @@ class AudioConfig:
     min_history_bpm: float = 60.0  # the ring holds history_bars at this tempo or faster
     crossfade_ms: float = 10.0
     output_latency_ms: float | None = None  # None ("auto" in TOML/CLI): what the host reports
-    input_latency_ms: float = 0.0  # shifts the capture window later by this much
+    input_latency_ms: float | None = None  # shifts the capture window later; None: host's
 
     def __post_init__(self) -> None:
-        value: object = self.output_latency_ms
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            object.__setattr__(self, "output_latency_ms", None)
+        for name in _LATENCIES:
+            value: object = getattr(self, name)
+            if isinstance(value, str) and value.strip().lower() == "auto":
+                object.__setattr__(self, name, None)
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,12 @@ def _check(config: LooperConfig) -> None:
         raise ValueError(f"audio.history_bars must be in [1, 256]; got {a.history_bars}")
     if not 0.0 <= a.crossfade_ms <= 500.0:
         raise ValueError(f"audio.crossfade_ms must be in [0, 500]; got {a.crossfade_ms}")
-    latency: object = a.output_latency_ms
-    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, int | float)):
-        raise ValueError(f'audio.output_latency_ms must be a number or "auto"; got {latency!r}')
+    for name in _LATENCIES:
+        latency: object = getattr(a, name)
+        if latency is not None and (
+            isinstance(latency, bool) or not isinstance(latency, int | float)
+        ):
+            raise ValueError(f'audio.{name} must be a number or "auto"; got {latency!r}')
     if not 20.0 <= c.bpm <= 300.0:
         raise ValueError(f"clock.bpm must be in [20, 300]; got {c.bpm}")
     if c.source not in ("fixed", "midi", "link"):

@@ -7,16 +7,25 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import sounddevice as sd
 
-__all__ = ["JackServer", "jack_available", "jack_connect", "jack_dummy", "jack_ports"]
+__all__ = [
+    "JackServer",
+    "jack_available",
+    "jack_connect",
+    "jack_dummy",
+    "jack_interface",
+    "jack_ports",
+]
 
 
 @dataclass(frozen=True)
@@ -106,4 +115,44 @@ def jack_dummy(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        sd._initialize()
+
+
+@contextmanager
+def jack_interface(
+    name: str, capture_frames: int, playback_frames: int, physical: bool = True
+) -> Iterator[int]:
+    """A client on the running server standing in for an interface reporting these latencies.
+
+    Yields its PortAudio device index (PortAudio is re-initialised to see it, and again after
+    it is gone). `physical=False` leaves the ports without JackPortIsPhysical (see
+    jack_interface.py). Streams opened on PortAudio must be closed before the block ends.
+    """
+    script = Path(__file__).with_name("jack_interface.py")
+    cmd = [sys.executable, str(script), name, str(capture_frames), str(playback_frames)]
+    proc = subprocess.Popen(
+        [*cmd, *([] if physical else ["--virtual"])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_die_with_parent,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"{script.name} did not start: {line}{proc.stdout.read()}")
+        sd._terminate()
+        sd._initialize()
+        yield next(i for i, d in enumerate(sd.query_devices()) if d["name"] == name)
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+        sd._terminate()
         sd._initialize()

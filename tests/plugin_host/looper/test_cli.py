@@ -1,8 +1,13 @@
-"""The command line: subcommand registration, --list-devices, and a full run driven over OSC."""
+"""The command line: subcommand registration, devices, and a full run driven over OSC."""
 
 import argparse
+import os
+import subprocess
+import sys
 import threading
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
@@ -32,6 +37,8 @@ def test_output_latency_flag_takes_milliseconds_or_auto(capsys):
     assert list(latency.values()) == [None, None, 7.5]
     args = parser.parse_args(["loop", "--input-latency-ms", "4"])
     assert config_from_args(args).audio.input_latency_ms == 4.0
+    for flags in [(), ("--input-latency-ms", "auto")]:
+        assert config_from_args(parser.parse_args(["loop", *flags])).audio.input_latency_ms is None
     with pytest.raises(SystemExit):
         parser.parse_args(["loop", "--output-latency-ms", "soon"])
     assert "expected milliseconds or \"auto\"; got 'soon'" in capsys.readouterr().err
@@ -44,10 +51,72 @@ def test_bad_config_exits_2_with_a_message(tmp_path, caplog):
     assert "loop.bars must be in [1, audio.history_bars]; got 0" in caplog.text
 
 
+REPO = Path(__file__).resolve().parents[3]
+
+
+def run_without_audio_devices(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run Python in a child process that sees no JACK server (and no autostarted one)."""
+    env = {
+        **os.environ,
+        "JACK_DEFAULT_SERVER": f"no-such-server-{uuid.uuid4().hex[:8]}",
+        "JACK_NO_START_SERVER": "1",
+    }
+    cmd = [sys.executable, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def no_audio_devices() -> None:
+    count = run_without_audio_devices(
+        "-c", "import sounddevice as sd; print(len(sd.query_devices()))"
+    )
+    if count.stdout.strip() != "0":
+        pytest.skip(f"PortAudio sees audio devices here without JACK: {count.stdout.strip()}")
+
+
+def test_loop_without_an_audio_device_is_one_clear_error(no_audio_devices):
+    result = run_without_audio_devices("-m", "sidecar", "loop", "--no-display")
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr  # one line: no traceback, no PortAudio text
+    assert "no audio device found" in lines[0] and "Error querying device" not in lines[0]
+    assert "jackd -d dummy" in lines[0] and "--device" in lines[0]
+
+
+def test_list_devices_says_when_there_are_none(no_audio_devices):
+    result = run_without_audio_devices("-m", "plugin_host.looper", "--list-devices")
+    assert result.returncode == 1
+    assert result.stdout.startswith("no audio devices found: ") and not result.stderr
+    assert "jackd -d dummy" in result.stdout
+
+
 @pytest.mark.jack
-def test_list_devices_shows_jack(jack_server, capsys):
+def test_list_devices_shows_index_name_channels_and_rate(jack_server, capsys):
     assert main(["--list-devices"]) == 0
-    assert "JACK Audio Connection Kit" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if " system " in line)
+    assert line.split()[0] == str(jack_server.device)
+    assert "[JACK Audio Connection Kit]  in 2  out 2  48000 Hz" in line
+    assert "default input" in line and "default output" in line
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [
+        (["--device", "99"], "no audio device has index 99; the devices:"),
+        (["--device", "Scarlett"], "no audio device matches 'Scarlett'; the devices:"),
+        (["--input-channels", "8"], "audio device 'system' has 2 input and 2 output channels"),
+    ],
+)
+def test_a_device_that_is_not_there_is_one_error_listing_the_devices(
+    jack_server, caplog, flags, error
+):
+    assert main([*flags, "--no-display"]) == 2
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    message = record.getMessage()
+    assert message.startswith(error), message
+    assert f"{jack_server.device:3d}  system  [JACK Audio Connection Kit]  in 2" in message
 
 
 @pytest.mark.jack

@@ -83,20 +83,19 @@ def test_history_undo_and_variations():
     assert history.undo() is None
 
 
-def test_output_latency_is_host_reported_unless_given(tmp_path):
-    assert load_config(None).audio.output_latency_ms is None
-    assert load_config(EXAMPLE).audio.output_latency_ms is None  # "auto"
+@pytest.mark.parametrize("name", ["output_latency_ms", "input_latency_ms"])
+def test_latencies_are_host_reported_unless_given(tmp_path, name):
+    assert getattr(load_config(None).audio, name) is None
+    assert getattr(load_config(EXAMPLE).audio, name) is None  # "auto"
     path = tmp_path / "c.toml"
     path.write_text("[audio]\ninput_channels = 2\n")
-    assert load_config(path).audio.output_latency_ms is None
-    path.write_text('[audio]\noutput_latency_ms = "auto"\n')
-    assert load_config(path).audio.output_latency_ms is None
-    path.write_text("[audio]\noutput_latency_ms = 12.5\n")
-    assert load_config(path).audio.output_latency_ms == 12.5
-    assert load_config(path, audio__output_latency_ms="auto").audio.output_latency_ms is None
-    assert load_config(None, audio__output_latency_ms=0.0).audio.output_latency_ms == 0.0
-    path.write_text('[audio]\noutput_latency_ms = "soon"\n')
-    with pytest.raises(
-        ValueError, match="output_latency_ms must be a number or \"auto\"; got 'soon'"
-    ):
+    assert getattr(load_config(path).audio, name) is None
+    path.write_text(f'[audio]\n{name} = "auto"\n')
+    assert getattr(load_config(path).audio, name) is None
+    path.write_text(f"[audio]\n{name} = 12.5\n")
+    assert getattr(load_config(path).audio, name) == 12.5
+    assert getattr(load_config(path, **{f"audio__{name}": "auto"}).audio, name) is None
+    assert getattr(load_config(None, **{f"audio__{name}": 0.0}).audio, name) == 0.0
+    path.write_text(f'[audio]\n{name} = "soon"\n')
+    with pytest.raises(ValueError, match=f"{name} must be a number or \"auto\"; got 'soon'"):
         load_config(path)

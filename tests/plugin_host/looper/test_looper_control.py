@@ -43,14 +43,21 @@ def beat_error_frames(rig, frame, bpm=120.0, latency_s=0.0):
     return abs(beat - 4 * round(beat / 4)) * 60.0 / bpm * SR
 
 
-@pytest.mark.parametrize(("setting", "expected_s"), [(None, 0.012), ("auto", 0.012), (20.0, 0.02)])
-def test_output_latency_defaults_to_what_the_host_reports(tmp_path, setting, expected_s):
-    config = load_config(None, clock__source="midi", audio__output_latency_ms=setting)
+@pytest.mark.parametrize(
+    ("setting", "expected_s"),
+    [(None, (0.003, 0.012)), ("auto", (0.003, 0.012)), (20.0, (0.02,) * 2)],
+)
+def test_latencies_default_to_what_the_host_reports(tmp_path, setting, expected_s):
+    config = load_config(
+        None, clock__source="midi", audio__output_latency_ms=setting,
+        audio__input_latency_ms=setting,
+    )  # fmt: skip
     engine = AudioEngine(SR, 1, 1, SR, 0, block_size=BLOCK, stream_factory=LatentStream)
     looper = Looper(config, engine, MidiClock(), FakeClient(tmp_path), clip_dir=tmp_path)
     looper.start(run_thread=False)
     try:
-        assert looper.timeline.output_latency_s == expected_s
+        timeline = looper.timeline
+        assert (timeline.input_latency_s, timeline.output_latency_s) == expected_s
     finally:
         looper.close()
 
