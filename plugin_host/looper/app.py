@@ -189,8 +189,8 @@ class Looper:
         if self._capture is not None or self._request is not None:
             self._message = "busy: cancel first"
             return
-        # The beat the trigger was pressed on, and the ring frames played on the bars it captures:
-        # the input side of the stream, so the output latency plays no part.
+        # The beat the trigger was pressed on, and the ring frames played on the bars it captures
+        # (shifted by the input latency; with the fixed clock, by the round trip).
         beats_now = self.timeline.beats_at_time(event.time_s) if event.time_s else None
         if beats_now is None:
             beats_now = self.timeline.beats_at_frame(self.engine.frames_processed)

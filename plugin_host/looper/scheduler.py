@@ -100,8 +100,11 @@ class Timeline:
     A fixed clock is locked to the stream itself (beat 0 is frame `origin_frame`), so its bar
     boundaries are exact frames. External clocks (MIDI, Link) go through monotonic time and the
     stream's frame ↔ time map, shifted by `output_latency_s` so the downbeat is *heard* on time.
-    The input side (captures, triggers) is not: a sound played at time t reaches the ring
-    `input_latency_s` later, whatever the output latency.
+    On the input side, a sound played at time t reaches the ring `input_latency_s` later. With
+    an external clock the performer plays to that clock (heard on time), so captures shift by
+    the input latency alone. With the fixed clock the performer plays to the stream itself,
+    heard `output_latency_s` after its frame: captures shift by the round trip, both latencies
+    (as a DAW compensates a recording made against its own playback).
     """
 
     def __init__(
@@ -156,15 +159,18 @@ class Timeline:
         return self.clock.beats_at(time_s)
 
     def input_frame_of_beats(self, beats: float) -> int | None:
-        """Ring frame holding the sound played at `beats`: `input_latency_s` after it.
+        """Ring frame holding the sound played at `beats`.
 
-        External clocks map the beat's time straight to the frame recorded then (the output
-        latency does not apply: nothing rendered by the stream is involved).
+        External clocks map the beat's time straight to the frame recorded then, plus the
+        input latency (the output latency does not apply: the performer hears the external
+        clock's beat on time). The fixed clock's beat is a stream frame, which the performer
+        hears `output_latency_s` late and which reaches the ring `input_latency_s` after that.
         """
         shift = self.input_latency_s * self.engine.sample_rate
         if self.frame_locked:
             beat_frames = 60.0 / self.clock.bpm * self.engine.sample_rate
-            return self.origin_frame + round(beats * beat_frames) + round(shift)
+            round_trip = shift + self.output_latency_s * self.engine.sample_rate
+            return self.origin_frame + round(beats * beat_frames) + round(round_trip)
         t = self.clock.time_of_beats(beats)
         frame = None if t is None else self.engine.frame_at_time(t)
         return None if frame is None else round(frame + shift)

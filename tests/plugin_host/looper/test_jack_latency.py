@@ -62,10 +62,11 @@ def test_capture_is_shifted_by_the_reported_input_latency_unless_set(
     assert round(reported_s * SR) == EXTRA, f"the stream reports {reported_s * SR} frames"
     expected = round(reported_s * SR) if expected_frames == "reported" else expected_frames
     assert looper.timeline.input_latency_s * SR == pytest.approx(expected)
-    # The clip is named after its first ring frame: bar 1 starts at frame 0 of the fixed clock.
-    start_frame = int(client.requests[0].clip.stem.removeprefix("capture-"))
-    assert start_frame == expected
+    # The clip is named after its first ring frame: bar 1 starts at frame 0 of the fixed clock,
+    # heard the output latency later, played into the input the input latency after that.
     assert looper.timeline.output_latency_s == reported_out_s
+    start_frame = int(client.requests[0].clip.stem.removeprefix("capture-"))
+    assert start_frame == expected + round(reported_out_s * SR)
 
 
 def test_an_impossible_reported_latency_is_not_used(interface, tmp_path, caplog):

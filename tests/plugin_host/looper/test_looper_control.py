@@ -82,6 +82,26 @@ def test_a_click_on_the_downbeat_is_sample_0_of_the_capture(tmp_path, output_ms,
     assert beat_error_frames(rig, applied, latency_s=output_ms / 1e3) <= 1
 
 
+@pytest.mark.parametrize(("output_ms", "input_ms"), [(0.0, 0.0), (20.0, 0.0), (20.0, 5.0)])
+def test_with_the_fixed_clock_a_capture_is_shifted_by_the_round_trip(tmp_path, output_ms, input_ms):
+    # The performer plays to the looper's own output: stream frame n is heard output_ms after
+    # it is rendered, and what they play then reaches the ring input_ms later still.
+    rig = Rig(
+        tmp_path, FixedClock(120.0),
+        audio__output_latency_ms=output_ms, audio__input_latency_ms=input_ms,
+    )  # fmt: skip
+    round_trip = round((output_ms + input_ms) / 1e3 * SR)
+    rig.clicks = [bar * 2 * SR + round_trip for bar in (1, 2)]  # heard downbeats of bars 2, 3
+    rig.run(4.5)
+    rig.trigger(Action.CAPTURE, bars=1)
+    rig.run(0.05)
+    (request,) = rig.client.requests
+    assert request.clip.stem == f"capture-{2 * SR + round_trip}"
+    audio, _ = read_audio(request.clip)
+    assert audio.shape == (1, SR * 2)
+    assert audio[0, 0] == 1.0 and audio.sum() == 1.0  # bar 2's click, and not bar 3's
+
+
 def play_two_bar_loop(rig):
     """Capture 2 bars, deliver, and run until the loop is a quarter bar in; returns its start."""
     rig.run(4.5)
