@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sidecar.journal import _LOCK_NAME as LOCK_NAME
+from sidecar.journal import LOCK_NAME
 from sidecar.osc import addresses as A
 
 __all__ = ["Check", "register", "run_checks"]

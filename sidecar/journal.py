@@ -12,12 +12,13 @@ from typing import IO
 
 from sidecar.errors import DeliveryError
 
-__all__ = ["Journal"]
+__all__ = ["LOCK_NAME", "Journal"]
 
 log = logging.getLogger(__name__)
 
 _NAME = ".sidecar-journal.jsonl"
-_LOCK_NAME = ".sidecar.lock"
+#: The advisory lock one server holds on its output folder (doctor probes it too).
+LOCK_NAME = ".sidecar.lock"
 
 
 def _claim(output_dir: Path) -> IO[str] | None:
@@ -32,7 +33,7 @@ def _claim(output_dir: Path) -> IO[str] | None:
     except ImportError:  # pragma: no cover - Windows
         return None
     output_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(output_dir / _LOCK_NAME, "a+")  # held open for the process
+    handle = open(output_dir / LOCK_NAME, "a+")  # held open for the process
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
