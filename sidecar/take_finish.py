@@ -16,7 +16,8 @@ from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
 from sidecar.post.fmt import to_sample_format
 from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
-from sidecar.post.pipeline import PostSpec, level_stem, process
+from sidecar.post.loudness import level_stem
+from sidecar.post.pipeline import PostSpec, process
 from sidecar.presets import Preset
 
 __all__ = [

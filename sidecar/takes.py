@@ -16,7 +16,8 @@ from sidecar.errors import OutOfMemoryError, RequestError
 from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
 from sidecar.post.channels import to_channels
-from sidecar.post.pipeline import PostSpec, reference_loudness
+from sidecar.post.loudness import reference_loudness
+from sidecar.post.pipeline import PostSpec
 from sidecar.post.resample import resample
 from sidecar.presets import Preset
 from sidecar.stemsets import stem_prompts

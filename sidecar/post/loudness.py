@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -11,12 +11,16 @@ import pyloudnorm
 import scipy.ndimage
 import scipy.signal
 
+from sidecar.post.channels import as_audio
+
 __all__ = [
     "DEFAULT_LOUDNESS_LUFS",
     "MAX_LIMITING_DB",
     "LoudnessResult",
     "integrated_loudness",
+    "level_stem",
     "normalize_loudness",
+    "reference_loudness",
     "true_peak_dbtp",
 ]
 
@@ -37,6 +41,10 @@ _SMOOTHING_SECONDS = 0.010
 _MAX_ITERATIONS = 6
 _TOLERANCE_LU = 0.05
 _BLOCK_SECONDS = 0.4
+#: A mono file plays on both speakers of a stereo track at full level: BS.1770 then reads
+#: 10·log10(2) dB more than for the one channel. Mono stems and clips are measured that way,
+#: so a mono take matched to a stereo clip (or the other way round) sounds as loud as it.
+_DUAL_MONO_DB = 10.0 * math.log10(2.0)
 
 
 @dataclass(frozen=True)
@@ -276,3 +284,29 @@ def normalize_loudness(
         loudness = None if loudness is None else loudness + trim_db
     tp = 20.0 * math.log10(tp_linear) if tp_linear > 0 else None
     return out, LoudnessResult(target_lufs, input_lufs, loudness, tp, gain_db, reduction_db)
+
+
+def level_stem(
+    audio: np.ndarray,
+    sample_rate: int,
+    target_lufs: float,
+    ceiling_dbtp: float,
+    loop: bool = False,
+) -> tuple[np.ndarray, LoudnessResult]:
+    """`normalize_loudness` for a stem as a DAW plays it: a mono stem is heard on both
+    speakers, so it is levelled (and its loudness reported) as dual mono."""
+    played = _DUAL_MONO_DB if audio.shape[0] == 1 else 0.0
+    out, level = normalize_loudness(audio, sample_rate, target_lufs - played, ceiling_dbtp, loop)
+    if level.loudness_lufs is None or played == 0.0:
+        return out, level
+    return out, replace(level, loudness_lufs=level.loudness_lufs + played)
+
+
+def reference_loudness(reference: np.ndarray, sample_rate: int) -> float | None:
+    """The integrated loudness of the prompt clip as a DAW plays it (a mono clip on both
+    speakers), in LUFS; None if too short or silent."""
+    clip = as_audio(reference, "reference")
+    measured = integrated_loudness(clip, sample_rate)
+    if measured is None or clip.shape[0] != 1:
+        return measured
+    return measured + _DUAL_MONO_DB

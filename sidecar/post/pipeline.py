@@ -5,21 +5,19 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Literal
 
 import numpy as np
 
 from sidecar.errors import RequestError
+from sidecar.parallel import usable_cores
 from sidecar.post.channels import as_audio, to_channels
 from sidecar.post.fmt import SAMPLE_FORMATS, to_sample_format
 from sidecar.post.grid import cut_to_grid, grid_num_samples, refine_attack, whole_bars
-from sidecar.post.loudness import (
-    DEFAULT_LOUDNESS_LUFS,
-    LoudnessResult,
-    integrated_loudness,
-    normalize_loudness,
-)
+from sidecar.post.loudness import DEFAULT_LOUDNESS_LUFS, level_stem, reference_loudness
 from sidecar.post.resample import resample
 from sidecar.post.stretch import StretchEngine, needs_stretch, time_stretch
 from sidecar.post.tempo import TempoEstimate, estimate_tempo
@@ -30,9 +28,7 @@ __all__ = [
     "PostSpec",
     "StemReport",
     "build_tempo_map",
-    "level_stem",
     "process",
-    "reference_loudness",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,10 +55,6 @@ Decision = Literal[
 DownbeatSource = Literal["tracker", "sample0", "sample0_snapped", "none"]
 
 _SEARCH_SECONDS = 0.05
-#: A mono file plays on both speakers of a stereo track at full level: BS.1770 then reads
-#: 10·log10(2) dB more than for the one channel. Mono stems and clips are measured that way,
-#: so a mono take matched to a stereo clip (or the other way round) sounds as loud as it.
-_DUAL_MONO_DB = 10.0 * math.log10(2.0)
 #: Source audio kept around the grid: before the downbeat (seam pre-roll, attack search,
 #: the stretcher's start-up) and after the last bar line (overhang, the stretcher's tail).
 _KEEP_BEFORE_SECONDS = 0.2
@@ -242,7 +234,8 @@ def process(
 
     Steps: channels (downmix first, DC offset removed) -> tempo estimate -> decision ->
     stretch -> resample -> grid (downbeat on sample 0, exact length, loop seam) -> channels
-    (upmix) -> loudness and true-peak ceiling -> sample format -> tempo measured again.
+    (upmix) -> loudness and true-peak ceiling -> sample format; the delivered tempo is measured
+    on the cut stem side by side with the loudness step.
     `reference` is the prompt clip (any rate: `reference_sample_rate`, default `sample_rate`);
     its loudness is matched unless `spec.loudness_lufs` is set; `reference_lufs` is that
     loudness when it was measured already (`reference_loudness`, once for a batch of takes).
@@ -325,6 +318,10 @@ def process(
 
     if spec.channels is not None and spec.channels > work.shape[0]:
         work = to_channels(work, spec.channels)
+    # The delivered tempo is measured on the cut stem while its loudness is set: gain, a
+    # limiter of at most 6 dB and the sample format move no beat (both steps run mostly
+    # outside the GIL, so on two cores or more this takes the measurement off the path).
+    verify = _verify_side_by_side(work, rate, spec)
     target, loudness_source = _loudness_target(
         spec, reference, reference_sample_rate or sample_rate, reference_lufs
     )
@@ -332,12 +329,7 @@ def process(
     clock.lap("loudness")
     work = to_sample_format(work, spec.sample_format)
     clock.lap("format")
-
-    delivered = (
-        estimate_tempo(work, rate, reference_bpm=spec.bpm, beats_per_bar=spec.beats_per_bar)
-        if spec.bpm is not None
-        else TempoEstimate.nothing()
-    )
+    delivered = verify.result()
     clock.lap("verify")
     report = StemReport(
         source_bpm=source.bpm,
@@ -370,20 +362,31 @@ def process(
     return work, report
 
 
-def level_stem(
-    audio: np.ndarray,
-    sample_rate: int,
-    target_lufs: float,
-    ceiling_dbtp: float,
-    loop: bool = False,
-) -> tuple[np.ndarray, LoudnessResult]:
-    """`normalize_loudness` for a stem as a DAW plays it: a mono stem is heard on both
-    speakers, so it is levelled (and its loudness reported) as dual mono."""
-    played = _DUAL_MONO_DB if audio.shape[0] == 1 else 0.0
-    out, level = normalize_loudness(audio, sample_rate, target_lufs - played, ceiling_dbtp, loop)
-    if level.loudness_lufs is None or played == 0.0:
-        return out, level
-    return out, replace(level, loudness_lufs=level.loudness_lufs + played)
+def _measure_delivered(audio: np.ndarray, sample_rate: int, spec: PostSpec) -> TempoEstimate:
+    if spec.bpm is None:
+        return TempoEstimate.nothing()
+    return estimate_tempo(
+        audio, sample_rate, reference_bpm=spec.bpm, beats_per_bar=spec.beats_per_bar
+    )
+
+
+@cache
+def _side_thread() -> ThreadPoolExecutor | None:
+    """One thread for the delivered-tempo measurement; None on a single core (run inline)."""
+    if usable_cores() < 2:
+        return None
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="post-verify")
+
+
+def _verify_side_by_side(
+    audio: np.ndarray, sample_rate: int, spec: PostSpec
+) -> Future[TempoEstimate]:
+    executor = _side_thread()
+    if executor is not None and spec.bpm is not None:
+        return executor.submit(_measure_delivered, audio, sample_rate, spec)
+    done: Future[TempoEstimate] = Future()
+    done.set_result(_measure_delivered(audio, sample_rate, spec))
+    return done
 
 
 def _without_dc(audio: np.ndarray) -> np.ndarray:
@@ -396,16 +399,6 @@ def _without_dc(audio: np.ndarray) -> np.ndarray:
     if float(np.max(np.abs(offset))) < 1e-4:
         return audio
     return (audio - offset).astype(np.float32)
-
-
-def reference_loudness(reference: np.ndarray, sample_rate: int) -> float | None:
-    """The integrated loudness of the prompt clip as a DAW plays it (a mono clip on both
-    speakers), in LUFS; None if too short or silent."""
-    clip = as_audio(reference, "reference")
-    measured = integrated_loudness(clip, sample_rate)
-    if measured is None or clip.shape[0] != 1:
-        return measured
-    return measured + _DUAL_MONO_DB
 
 
 def _loudness_target(

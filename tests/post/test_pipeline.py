@@ -13,7 +13,8 @@ import scipy.signal
 
 from sidecar.errors import AudioError, RequestError
 from sidecar.post.grid import grid_num_samples
-from sidecar.post.pipeline import PostSpec, process, reference_loudness
+from sidecar.post.loudness import reference_loudness
+from sidecar.post.pipeline import PostSpec, process
 
 from .synth import Material, clicks, drums, kick, noise, onset_times
 
