@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -68,15 +69,30 @@ class WindowPost:
     #: The reference's loudness, measured once for the batch (on the take pool, while the
     #: model decodes); None: measured per take, if at all.
     reference_lufs: Future[float | None] | None = None
+    #: The request makes loops: effects go on the delivered loop (`loop_effects`), not here.
+    loop: bool = False
+    #: Takes finished side by side share `board` one at a time.
+    _board_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def effects(self, raws: list[np.ndarray]) -> list[np.ndarray]:
-        """The preset's effect chain over each row, if it has one."""
-        if self.board is None or self.preset is None:
+        """The preset's effect chain over each row, before the tempo contract (one-shots)."""
+        if self.board is None or self.preset is None or self.loop:
             return raws
         return [
             self.preset.apply_effects(raw, self.model_sample_rate, bpm=self.bpm, board=self.board)
             for raw in raws
         ]
+
+    def loop_effects(self, audio: np.ndarray, sample_rate: int) -> np.ndarray | None:
+        """A delivered loop through the preset's chain played as a loop, as the DAW will play
+        it: a reverb or echo tail from its end rings into its start. None: no effects to run.
+        """
+        if self.board is None or self.preset is None or not self.loop:
+            return None
+        with self._board_lock:
+            return self.preset.apply_effects(
+                audio, sample_rate, bpm=self.bpm, loop=True, board=self.board
+            )
 
     def contract(
         self,
@@ -167,6 +183,7 @@ class DecodedTakes:
                 *self.rows[r],
                 clip_key,
                 None if take_keys is None else take_keys[r].result(),
+                self.window_post.loop_effects,
             ),
             range(len(self.rows)),
             check_cancel,
@@ -205,13 +222,19 @@ def finish_take(
     part: str | None,
     clip_key: KeyEstimate | None,
     key: KeyEstimate | None = None,
+    loop_effects: Callable[[np.ndarray, int], np.ndarray | None] | None = None,
 ) -> MadeTake:
     """The take's report (the last window's, plus windows and key), key fixed if asked.
 
     `clip_key` is the prompt clip's key, estimated once per request when no `key` was given;
     `key` the take's own when already estimated (else it is estimated here, on `audio`).
+    `loop_effects` runs a loop preset's effects on the whole delivered loop, which is then
+    levelled again to its loudness target.
     """
     report = dict(windows[-1])
+    effected = None if loop_effects is None else loop_effects(audio, req.sample_rate)
+    if effected is not None:
+        audio = _releveled(effected, req, report)
     report["bars"] = sum(int(w.get("bars") or 0) for w in windows) or report.get("bars")
     report["num_samples"] = int(audio.shape[-1])
     report["windows"] = len(windows)
@@ -242,11 +265,12 @@ def finish_take(
 
 
 def _releveled(audio: np.ndarray, req: GenerateRequest, report: dict[str, Any]) -> np.ndarray:
-    """A pitch-shifted stem brought back to its loudness target under the ceiling.
+    """A pitch-shifted (or effected) stem brought back to its loudness target under the ceiling.
 
     Transposing moves energy across the K-weighting curve and changes the waveform's peaks
-    (up to +0.9 dB of true peak at ±1-2 semitones on drums), so the stem's loudness and
-    true-peak promise is kept by levelling it again; `report` gets the new figures.
+    (up to +0.9 dB of true peak at ±1-2 semitones on drums), and effects change both, so the
+    stem's loudness and true-peak promise is kept by levelling it again; `report` gets the
+    new figures.
     """
     target = report.get("loudness_target_lufs")
     if not isinstance(target, int | float):

@@ -153,6 +153,7 @@ class TakeMaker:
                 if preset is not None and preset.effects
                 else None,
                 reference_lufs=reference_lufs,
+                loop=req.loop,
             )
             timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
             pieces: list[list[np.ndarray]] = [[] for _ in rows]

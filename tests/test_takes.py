@@ -15,6 +15,7 @@ from sidecar.post.loudness import integrated_loudness, true_peak_dbtp
 from sidecar.post.pipeline import PostSpec, process
 from sidecar.post.prompt import prepare_prompt
 from sidecar.post.resample import resample
+from sidecar.presets import Preset
 from sidecar.take_finish import finish_take
 from sidecar.takes import TakeMaker
 from tests.post.test_key import CADENCE_MAJOR, SAMPLE_RATE, synth_progression
@@ -156,3 +157,50 @@ def test_a_melody_model_refuses_a_take_past_one_window_before_decoding() -> None
     finally:
         maker.pool.close()
     assert fractions == []  # refused before any decoding
+
+
+class _LastBeatEngine(Engine):
+    """Plays one noise burst on the last beat of a 120 BPM bar (a tail-less one-shot)."""
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo("last-beat", "cpu", "float32", 32000, 1, 50, 30.0, False, True)
+
+    def generate(
+        self, spec: GenerationSpec, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        take = np.zeros((1, round(spec.duration_seconds * 32000)), np.float32)
+        burst = np.random.default_rng(5).standard_normal(12000).astype(np.float32)
+        take[0, 48000 : 48000 + burst.size] = 0.3 * burst * np.hanning(burst.size)
+        return np.stack([take] * spec.variations)
+
+
+def _loop_with(effects: list[dict[str, object]]) -> np.ndarray:
+    preset = Preset.from_dict("echo", {"description": "d", "prompt": "p", "effects": effects})
+    request = GenerateRequest(request_id="fx", bars=1, bpm=120.0, loop=True, sample_rate=48000)
+    maker = TakeMaker(_LastBeatEngine(), TakePool(1))
+    try:
+        decoded = maker.decode(request, preset, None, None, None, 1, lambda _: None, lambda: None)
+        (take,) = decoded.finish(maker.pool, lambda: None)
+    finally:
+        maker.pool.close()
+    assert take.audio.shape == (1, 96000)  # one bar at 120 BPM
+    return take.audio[0]
+
+
+def test_a_loop_presets_echo_of_its_last_beat_rings_into_its_first() -> None:
+    """Effects on a loop are run as the DAW will play it (as a loop, after the tempo contract),
+    so a tail from the end wraps to the start instead of being cut at the last bar line."""
+    dry = _loop_with([{"type": "gain", "gain_db": 0.0}])
+    echo = _loop_with([{"type": "delay", "delay_beats": 1.0, "feedback": 0.0, "mix": 1.0}])
+    beat = 24000
+
+    def level(audio: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+
+    assert level(dry[3 * beat :]) > 100 * level(dry[:beat])  # the burst is on beat 4
+    # The one-beat echo of beat 4 lands on beat 1 of the next cycle, i.e. the loop's start.
+    assert level(echo[:beat]) > 100 * level(echo[beat:])
+    first, last = echo[:beat], dry[3 * beat :]
+    correlation = float(first @ last) / (np.linalg.norm(first) * np.linalg.norm(last))
+    assert correlation > 0.95
