@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-__all__ = ["Material", "clicks", "drums", "noise", "onset_times"]
+__all__ = ["Material", "clicks", "drums", "noise", "onset_times", "placed", "tonal_note"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,68 @@ def _hat(sample_rate: int, rng: np.random.Generator, gain: float) -> np.ndarray:
 def _click(sample_rate: int, freq: float, gain: float) -> np.ndarray:
     t = np.arange(int(0.03 * sample_rate)) / sample_rate
     return gain * np.sin(2 * np.pi * freq * t) * np.exp(-t / 0.006)
+
+
+def _band_limited_saw(
+    sample_rate: int, freq: float, num_samples: int, phase: float, top_hz: float
+) -> np.ndarray:
+    """A sawtooth from its harmonics up to `top_hz` (no aliasing), peak about 1."""
+    t = np.arange(num_samples) / sample_rate
+    out = np.zeros(num_samples)
+    for k in range(1, int(top_hz / freq) + 1):
+        out += (-1) ** (k + 1) * np.sin(2 * np.pi * k * freq * t + k * phase) / k
+    return out * 2 / np.pi
+
+
+def tonal_note(
+    sample_rate: int,
+    freq: float,
+    attack_seconds: float,
+    wave: Literal["sine", "saw", "pad"] = "sine",
+    phase: float = 0.0,
+    seconds: float = 0.6,
+    gain: float = 0.5,
+) -> np.ndarray:
+    """A held note whose onset is sample 0: a linear attack from silence, then a slow decay.
+
+    "sine" and "saw" (harmonics up to 6 kHz) play `freq` starting at `phase`; "pad" is a chord
+    of saws (harmonics up to 3 kHz): the root twice, 0.3 % flat and sharp, its major third and
+    its fifth. The envelope rises from 0 at sample 0 to `gain` at `attack_seconds`.
+    """
+    n = int(seconds * sample_rate)
+    t = np.arange(n) / sample_rate
+    if wave == "sine":
+        tone = np.sin(2 * np.pi * freq * t + phase)
+    elif wave == "saw":
+        tone = _band_limited_saw(sample_rate, freq, n, phase, 6000.0)
+    else:
+        voices = (freq * 0.997, freq * 1.003, freq * 2 ** (4 / 12), freq * 2 ** (7 / 12))
+        tone = (
+            sum(
+                _band_limited_saw(sample_rate, f, n, phase + i, 3000.0)
+                for i, f in enumerate(voices)
+            )
+            / 3
+        )
+    envelope = np.minimum(1.0, t / attack_seconds) * np.exp(-np.maximum(0.0, t - attack_seconds))
+    return gain * envelope * tone
+
+
+def placed(
+    sound: np.ndarray,
+    onset_seconds: float,
+    total_seconds: float,
+    sample_rate: int,
+    noise_dbfs: float = -60.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """`sound` starting at `onset_seconds` over a white-noise floor: float32 `(1, samples)`."""
+    rng = np.random.default_rng(seed)
+    out = 10 ** (noise_dbfs / 20) * rng.standard_normal(int(round(total_seconds * sample_rate)))
+    start = int(round(onset_seconds * sample_rate))
+    end = min(out.size, start + sound.size)
+    out[start:end] += sound[: end - start]
+    return out.astype(np.float32)[np.newaxis, :]
 
 
 def _render(

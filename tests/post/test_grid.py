@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from sidecar.post.grid import cut_to_grid, grid_num_samples, refine_attack, whole_bars
+from sidecar.post.resample import resample
+from sidecar.post.stretch import time_stretch
+
+from .synth import Material, clicks, drums, placed, tonal_note
+
+MODEL_RATE = 32000
+RATE = 48000
 
 
 @pytest.mark.parametrize("bpm", [70.0, 87.0, 97.0, 123.0, 140.0, 174.0, 180.0, 127.35])
@@ -95,3 +103,131 @@ def test_refine_attack_finds_the_hit() -> None:
         assert abs(refine_attack(audio, 48000, guess) - hit) <= 48  # 1 ms
     silent = np.zeros((1, 48000), np.float32)
     assert refine_attack(silent, 48000, 1234) == 1234
+
+
+def _as_delivered(audio: np.ndarray, ratio: float) -> np.ndarray:
+    """What refine_attack sees in the pipeline: stretched at the model rate by Rubber Band
+    (pedalboard), then resampled to the session rate."""
+    if ratio != 1.0:
+        audio, _ = time_stretch(audio, MODEL_RATE, ratio)
+    return resample(audio, MODEL_RATE, RATE, engine="soxr")
+
+
+def _worst_error_ms(audio: np.ndarray, true_sample: float) -> float:
+    """The largest miss over guesses 20 ms early, on time and 20 ms late, in ms."""
+    errors = [
+        refine_attack(audio, RATE, round(true_sample + guess)) - true_sample
+        for guess in (-0.02 * RATE, 0.0, 0.02 * RATE)
+    ]
+    return max(abs(e) for e in errors) / RATE * 1000
+
+
+def _low_note_error_ms(wave: str, freq: float, attack: float, phase: float, ratio: float) -> float:
+    """A note starting at 0.5 s over a -60 dBFS floor; its onset after the stretch is at
+    0.5 s / ratio (the envelope's start, mapped by the ratio)."""
+    note = tonal_note(MODEL_RATE, freq, attack, wave, phase)  # type: ignore[arg-type]
+    audio = _as_delivered(placed(note, 0.5, 1.2, MODEL_RATE), ratio)
+    return _worst_error_ms(audio, 0.5 / ratio * RATE)
+
+
+LOW_NOTES = [
+    ("sine", 41.2),
+    ("sine", 55.0),
+    ("sine", 110.0),
+    ("saw", 41.2),
+    ("saw", 73.4),
+    ("saw", 110.0),
+    ("pad", 110.0),
+]
+ATTACKS = [0.010, 0.015, 0.020]
+PHASES = [0.0, 1.3, 2.9, 4.4]
+
+
+@pytest.mark.parametrize("phase", PHASES)
+@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize(("wave", "freq"), LOW_NOTES)
+def test_refine_attack_finds_where_a_slow_low_note_starts(
+    wave: str, freq: float, attack: float, phase: float
+) -> None:
+    """A bass note or pad rising over 10-20 ms: the attack is where its envelope leaves 0.
+
+    The 1 ms power of a low note peaks at the waveform's crests, the largest of which lies
+    inside (or after) the attack; the downbeat must still land on the envelope's start.
+    """
+    assert _low_note_error_ms(wave, freq, attack, phase, 1.0) <= 2.0
+
+
+# Rubber Band rebuilds the first 10-20 ms of this note (a 41 Hz saw starting in the quiet half
+# of its cycle): at 0.98 its output begins about 10 ms early with a lobe of the opposite sign
+# before the attack proper, so the stretched audio has no single start near 0.5 s / ratio.
+_REBUILT_BY_THE_STRETCH = pytest.mark.xfail(
+    strict=True,
+    reason="Rubber Band reshapes this attack (pre-echo lobe 10 ms ahead); measured 5.8-6.8 ms",
+)
+
+
+def _stretched_cases() -> list[object]:
+    cases: list[object] = []
+    for wave, freq in LOW_NOTES:
+        if wave == "sine":
+            continue  # see test_refine_attack_on_a_stretched_pure_sine
+        for attack in ATTACKS:
+            for ratio in (1.017, 0.98):
+                for phase in PHASES:
+                    rebuilt = (wave, freq, ratio, phase) == ("saw", 41.2, 0.98, 4.4)
+                    marks = [_REBUILT_BY_THE_STRETCH] if rebuilt else []
+                    cases.append(pytest.param(wave, freq, attack, ratio, phase, marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize(("wave", "freq", "attack", "ratio", "phase"), _stretched_cases())
+def test_refine_attack_finds_a_slow_low_note_after_a_stretch(
+    wave: str, freq: float, attack: float, ratio: float, phase: float
+) -> None:
+    """The same after a real Rubber Band stretch: the envelope's start moves to onset / ratio."""
+    assert _low_note_error_ms(wave, freq, attack, phase, ratio) <= 2.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Rubber Band smears a pure low sine (no transient to reset its phases on): at 0.98 "
+    "its output starts about 10 ms before onset / ratio (measured -9.2 to -11.6 ms), at 1.017 "
+    "a 110 Hz one 4-5 ms after it; refine_attack follows the stretched audio",
+)
+@pytest.mark.parametrize(("freq", "ratio"), [(41.2, 0.98), (110.0, 0.98), (110.0, 1.017)])
+def test_refine_attack_on_a_stretched_pure_sine(freq: float, ratio: float) -> None:
+    assert _low_note_error_ms("sine", freq, 0.015, 0.0, ratio) <= 2.0
+
+
+@pytest.mark.parametrize("ratio", [1.0, 1.017, 0.98])
+@pytest.mark.parametrize("maker", [clicks, drums])
+def test_refine_attack_keeps_stretched_hits_on_their_attack(
+    maker: Callable[..., Material], ratio: float
+) -> None:
+    """Clicks, kick, snare and hats, stretched: Rubber Band's pre-echo before a click (up to a
+    third of its peak) is not taken for a slow attack; every beat within 2 ms of beat / ratio."""
+    audio = _as_delivered(maker(120.0, 2, MODEL_RATE, 2).audio, ratio)
+    for beat in range(1, 8):
+        assert _worst_error_ms(audio, beat * 0.5 / ratio * RATE) <= 2.0, f"beat {beat}"
+
+
+def test_refine_attack_does_not_pull_a_legato_note_into_the_one_before() -> None:
+    """A bass note taking over from one 6 dB quieter (released over its first 10 ms) rises
+    out of no quiet: the low-note rule stays out and the downbeat is not put early, into the
+    note before."""
+    before = tonal_note(MODEL_RATE, 55.0, 0.015, "saw", seconds=0.6, gain=0.25)
+    release = np.clip((0.51 - np.arange(before.size) / MODEL_RATE) / 0.01, 0.0, 1.0)
+    take = placed(before * release, 0.0, 1.2, MODEL_RATE)
+    take += placed(tonal_note(MODEL_RATE, 41.2, 0.01, "saw"), 0.5, 1.2, MODEL_RATE, -120.0)
+    for ratio in (1.0, 1.017, 0.98):
+        audio = _as_delivered(take, ratio)
+        true = 0.5 / ratio * RATE
+        for guess in (-0.02 * RATE, 0.0, 0.02 * RATE):
+            assert refine_attack(audio, RATE, round(true + guess)) >= true - 0.002 * RATE
+
+
+def test_refine_attack_finds_a_low_note_over_a_loud_noise_floor() -> None:
+    """A 41 Hz sine over noise only 27 dB (RMS) under it: found where its envelope starts."""
+    note = tonal_note(MODEL_RATE, 41.2, 0.015, "sine", gain=0.5)
+    audio = _as_delivered(placed(note, 0.5, 1.2, MODEL_RATE, noise_dbfs=-36.0, seed=3), 1.0)
+    assert _worst_error_ms(audio, 0.5 * RATE) <= 2.0
