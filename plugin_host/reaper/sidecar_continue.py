@@ -15,7 +15,8 @@ def _script_folder() -> str:
     except NameError:  # REAPER may run the file without __file__
         import reaper_python
 
-        return os.path.dirname(str(reaper_python.RPR_get_action_context()[2]))
+        # is_new_value, filename, sectionID, cmdID, mode, resolution, val[, contextstr]
+        return os.path.dirname(str(reaper_python.RPR_get_action_context()[1]))
 
 
 def main() -> None:

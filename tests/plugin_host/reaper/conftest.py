@@ -38,10 +38,14 @@ class Rig:
         path.write_text(json.dumps(fields), encoding="utf-8")
         return path
 
-    def run(self, script: str) -> None:
-        """Run an action the way REAPER does: the file executed as a script."""
+    def run(self, script: str, *, with_file: bool = True) -> None:
+        """Run an action the way REAPER does: the file executed as a script (without
+        `__file__` when not `with_file`: the script then asks `get_action_context`)."""
         path = self.folder / script
+        self.reaper.action_script = str(path)
         self.namespace.update({"__file__": str(path), "__name__": "__main__"})
+        if not with_file:
+            del self.namespace["__file__"]
         exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), self.namespace)
 
     def tick(self, max_ticks: int, until: Callable[[], bool] | None = None) -> int:

@@ -54,6 +54,8 @@ class FakeReaper:
     tracks: set[str] = field(default_factory=set)
     #: sources created and neither given to a take nor destroyed (a leak if left at the end)
     open_sources: list[str] = field(default_factory=list)
+    #: the file of the action script running now (`get_action_context` gives it)
+    action_script: str = ""
 
     def add_item(
         self, track: str, position: float, length: float, source: str, offset: float = 0.0
@@ -216,6 +218,11 @@ class FakeReaper:
 
     def RPR_SetExtState(self, section: str, key: str, value: str, persist: bool) -> None:
         self.ext_state[(section, key)] = value
+
+    def RPR_get_action_context(self) -> tuple[bool, str, int, int, int, int, int, str]:
+        """(is_new_value, filename, sectionID, cmdID, mode, resolution, val, contextstr), as
+        ReaScript gives them to a script run from the main section's action list."""
+        return (False, self.action_script, 0, 54321, -1, -1, -1, "")
 
     def RPR_defer(self, code: str) -> None:
         self.deferred.append(code)

@@ -152,3 +152,25 @@ def test_the_action_stops_on_a_bad_settings_file(
     responder.sock.settimeout(0.2)
     with pytest.raises(TimeoutError):
         responder.receive()
+
+
+@pytest.mark.parametrize("script", ["sidecar_continue.py", "sidecar_reroll.py"])
+def test_without___file___the_settings_beside_the_script_are_read(
+    make_rig: Callable[[FakeReaper], Rig], project: FakeReaper, script: str
+) -> None:
+    """REAPER may run a script without `__file__`: its folder comes from the file name that
+    `get_action_context` gives (index 1; index 2 is the section id)."""
+    rig = make_rig(project)
+    rig.write_settings(variations=20)
+    rig.run(script, with_file=False)
+    (line,) = project.console
+    assert str(rig.folder / SETTINGS_FILE_NAME) in line and "'variations' must be" in line
+
+
+def test_without___file___continue_sends_with_the_settings_beside_it(
+    make_rig: Callable[[FakeReaper], Rig], project: FakeReaper, responder: Responder
+) -> None:
+    rig = make_rig(project)
+    rig.write_settings(sidecar_port=responder.port, bars=3)
+    rig.run("sidecar_continue.py", with_file=False)
+    assert GenerateRequest.from_osc(*responder.receive()).bars == 3
