@@ -62,6 +62,7 @@ def run_action(api: ReaperApi, action: str, script_folder: str, namespace: dict[
         link.close()
         return
     step_name = "_musicgen_step_" + session.request_id.replace("-", "_")
+    exit_name = "_musicgen_exit_" + session.request_id.replace("-", "_")
 
     def step() -> None:
         try:
@@ -75,5 +76,15 @@ def run_action(api: ReaperApi, action: str, script_folder: str, namespace: dict[
             link.close()
             namespace.pop(step_name, None)
 
+    def at_exit() -> None:
+        # REAPER runs this when the script ends: after the last step, or when it is terminated
+        # (the running-scripts dialog, or running the action again) with the request still on.
+        if namespace.pop(step_name, None) is not None:
+            session.abandon()
+        link.close()
+        namespace.pop(exit_name, None)
+
     namespace[step_name] = step
+    namespace[exit_name] = at_exit
+    api.RPR_atexit(exit_name + "()")
     api.RPR_defer(step_name + "()")

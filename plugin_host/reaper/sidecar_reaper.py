@@ -282,6 +282,17 @@ class ReaperSession:
                 return False
         return not self._timed_out(now)
 
+    def abandon(self) -> None:
+        """The script was ended while the request ran: ask the sidecar to cancel it, so that
+        it stops making takes that nobody will insert."""
+        if self.request is None:
+            return
+        try:
+            self._link.send(addresses.CANCEL, [self.request_id])
+        except LinkError:
+            pass  # the sidecar is gone: nothing runs there to cancel
+        self.say(f"the script was ended: request cancelled; {len(self.inserted)} item(s) inserted")
+
     def _cancel_requested(self) -> bool:
         return str(self._api.RPR_GetExtState(EXT_SECTION, CANCEL_KEY)) != self._cancel_token
 

@@ -56,6 +56,8 @@ class FakeReaper:
     open_sources: list[str] = field(default_factory=list)
     #: the file of the action script running now (`get_action_context` gives it)
     action_script: str = ""
+    #: code given to `atexit`, run once when the script ends (see `run_deferred`, `terminate`)
+    at_exit: list[str] = field(default_factory=list)
 
     def add_item(
         self, track: str, position: float, length: float, source: str, offset: float = 0.0
@@ -227,12 +229,33 @@ class FakeReaper:
     def RPR_defer(self, code: str) -> None:
         self.deferred.append(code)
 
+    def RPR_atexit(self, code: str) -> None:
+        self.at_exit.append(code)
+
     def run_deferred(self, namespace: dict) -> int:
-        """One pass of REAPER's defer loop: evaluate what was deferred, as REAPER does."""
+        """One pass of REAPER's defer loop: evaluate what was deferred, as REAPER does; when
+        nothing is deferred again the script has finished, and its `atexit` code runs.
+
+        (REAPER keeps a defer queue and an `atexit` list per running script; the fake has one
+        of each, so with two actions running they end together.)"""
         pending, self.deferred = self.deferred, []
         for code in pending:
             exec(code, namespace)
+        if not self.deferred:
+            self._run_at_exit(namespace)
         return len(self.deferred)
+
+    def terminate(self, namespace: dict) -> None:
+        """The producer ends the running script (Actions → Running scripts → Terminate, or
+        running the action again and choosing to terminate): its deferred code never runs
+        again, its `atexit` code runs."""
+        self.deferred.clear()
+        self._run_at_exit(namespace)
+
+    def _run_at_exit(self, namespace: dict) -> None:
+        pending, self.at_exit = self.at_exit, []
+        for code in pending:
+            exec(code, namespace)
 
     def items_on(self, track: str) -> list[Item]:
         return sorted(

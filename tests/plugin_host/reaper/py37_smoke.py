@@ -81,6 +81,7 @@ def stub_reaper(wav_path, state):
         {(section, key): value}
     )
     api.RPR_defer = state["deferred"].append
+    api.RPR_atexit = state["at_exit"].append
     return api
 
 
@@ -100,7 +101,7 @@ def main():
         shutil.copy(os.path.join(ROOT, "plugin_host", "reaper", name), folder)
     with open(os.path.join(folder, "sidecar_settings.json"), "w") as handle:
         json.dump({"sidecar_port": stub.getsockname()[1], "variations": 2}, handle)
-    state = {"ext": {}, "deferred": [], "values": {}, "console": []}
+    state = {"ext": {}, "deferred": [], "at_exit": [], "values": {}, "console": []}
     sys.modules["reaper_python"] = stub_reaper(wav_path, state)
     namespace = {}
     for script in ("sidecar_continue.py", "sidecar_reroll.py"):
@@ -123,6 +124,9 @@ def main():
             if not state["deferred"]:
                 break
             time.sleep(0.01)
+        for code in state["at_exit"]:  # the script ended: REAPER runs its atexit code
+            exec(code, namespace)
+        del state["at_exit"][:]
     positions = sorted(v["D_POSITION"] for v in state["values"].values() if "D_POSITION" in v)
     print("".join(state["console"]))
     print("positions", positions)
