@@ -37,6 +37,7 @@ __all__ = [
     "bar_line_at_or_after",
     "free_bar_position",
     "is_null_pointer",
+    "played_source_range",
     "read_selected_item",
     "request_from_selection",
     "take_name",
@@ -50,6 +51,10 @@ _MAX_SECONDS = 29.5
 #: 48 kHz): a take may be a few samples longer than its bars (the sidecar delivers whole
 #: samples), and REAPER's time map rounds; neither should push a take one bar further on.
 _EPSILON_SECONDS = 1e-4
+
+#: The shortest last pass through a looped file that is sent as the prompt (a looped item that
+#: ends less than this into the file sends the whole file instead).
+_MIN_PASS_SECONDS = 1.0
 
 _NULL_POINTER = re.compile(r"^\([^)]*\)0x0+$")
 
@@ -104,6 +109,36 @@ class SelectionError(ValueError):
     """No media item with an audio file is selected."""
 
 
+def played_source_range(
+    offset: float, played_seconds: float, source_seconds: float, loops: bool
+) -> tuple[float, float]:
+    """The part of its file that an item plays up to its end, in seconds of the file.
+
+    The item plays `played_seconds` of the file (its length times its playrate) from `offset`
+    (its start offset). A looped item (`B_LOOPSRC`) starts the file again at its end, so when
+    it plays past the end of the file the range is its last pass through the file: from the
+    file's start to where the item ends in it, which is where the continuation follows on (the
+    whole file when the item ends with the file, or less than `_MIN_PASS_SECONDS` into it). An
+    item that does not loop is silent past the file's end, so its range stops there.
+    """
+    if not source_seconds > 0.0:
+        return offset, offset + played_seconds  # no length from REAPER: the sidecar checks it
+    if loops:
+        start = offset % source_seconds
+        end = start + played_seconds
+        if end <= source_seconds + _EPSILON_SECONDS:
+            return start, min(end, source_seconds)
+        passes = math.floor((end - _EPSILON_SECONDS) / source_seconds)
+        last = end - passes * source_seconds
+        return 0.0, source_seconds if last < _MIN_PASS_SECONDS else min(last, source_seconds)
+    start, end = max(0.0, offset), min(offset + played_seconds, source_seconds)
+    if end <= start + _EPSILON_SECONDS:
+        raise SelectionError(
+            "the selected item plays none of its file (it starts past the file's end)"
+        )
+    return start, end
+
+
 @dataclass(frozen=True)
 class ItemSelection:
     """The selected item: its file, the played range of the file, and the project grid there."""
@@ -142,10 +177,24 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
     file_path = str(api.RPR_GetMediaSourceFileName(source, "", 4096)[1])
     if not file_path:
         raise SelectionError("the selected item's take has no audio file (MIDI or empty?)")
+    if int(api.RPR_GetTakeNumStretchMarkers(take)) > 0:
+        # The markers move parts of the file in time: offset + length × playrate is not the
+        # part the item plays, nor is the project tempo the file's. Glued, it is plain audio.
+        raise SelectionError(
+            "the selected item has stretch markers; glue it first (Item → Glue items) and run "
+            "Continue on the glued item"
+        )
+    source_seconds, _source, length_in_quarter_notes = api.RPR_GetMediaSourceLength(source, False)
+    if length_in_quarter_notes:
+        raise SelectionError("the selected item's take is MIDI; Continue needs an audio item")
     position = float(api.RPR_GetMediaItemInfo_Value(item, "D_POSITION"))
     length = float(api.RPR_GetMediaItemInfo_Value(item, "D_LENGTH"))
     offset = float(api.RPR_GetMediaItemTakeInfo_Value(take, "D_STARTOFFS"))
     rate = float(api.RPR_GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")) or 1.0
+    loops = bool(api.RPR_GetMediaItemInfo_Value(item, "B_LOOPSRC"))
+    source_start, source_end = played_source_range(
+        offset, length * rate, float(source_seconds), loops
+    )
     signature = api.RPR_TimeMap_GetTimeSigAtTime(0, position, 0, 0, 0.0)
     numerator, denominator, bpm = int(signature[2]), int(signature[3]), float(signature[4])
     quarter_beats = numerator * 4.0 / max(1, denominator)
@@ -160,8 +209,8 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
         file_path=file_path,
         position_seconds=position,
         length_seconds=length,
-        source_start_seconds=offset,
-        source_end_seconds=offset + length * rate,
+        source_start_seconds=source_start,
+        source_end_seconds=source_end,
         bpm=bpm,
         beats_per_bar=beats_per_bar,
         beat_quarters=beat_quarters,

@@ -18,6 +18,8 @@ class Take:
     name: str = ""
     start_offset_seconds: float = 0.0
     playrate: float = 1.0
+    #: (position in the item, position in the source) of each stretch marker, in seconds
+    stretch_markers: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -26,6 +28,8 @@ class Item:
     position_seconds: float
     length_seconds: float
     takes: list[Take] = field(default_factory=list)
+    #: B_LOOPSRC: the item plays its source again from the start at the source's end
+    loop_source: bool = False
 
     @property
     def end_seconds(self) -> float:
@@ -60,14 +64,20 @@ class FakeReaper:
     at_exit: list[str] = field(default_factory=list)
 
     def add_item(
-        self, track: str, position: float, length: float, source: str, offset: float = 0.0
+        self,
+        track: str,
+        position: float,
+        length: float,
+        source: str,
+        offset: float = 0.0,
+        loop: bool = False,
     ) -> str:
         self.tracks.add(track)
         pointer = f"(MediaItem*)0x{len(self.items) + 1:04x}"
         take = Take(source=source, start_offset_seconds=offset)
         take_pointer = f"(MediaItem_Take*)0x{len(self.takes) + 1:04x}"
         self.takes[take_pointer] = take
-        self.items[pointer] = Item(track, position, length, [take])
+        self.items[pointer] = Item(track, position, length, [take], loop_source=loop)
         return pointer
 
     def take_pointer(self, take: Take) -> str:
@@ -126,7 +136,11 @@ class FakeReaper:
 
     def RPR_GetMediaItemInfo_Value(self, item: str, name: str) -> float:
         found = self.items[item]
-        return {"D_POSITION": found.position_seconds, "D_LENGTH": found.length_seconds}[name]
+        return {
+            "D_POSITION": found.position_seconds,
+            "D_LENGTH": found.length_seconds,
+            "B_LOOPSRC": float(found.loop_source),
+        }[name]
 
     def RPR_SetMediaItemInfo_Value(self, item: str, name: str, value: float) -> bool:
         found = self.items[item]
@@ -139,6 +153,18 @@ class FakeReaper:
     def RPR_GetMediaItemTakeInfo_Value(self, take: str, name: str) -> float:
         found = self.takes[take]
         return {"D_STARTOFFS": found.start_offset_seconds, "D_PLAYRATE": found.playrate}[name]
+
+    def RPR_GetTakeNumStretchMarkers(self, take: str) -> int:
+        return len(self.takes[take].stretch_markers)
+
+    def RPR_GetTakeStretchMarker(
+        self, take: str, idx: int, pos: float, srcpos: float
+    ) -> tuple[int, str, int, float, float]:
+        """(index or -1 when there is no such marker, take, idx, position, source position)."""
+        markers = self.takes[take].stretch_markers
+        if not 0 <= idx < len(markers):
+            return (-1, take, idx, pos, srcpos)
+        return (idx, take, idx, *markers[idx])
 
     def RPR_GetSetMediaItemTakeInfo_String(
         self, take: str, name: str, value: str, set_new: bool

@@ -43,7 +43,7 @@ def stub_reaper(wav_path, state):
 
     def get_value(item, name):
         if item == "item0":
-            return {"D_POSITION": 2.0, "D_LENGTH": 4.0}[name]
+            return {"D_POSITION": 2.0, "D_LENGTH": 4.0, "B_LOOPSRC": 0.0}[name]
         return state["values"][item][name]
 
     def track_items(track):
@@ -65,6 +65,7 @@ def stub_reaper(wav_path, state):
         name
     ]
     api.RPR_GetSetMediaItemTakeInfo_String = set_value
+    api.RPR_GetTakeNumStretchMarkers = lambda take: 0
     api.RPR_TimeMap_GetTimeSigAtTime = lambda proj, t, a, b, c: (proj, t, 4, 4, 120.0)
     api.RPR_ValidatePtr2 = lambda proj, pointer, kind: True
     api.RPR_AddMediaItemToTrack = add_item
