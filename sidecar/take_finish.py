@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -71,6 +71,9 @@ class WindowPost:
     reference_lufs: Future[float | None] | None = None
     #: The request makes loops: effects go on the delivered loop (`loop_effects`), not here.
     loop: bool = False
+    #: Windows the take is decoded in; with more than one, each goes through the contract
+    #: without its own level, and the joined take is levelled once (`finish_take`).
+    windows: int = 1
     #: Takes finished side by side share `board` one at a time.
     _board_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
@@ -103,6 +106,8 @@ class WindowPost:
     ) -> list[tuple[np.ndarray, dict[str, Any]]]:
         """Each row through the tempo contract, side by side: (delivered audio, report)."""
         lufs = None if self.reference_lufs is None else self.reference_lufs.result()
+        if self.windows > 1:
+            spec = replace(spec, level=False)  # one gain for the joined take, not one a window
         return pool.map(
             partial(
                 post_process,
@@ -232,6 +237,10 @@ def finish_take(
     levelled again to its loudness target.
     """
     report = dict(windows[-1])
+    if len(windows) > 1:
+        # The windows were joined as made: one level for the whole take (levelling each on
+        # its own stepped the gain at every join and flattened the take's build-up).
+        audio = _releveled(audio, req, report)
     effected = None if loop_effects is None else loop_effects(audio, req.sample_rate)
     if effected is not None:
         audio = _releveled(effected, req, report)
@@ -258,7 +267,7 @@ def finish_take(
     ):
         offset = semitone_offset(estimate.label, target)
         if 0 < abs(offset) <= MAX_KEY_FIX_SEMITONES:
-            audio = _releveled(fix_key(audio, req.sample_rate, offset), req, report)
+            audio = _releveled(fix_key(audio, req.sample_rate, offset, loop=req.loop), req, report)
             shift = offset
     report["key_shift_semitones"] = shift
     return MadeTake(audio=audio, report=report, variation=variation, part=part, windows=windows)

@@ -154,6 +154,7 @@ class TakeMaker:
                 else None,
                 reference_lufs=reference_lufs,
                 loop=req.loop,
+                windows=len(plan),
             )
             timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
             pieces: list[list[np.ndarray]] = [[] for _ in rows]
@@ -199,6 +200,7 @@ class TakeMaker:
                     loudness_lufs=req.loudness,  # a preset's target is applied already
                     sample_format=req.format,
                     downbeat_at_start=audio_prompt is not None,
+                    snap_downbeat=w == 0,  # later windows continue the last one's waveform
                 )
                 raws = [audio[r] for r in range(len(rows))]
                 if w + 1 == len(plan):

@@ -18,6 +18,7 @@ from sidecar.post.resample import resample
 from sidecar.presets import Preset
 from sidecar.take_finish import finish_take
 from sidecar.takes import TakeMaker
+from sidecar.windows import plan_windows
 from tests.post.test_key import CADENCE_MAJOR, SAMPLE_RATE, synth_progression
 
 
@@ -204,3 +205,63 @@ def test_a_loop_presets_echo_of_its_last_beat_rings_into_its_first() -> None:
     first, last = echo[:beat], dry[3 * beat :]
     correlation = float(first @ last) / (np.linalg.norm(first) * np.linalg.norm(last))
     assert correlation > 0.95
+
+
+class _SongEngine(Engine):
+    """One long piece (a held note growing louder, a click on every beat at 80 BPM), continued
+    window by window exactly where the last one ended; later windows' beats `early_seconds`
+    early. Any gap, skip or gain step at a join is the pipeline's doing."""
+
+    BPM = 80.0
+
+    def __init__(self, window_seconds: list[float], early_seconds: float) -> None:
+        self._starts = np.concatenate([[0.0], np.cumsum(window_seconds)])
+        self._early = early_seconds
+        self.calls = 0
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo("song", "cpu", "float32", 32000, 1, 50, 30.0, False, True)
+
+    def generate(
+        self, spec: GenerationSpec, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        start, shift = self._starts[self.calls], self._early if self.calls else 0.0
+        self.calls += 1
+        t = start + np.arange(round(spec.duration_seconds * 32000)) / 32000
+        note = (0.05 + 0.01 * t) * np.sin(2 * np.pi * 110 * t)
+        since = (t - start + shift) % (60.0 / self.BPM)
+        click = np.where(since < 0.03, 0.5 * np.exp(-since / 0.004), 0.0)
+        click *= np.sin(2 * np.pi * 1800 * since)
+        return np.stack([[note + click]] * spec.variations).astype(np.float32)
+
+
+@pytest.mark.parametrize("early_ms", [5.0, 20.0])
+def test_windows_join_without_a_gap_or_a_gain_step(early_ms: float) -> None:
+    """12 bars at 80 BPM take three windows. A window whose beats come a little early must not
+    be padded with silence to put its beat on the bar line, and the take has one gain, so the
+    note growing louder across the joins keeps growing (each window was levelled on its own)."""
+    request = GenerateRequest(request_id="w", prompt="x", bpm=80.0, bars=12, loudness=-14.0)
+    plan = plan_windows(request.duration_seconds, 80.0, 4, 30.0, False, 12)
+    assert len(plan) == 3
+    engine = _SongEngine([seconds for seconds, _ in plan], early_ms / 1000)
+    maker = TakeMaker(engine, TakePool(1))
+    try:
+        decoded = maker.decode(request, None, None, None, None, 1, lambda _: None, lambda: None)
+        (take,) = decoded.finish(maker.pool, lambda: None)
+    finally:
+        maker.pool.close()
+    audio = take.audio[0].astype(np.float64)
+    assert audio.size == 12 * 3 * 48000  # 12 bars of 3 s
+    bar = 3 * 48000
+    joins = np.cumsum([bars or 0 for _, bars in plan])[:-1] * bar
+    note_only = 0.1 * 48000  # clear of the clicks: 100 ms into a beat
+    for join in joins:
+        around = np.abs(audio[join - 2400 : join + 2400])
+        assert int(np.sum(around < 1e-5)) <= 4, "silence inserted at the join"
+        # The held note's level just before and after the join (between clicks).
+        before = np.sqrt(np.mean(audio[join - 24000 + int(note_only) : join - 2400] ** 2))
+        after = np.sqrt(np.mean(audio[join + int(note_only) : join + 24000 - 2400] ** 2))
+        assert abs(20 * np.log10(after / before)) < 0.5
+    assert take.report["loudness_lufs"] == pytest.approx(-14.0, abs=0.1)
+    assert integrated_loudness(take.audio, 48000) == pytest.approx(-14.0 - 3.01, abs=0.1)

@@ -84,6 +84,9 @@ _ANALYSIS_RATE = 22050
 #: (librosa warns "n_fft ... too large" and reflects the signal). The silent frames are gated
 #: out below, so padding only lets the bass filters see the clip whole.
 _MIN_ANALYSIS_SECONDS = 3.0
+#: A loop is transposed between this much of its own end and start (Rubber Band's analysis
+#: window and start-up lie well within it), so both sides of its seam are mid-signal.
+_LOOP_CONTEXT_SECONDS = 0.5
 _HOP = 2048
 #: Frames quieter than this (relative to the loudest frame's chroma energy) are ignored.
 _SILENCE_RATIO = 1e-3
@@ -294,7 +297,12 @@ def estimate_key(audio: np.ndarray, sample_rate: int) -> KeyEstimate:
 
 
 def fix_key(
-    audio: np.ndarray, sample_rate: int, semitones: int, *, preserve_formants: bool = False
+    audio: np.ndarray,
+    sample_rate: int,
+    semitones: int,
+    *,
+    preserve_formants: bool = False,
+    loop: bool = False,
 ) -> np.ndarray:
     """Transpose float32 `(channels, samples)` audio by `semitones`, keeping length and tempo.
 
@@ -306,7 +314,9 @@ def fix_key(
     Beats after the first move by up to ~2.6 ms per semitone (earlier when shifting up), the
     same at the end as at the start: not a drift. The result has exactly the input's shape.
     `preserve_formants` suits vocals; for instruments plain transposition is closer to what
-    a sampler does.
+    a sampler does. With `loop`, the audio is transposed as the loop it is (its end leads into
+    its start): it goes through between copies of its own end and start, and the middle is
+    kept, so the seam stays as seamless as it was.
     """
     if isinstance(semitones, bool) or not isinstance(semitones, int | np.integer):
         raise ValueError(f"semitones must be a whole number; got {semitones!r}")
@@ -318,6 +328,10 @@ def fix_key(
     if semitones == 0:
         return data.copy()
     logger.debug("key: transposing %d samples by %+d semitones", data.shape[1], semitones)
+    samples = data.shape[1]
+    wrap = min(samples, round(_LOOP_CONTEXT_SECONDS * sample_rate)) if loop else 0
+    if wrap:
+        data = np.concatenate([data[:, samples - wrap :], data, data[:, :wrap]], axis=1)
     out = pedalboard.time_stretch(
         data,
         float(sample_rate),
@@ -329,7 +343,6 @@ def fix_key(
         use_long_fft_window=True,
         preserve_formants=preserve_formants,
     )
-    samples = data.shape[1]
-    if out.shape[1] < samples:
-        out = np.pad(out, ((0, 0), (0, samples - out.shape[1])))
-    return np.ascontiguousarray(out[:, :samples], dtype=np.float32)
+    if out.shape[1] < data.shape[1]:
+        out = np.pad(out, ((0, 0), (0, data.shape[1] - out.shape[1])))
+    return np.ascontiguousarray(out[:, wrap : wrap + samples], dtype=np.float32)

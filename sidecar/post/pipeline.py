@@ -17,7 +17,12 @@ from sidecar.parallel import usable_cores
 from sidecar.post.channels import as_audio, to_channels
 from sidecar.post.fmt import SAMPLE_FORMATS, to_sample_format
 from sidecar.post.grid import cut_to_grid, grid_num_samples, refine_attack, whole_bars
-from sidecar.post.loudness import DEFAULT_LOUDNESS_LUFS, level_stem, reference_loudness
+from sidecar.post.loudness import (
+    DEFAULT_LOUDNESS_LUFS,
+    LoudnessResult,
+    level_stem,
+    reference_loudness,
+)
 from sidecar.post.resample import resample
 from sidecar.post.stretch import StretchEngine, needs_stretch, time_stretch
 from sidecar.post.tempo import TempoEstimate, estimate_tempo
@@ -79,6 +84,15 @@ class PostSpec:
     sample_format: str = "pcm24"
     #: Sample 0 of the generated audio is a bar line (continuation of a bar-aligned prompt).
     downbeat_at_start: bool = False
+    #: With `downbeat_at_start`: move the bar line to the measured beat within a quarter beat
+    #: after sample 0 (never before it: there is no audio there, it would be padded with
+    #: silence). False for a window that continues the one before: its sample 0 continues that
+    #: window's waveform, so any move would leave a gap or skip audio at the join.
+    snap_downbeat: bool = True
+    #: Set loudness, true-peak ceiling and sample format here. False leaves the level as made
+    #: (float32) for the caller to set once over windows joined into one take; the report
+    #: still names the target.
+    level: bool = True
     true_peak_dbtp: float = -1.0
     #: Below this tempo confidence the audio is not stretched.
     min_confidence: float = 0.5
@@ -210,11 +224,13 @@ def _grid_start(
     if not confident or source.bpm is None or source.first_beat_seconds is None:
         return 0.0, "sample0"
     if spec.downbeat_at_start:
+        if not spec.snap_downbeat:
+            return 0.0, "sample0"
         beat = 60.0 / source.bpm
         nearest = min(
             (source.first_beat_seconds, source.first_beat_seconds - beat), key=lambda t: abs(t)
         )
-        if abs(nearest) <= beat / 4:
+        if 0.0 <= nearest <= beat / 4:
             return nearest, "sample0_snapped"
         return 0.0, "sample0"
     if source.first_downbeat_seconds is None:
@@ -325,10 +341,13 @@ def process(
     target, loudness_source = _loudness_target(
         spec, reference, reference_sample_rate or sample_rate, reference_lufs
     )
-    work, level = level_stem(work, rate, target, spec.true_peak_dbtp, loop=spec.loop)
-    clock.lap("loudness")
-    work = to_sample_format(work, spec.sample_format)
-    clock.lap("format")
+    if spec.level:
+        work, level = level_stem(work, rate, target, spec.true_peak_dbtp, loop=spec.loop)
+        clock.lap("loudness")
+        work = to_sample_format(work, spec.sample_format)
+        clock.lap("format")
+    else:
+        level = LoudnessResult(target, None, None, None, 0.0, 0.0)
     delivered = verify.result()
     clock.lap("verify")
     report = StemReport(

@@ -349,3 +349,32 @@ def test_fix_key_zero_is_a_copy_and_input_is_untouched() -> None:
 def test_fix_key_rejects_bad_shifts(semitones: object) -> None:
     with pytest.raises(ValueError, match="semitones"):
         fix_key(np.zeros((1, SAMPLE_RATE), dtype=np.float32), SAMPLE_RATE, semitones)  # type: ignore[arg-type]
+
+
+def test_a_loop_is_transposed_as_a_loop_and_keeps_its_seam() -> None:
+    """A seamless loop (every partial completes whole cycles in it) a semitone off: transposed
+    as a one-shot its wrap jumps (a click each time it repeats); as a loop it does not."""
+    rate, seconds = 48000, 8.0
+    t = np.arange(round(rate * seconds)) / rate
+    whole = [round(f * seconds) / seconds for f in (116.54, 233.08, 277.18, 349.23)]
+    pulse = 0.7 + 0.3 * np.cos(4 * np.pi * t)
+    chord = sum(0.2 * np.sin(2 * np.pi * f * t) for f in whole) * pulse
+    loop = np.asarray(chord, dtype=np.float32)[np.newaxis, :]
+
+    def wrap_jump(audio: np.ndarray) -> float:
+        return float(abs(audio[0, 0] - audio[0, -1]))
+
+    def largest_step(audio: np.ndarray) -> float:
+        return float(np.max(np.abs(np.diff(audio[0]))))
+
+    assert wrap_jump(loop) <= largest_step(loop)
+    one_shot = fix_key(loop, rate, -1)
+    looped = fix_key(loop, rate, -1, loop=True)
+    assert wrap_jump(one_shot) > 2 * largest_step(one_shot)
+    assert wrap_jump(looped) <= largest_step(looped)
+    assert looped.shape == loop.shape
+    assert estimate_key(looped, rate).label == "A minor"
+    # Inside, it is as loud either way (the phase vocoder's phases differ with what came
+    # before, so the waveforms do not match sample for sample).
+    levels = [float(np.sqrt(np.mean(np.square(a[0, rate:-rate])))) for a in (looped, one_shot)]
+    assert abs(20 * np.log10(levels[0] / levels[1])) < 0.5

@@ -394,3 +394,18 @@ def test_downmix_and_pcm16_output() -> None:
     assert stem.shape == (1, grid_num_samples(2, 4, 120, 44100))
     assert report.channels == 1 and report.sample_rate == 44100
     assert float(np.abs(stem).max()) < 1.0
+
+
+def test_a_continuation_whose_beat_falls_just_before_sample_0_is_not_padded_with_silence() -> None:
+    """A continuation's sample 0 is the bar line; when the model's beat lands 12 ms before it
+    there is no audio to move the bar line back to: the stem starts at sample 0, not with
+    12 ms of digital silence."""
+    material = drums(120, 5, MODEL_RATE, 1).audio
+    t = np.arange(material.shape[1]) / MODEL_RATE
+    held = (0.05 * np.sin(2 * np.pi * 98.0 * t)).astype(np.float32)
+    early = (material + held)[:, round(0.012 * MODEL_RATE) :]
+    spec = PostSpec(bpm=120.0, bars=4, downbeat_at_start=True, loudness_lufs=-16.0)
+    stem, report = process(early, MODEL_RATE, spec)
+    assert report.grid_start_seconds >= 0.0
+    assert report.padded_seconds == 0.0
+    assert np.all(np.abs(stem[0, :48]) > 0)  # no silence before the held note in the first ms
