@@ -31,16 +31,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXT_SECTION",
+    "Grid",
     "ItemSelection",
     "ReaperSession",
     "SelectionError",
     "bar_line_at_or_after",
     "free_bar_position",
+    "grid_at",
     "is_null_pointer",
+    "made_bpm",
     "played_source_range",
+    "quarter_notes_between",
     "read_selected_item",
     "request_from_selection",
+    "seconds_of_quarter_notes",
     "take_name",
+    "take_placement",
 ]
 
 #: The longest take the sidecar makes in one model window (30 s less the 0.5 s of prompt it
@@ -51,6 +57,10 @@ _MAX_SECONDS = 29.5
 #: 48 kHz): a take may be a few samples longer than its bars (the sidecar delivers whole
 #: samples), and REAPER's time map rounds; neither should push a take one bar further on.
 _EPSILON_SECONDS = 1e-4
+
+#: How far a take's tempo may be from the project's where it goes and still play at its own
+#: speed (a millionth: 30 µs over a 30-s take); further off, it is played faster or slower.
+_SAME_TEMPO = 1e-6
 
 #: The shortest last pass through a looped file that is sent as the prompt (a looped item that
 #: ends less than this into the file sends the whole file instead).
@@ -73,6 +83,51 @@ def bar_line_at_or_after(api: ReaperApi, seconds: float) -> float:
     if bar < seconds - _EPSILON_SECONDS:
         bar = float(api.RPR_TimeMap2_beatsToTime(0, 0.0, measure + 1)[0])
     return bar
+
+
+def quarter_notes_between(api: ReaperApi, start_seconds: float, end_seconds: float) -> float:
+    """Quarter notes from `start_seconds` to `end_seconds` on the project's time map."""
+    start = float(api.RPR_TimeMap2_timeToQN(0, start_seconds))
+    return float(api.RPR_TimeMap2_timeToQN(0, end_seconds)) - start
+
+
+def seconds_of_quarter_notes(api: ReaperApi, start_seconds: float, quarter_notes: float) -> float:
+    """How long `quarter_notes` last from `start_seconds` on the project's time map (each
+    tempo in turn, where the tempo changes on the way)."""
+    start = float(api.RPR_TimeMap2_timeToQN(0, start_seconds))
+    return float(api.RPR_TimeMap2_QNToTime(0, start + quarter_notes)) - start_seconds
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The project's time signature and tempo at one time, counted as the sidecar counts."""
+
+    #: beats a minute (REAPER's tempo is quarter notes a minute: `bpm * beat_quarters`)
+    bpm: float
+    beats_per_bar: int
+    #: quarter notes in one beat: 0.5 in 7/8 (eighth-note beats), else 1
+    beat_quarters: float = 1.0
+
+    @property
+    def bar_quarters(self) -> float:
+        return self.beats_per_bar * self.beat_quarters
+
+    def most_bars(self) -> int:
+        """The most whole bars of this tempo in one model window (the sidecar's 30 s)."""
+        return max(1, math.floor(_MAX_SECONDS * self.bpm / (60.0 * self.beats_per_bar) + 1e-9))
+
+
+def grid_at(api: ReaperApi, seconds: float) -> Grid:
+    """The time signature and tempo in effect at `seconds`."""
+    signature = api.RPR_TimeMap_GetTimeSigAtTime(0, seconds, 0, 0, 0.0)
+    numerator, denominator, bpm = int(signature[2]), int(signature[3]), float(signature[4])
+    quarter_beats = numerator * 4.0 / max(1, denominator)
+    if quarter_beats.is_integer():
+        return Grid(bpm=bpm, beats_per_bar=int(quarter_beats))
+    # 7/8: seven eighth-note beats at twice the quarter-note tempo, so that the bar the sidecar
+    # counts lasts 3.5 quarter notes.
+    beat_quarters = 4.0 / max(1, denominator)
+    return Grid(bpm=bpm / beat_quarters, beats_per_bar=numerator, beat_quarters=beat_quarters)
 
 
 def _item_spans(api: ReaperApi, track: str) -> list[tuple[float, float]]:
@@ -103,6 +158,29 @@ def free_bar_position(api: ReaperApi, track: str, after_seconds: float, length: 
                 position = bar_line_at_or_after(api, end)
                 moved = True
     return position
+
+
+def take_placement(
+    api: ReaperApi, track: str, after_seconds: float, file_seconds: float, quarter_notes: float
+) -> tuple[float, float]:
+    """Where a take goes on `track` and how long it lasts there: (position, seconds).
+
+    The take is `file_seconds` of audio that lasts `quarter_notes` at the tempo it was made
+    for. It goes on the first bar line at or after `after_seconds` from which it is free of
+    items (see `free_bar_position`) for as long as its quarter notes last there on the
+    project's time map: its file's length where the tempo is the one it was made for, less
+    where the project is faster (a tempo change since the request, or a later bar), more where
+    it is slower.
+    """
+    position = bar_line_at_or_after(api, after_seconds)
+    while True:  # each move goes past an item's end, never back: at most one per item
+        length = seconds_of_quarter_notes(api, position, quarter_notes)
+        if abs(length - file_seconds) <= _SAME_TEMPO * file_seconds:
+            length = file_seconds
+        free = free_bar_position(api, track, position, length)
+        if free <= position + _EPSILON_SECONDS:
+            return position, length
+        position = free
 
 
 class SelectionError(ValueError):
@@ -149,20 +227,18 @@ class ItemSelection:
     length_seconds: float
     source_start_seconds: float
     source_end_seconds: float
-    bpm: float
-    beats_per_bar: int
-    #: quarter notes in one beat of `bpm`: 0.5 in 7/8 (eighth-note beats), else 1
-    beat_quarters: float = 1.0
+    #: the item's length in quarter notes on the project's time map
+    quarter_notes: float
+    #: quarter notes in a bar of the time signature at the item's start
+    bar_quarters: float
 
     @property
     def end_seconds(self) -> float:
         return self.position_seconds + self.length_seconds
 
     def bars(self) -> int:
-        """Whole bars the item spans at the project tempo, capped at the sidecar's 30 s."""
-        length_beats = self.length_seconds * self.bpm / 60.0
-        most = max(1, math.floor(_MAX_SECONDS * self.bpm / (60.0 * self.beats_per_bar) + 1e-9))
-        return min(most, max(1, round(length_beats / self.beats_per_bar)))
+        """Whole bars the item spans, in its own time signature."""
+        return max(1, round(self.quarter_notes / self.bar_quarters))
 
 
 def read_selected_item(api: ReaperApi) -> ItemSelection:
@@ -195,15 +271,6 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
     source_start, source_end = played_source_range(
         offset, length * rate, float(source_seconds), loops
     )
-    signature = api.RPR_TimeMap_GetTimeSigAtTime(0, position, 0, 0, 0.0)
-    numerator, denominator, bpm = int(signature[2]), int(signature[3]), float(signature[4])
-    quarter_beats = numerator * 4.0 / max(1, denominator)
-    beats_per_bar, beat_quarters = int(quarter_beats), 1.0
-    if not quarter_beats.is_integer():
-        # 7/8: seven eighth-note beats at twice the quarter-note tempo, so that the bar the
-        # sidecar counts lasts 3.5 quarter notes.
-        beat_quarters = 4.0 / max(1, denominator)
-        beats_per_bar, bpm = numerator, bpm / beat_quarters
     return ItemSelection(
         track=api.RPR_GetMediaItem_Track(item),
         file_path=file_path,
@@ -211,15 +278,21 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
         length_seconds=length,
         source_start_seconds=source_start,
         source_end_seconds=source_end,
-        bpm=bpm,
-        beats_per_bar=beats_per_bar,
-        beat_quarters=beat_quarters,
+        quarter_notes=quarter_notes_between(api, position, position + length),
+        bar_quarters=grid_at(api, position).bar_quarters,
     )
 
 
 def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest:
-    """The request for the selected item with the settings' preset; raises SelectionError."""
+    """The request for the selected item with the settings' preset; raises SelectionError.
+
+    The take goes on the first bar line at or after the item's end, so it is made for the
+    time signature and tempo there (a tempo change at the item's end counts). It has as many
+    bars as the item (in the item's time signature), at most one model window of them.
+    """
     item = read_selected_item(api)
+    # Just past the bar line: a tempo marker on it counts however the time map rounds.
+    grid = grid_at(api, bar_line_at_or_after(api, item.end_seconds) + _EPSILON_SECONDS)
     options = list(settings.preset_values())
     if settings.key != "off":
         options.append(("key", settings.key))
@@ -229,30 +302,39 @@ def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest
         file_path=item.file_path,
         source_start_seconds=item.source_start_seconds,
         source_end_seconds=item.source_end_seconds,
-        bpm=item.bpm,
-        beats_per_bar=item.beats_per_bar,
-        bars=settings.bars if settings.bars is not None else item.bars(),
+        bpm=grid.bpm,
+        beats_per_bar=grid.beats_per_bar,
+        bars=settings.bars if settings.bars is not None else min(item.bars(), grid.most_bars()),
         variations=settings.variations,
         seed=new_seed(),
         preset=settings.preset,
         options=tuple(options),
-        beat_quarters=item.beat_quarters,
+        beat_quarters=grid.beat_quarters,
     )
 
 
-def take_name(request: SidecarRequest, index: int, extras: dict[str, Any]) -> str:
+def made_bpm(request: SidecarRequest, extras: dict[str, Any]) -> float:
+    """The tempo a take was made for, in quarter notes a minute (REAPER's unit): the `bpm`
+    the sidecar reports with the stem, else the request's."""
+    beat_bpm = extras.get("bpm", request.bpm)
+    if not isinstance(beat_bpm, (int, float)) or isinstance(beat_bpm, bool) or beat_bpm <= 0:
+        beat_bpm = request.bpm
+    return float(beat_bpm) * request.beat_quarters
+
+
+def take_name(
+    request: SidecarRequest, index: int, extras: dict[str, Any], playrate: float = 1.0
+) -> str:
     """`<preset> s<seed> [v<take>/<takes>] <bpm>bpm`: the takes of one request share a seed.
 
-    The bpm is the project's, as REAPER shows it: the sidecar's counts the beat of the metre
-    (eighths in 7/8, at twice the quarter-note tempo).
+    The bpm is the one the take plays at, as REAPER shows it (quarter notes: the sidecar's
+    counts the beat of the metre, eighths in 7/8 at twice the quarter-note tempo): the tempo
+    it was made for, times the `playrate` it is played at.
     """
     seed = extras.get("seed", request.seed)
-    beat_bpm = extras.get("bpm", request.bpm)
     if not isinstance(seed, int):
         seed = request.seed
-    if not isinstance(beat_bpm, (int, float)):
-        beat_bpm = request.bpm
-    bpm = round(float(beat_bpm) * request.beat_quarters, 3)
+    bpm = round(made_bpm(request, extras) * playrate, 3)
     return clip_name(request.preset, seed, bpm, index + 1, request.variations)
 
 
@@ -417,17 +499,27 @@ class ReaperSession:
         if is_null_pointer(source):
             self.say(f"REAPER could not open the stem '{name}'; not inserted; the file is {path}")
             return
-        length = float(api.RPR_GetMediaSourceLength(source, False)[0])
-        if not length > 0.0:
+        file_seconds = float(api.RPR_GetMediaSourceLength(source, False)[0])
+        if not file_seconds > 0.0:
             api.RPR_PCM_Source_Destroy(source)
             self.say(f"REAPER read no audio in the stem '{name}'; not inserted; the file is {path}")
             return
-        position = free_bar_position(api, request.track, self._next_position_seconds, length)
+        quarter_notes = file_seconds * made_bpm(request, options) / 60.0
+        position, length = take_placement(
+            api, request.track, self._next_position_seconds, file_seconds, quarter_notes
+        )
+        # Where the project's tempo is not the take's, it plays faster or slower (pitch kept)
+        # so that its bars last the project's bars there.
+        playrate = file_seconds / length
+        name = take_name(request, index, options, playrate)
         api.RPR_Undo_BeginBlock()
         try:
             item = api.RPR_AddMediaItemToTrack(request.track)
             take = api.RPR_AddTakeToMediaItem(item)
             api.RPR_SetMediaItemTake_Source(take, source)
+            if playrate != 1.0:
+                api.RPR_SetMediaItemTakeInfo_Value(take, "D_PLAYRATE", playrate)
+                api.RPR_SetMediaItemTakeInfo_Value(take, "B_PPITCH", 1.0)
             api.RPR_SetMediaItemInfo_Value(item, "D_POSITION", position)
             api.RPR_SetMediaItemInfo_Value(item, "D_LENGTH", length)
             api.RPR_GetSetMediaItemTakeInfo_String(take, "P_NAME", name, True)
@@ -438,4 +530,5 @@ class ReaperSession:
         self.inserted.append(name)
         if last_request_id(api) == self.request_id:  # a re-roll goes after these takes
             save_last_request(api, self.request_id, request.placed_at(self._next_position_seconds))
-        self.say(f"inserted '{name}' at {position:.3f} s ({path})")
+        speed = "" if playrate == 1.0 else f", played at {playrate:.4g}x for the tempo there"
+        self.say(f"inserted '{name}' at {position:.3f} s{speed} ({path})")

@@ -18,6 +18,8 @@ class Take:
     name: str = ""
     start_offset_seconds: float = 0.0
     playrate: float = 1.0
+    #: B_PPITCH: a playrate other than 1 keeps the pitch
+    preserve_pitch: bool = False
     #: (position in the item, position in the source) of each stretch marker, in seconds
     stretch_markers: list[tuple[float, float]] = field(default_factory=list)
 
@@ -40,14 +42,18 @@ class Item:
 class FakeReaper:
     """Pointers are strings like REAPER's; out-parameters come back in tuples as in ReaScript.
 
-    One tempo (`bpm`, in quarter notes as REAPER's tempo is) and one time signature from the
+    A tempo (`bpm`, in quarter notes as REAPER's tempo is) and one time signature from the
     project start at 0 s, where measure 0 begins; REAPER's beats are the signature's
-    denominator notes (eighths in 6/8).
+    denominator notes (eighths in 6/8). `tempo_markers` change the tempo later on, as REAPER's
+    tempo markers without a gradual change do: the time map's functions count quarter notes,
+    beats and measures across them.
     """
 
     bpm: float = 120.0
     numerator: int = 4
     denominator: int = 4
+    #: (seconds, quarter-note bpm) in time order: the tempo from that time on
+    tempo_markers: list[tuple[float, float]] = field(default_factory=list)
     items: dict[str, Item] = field(default_factory=dict)
     takes: dict[str, Take] = field(default_factory=dict)
     selected: list[str] = field(default_factory=list)
@@ -85,11 +91,37 @@ class FakeReaper:
 
     @property
     def beat_seconds(self) -> float:
+        """A beat at the tempo from the project start."""
         return 60.0 / self.bpm * 4.0 / self.denominator
 
     @property
     def bar_seconds(self) -> float:
         return self.numerator * self.beat_seconds
+
+    def _tempo_segments(self) -> list[tuple[float, float, float]]:
+        """(start seconds, quarter notes before it, bpm) of each stretch of one tempo."""
+        segments = [(0.0, 0.0, self.bpm)]
+        for seconds, bpm in self.tempo_markers:
+            start, quarter_notes, before = segments[-1]
+            segments.append((seconds, quarter_notes + (seconds - start) * before / 60.0, bpm))
+        return segments
+
+    def _time_to_qn(self, seconds: float) -> float:
+        segments = self._tempo_segments()
+        start, quarter_notes, bpm = next(
+            (s for s in reversed(segments) if s[0] <= seconds), segments[0]
+        )
+        return quarter_notes + (seconds - start) * bpm / 60.0
+
+    def _qn_to_time(self, quarter_notes: float) -> float:
+        segments = self._tempo_segments()
+        start, before, bpm = next(
+            (s for s in reversed(segments) if s[1] <= quarter_notes), segments[0]
+        )
+        return start + (quarter_notes - before) * 60.0 / bpm
+
+    def _tempo_at(self, seconds: float) -> float:
+        return next((s[2] for s in reversed(self._tempo_segments()) if s[0] <= seconds), self.bpm)
 
     # ---- ReaScript functions ----------------------------------------------------------
 
@@ -152,7 +184,22 @@ class FakeReaper:
 
     def RPR_GetMediaItemTakeInfo_Value(self, take: str, name: str) -> float:
         found = self.takes[take]
-        return {"D_STARTOFFS": found.start_offset_seconds, "D_PLAYRATE": found.playrate}[name]
+        return {
+            "D_STARTOFFS": found.start_offset_seconds,
+            "D_PLAYRATE": found.playrate,
+            "B_PPITCH": float(found.preserve_pitch),
+        }[name]
+
+    def RPR_SetMediaItemTakeInfo_Value(self, take: str, name: str, value: float) -> bool:
+        """Sets the take only (the item keeps its length, as from a script in REAPER)."""
+        found = self.takes[take]
+        if name == "D_PLAYRATE":
+            found.playrate = value
+        elif name == "B_PPITCH":
+            found.preserve_pitch = bool(value)
+        else:
+            raise NotImplementedError(name)
+        return True
 
     def RPR_GetTakeNumStretchMarkers(self, take: str) -> int:
         return len(self.takes[take].stretch_markers)
@@ -176,7 +223,9 @@ class FakeReaper:
     def RPR_TimeMap_GetTimeSigAtTime(
         self, proj: int, time: float, num: int, denom: int, tempo: float
     ) -> tuple[int, float, int, int, float]:
-        return (proj, time, self.numerator, self.denominator, self.bpm)
+        """(proj, time, numerator, denominator, tempo in effect at `time`): a marker's tempo
+        from its own time on."""
+        return (proj, time, self.numerator, self.denominator, self._tempo_at(time))
 
     def RPR_TimeMap2_timeToBeats(
         self, proj: int, tpos: float, measures: int, cml: int, fullbeats: float, cdenom: int
@@ -184,7 +233,7 @@ class FakeReaper:
         """(beats since the measure, proj, tpos, measure, numerator, full beats, denominator):
         ReaScript always passes the out-pointers, so the return value is the beats since the
         measure began."""
-        full = tpos / self.beat_seconds
+        full = self._time_to_qn(tpos) * self.denominator / 4.0
         measure = math.floor(full / self.numerator)
         since = full - measure * self.numerator
         return (since, proj, tpos, measure, self.numerator, full, self.denominator)
@@ -194,8 +243,14 @@ class FakeReaper:
     ) -> tuple[float, int, float, int]:
         """`tpos` beats after the start of measure `measures_in` (the pointer is never NULL
         from ReaScript), in seconds."""
-        seconds = (measures_in * self.numerator + tpos) * self.beat_seconds
-        return (seconds, proj, tpos, measures_in)
+        quarter_notes = (measures_in * self.numerator + tpos) * 4.0 / self.denominator
+        return (self._qn_to_time(quarter_notes), proj, tpos, measures_in)
+
+    def RPR_TimeMap2_timeToQN(self, proj: int, tpos: float) -> float:
+        return self._time_to_qn(tpos)
+
+    def RPR_TimeMap2_QNToTime(self, proj: int, qn: float) -> float:
+        return self._qn_to_time(qn)
 
     def RPR_ValidatePtr2(self, proj: int, pointer: str, ctypename: str) -> bool:
         if ctypename == "MediaTrack*":

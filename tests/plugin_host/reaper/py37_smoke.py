@@ -60,6 +60,9 @@ def stub_reaper(wav_path, state):
     api.RPR_GetTrackMediaItem = lambda track, index: track_items(track)[index]
     api.RPR_TimeMap2_timeToBeats = time_to_beats
     api.RPR_TimeMap2_beatsToTime = lambda proj, b, m: ((4 * m + b) * 0.5, proj, b, m)
+    api.RPR_TimeMap2_timeToQN = lambda proj, t: t / 0.5
+    api.RPR_TimeMap2_QNToTime = lambda proj, qn: qn * 0.5
+    api.RPR_SetMediaItemTakeInfo_Value = set_value
     api.RPR_SetMediaItemInfo_Value = set_value
     api.RPR_GetMediaItemTakeInfo_Value = lambda take, name: {"D_STARTOFFS": 0, "D_PLAYRATE": 1}[
         name
