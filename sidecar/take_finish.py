@@ -18,7 +18,8 @@ from sidecar.parallel import TakePool
 from sidecar.post.fmt import to_sample_format
 from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
 from sidecar.post.loudness import level_stem
-from sidecar.post.pipeline import PostSpec, process
+from sidecar.post.pipeline import PostSpec, measure_tempo, process
+from sidecar.post.tempo import TempoEstimate
 from sidecar.presets import Preset
 
 __all__ = [
@@ -74,6 +75,9 @@ class WindowPost:
     #: Windows the take is decoded in; with more than one, each goes through the contract
     #: without its own level, and the joined take is levelled once (`finish_take`).
     windows: int = 1
+    #: Per batch row, (variation, part): the parts of one variation of a stem set share a
+    #: tempo (`contract`). Empty: every row stands alone.
+    rows: tuple[tuple[int, str | None], ...] = ()
     #: Takes finished side by side share `board` one at a time.
     _board_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
@@ -108,18 +112,47 @@ class WindowPost:
         lufs = None if self.reference_lufs is None else self.reference_lufs.result()
         if self.windows > 1:
             spec = replace(spec, level=False)  # one gain for the joined take, not one a window
+        finish = partial(
+            post_process,
+            sample_rate=self.model_sample_rate,
+            spec=spec,
+            reference=self.reference,
+            reference_sample_rate=self.reference_sample_rate,
+            reference_lufs=lufs,
+        )
+        if not any(part for _, part in self.rows) or len(self.rows) != len(raws):
+            return pool.map(finish, raws, check_cancel)
+        tempos = self.shared_tempos(pool, raws, spec, check_cancel)
         return pool.map(
-            partial(
-                post_process,
-                sample_rate=self.model_sample_rate,
-                spec=spec,
-                reference=self.reference,
-                reference_sample_rate=self.reference_sample_rate,
-                reference_lufs=lufs,
-            ),
-            raws,
+            lambda r: finish(raws[r], tempo=tempos[r][0], tempo_source=tempos[r][1]),
+            range(len(raws)),
             check_cancel,
         )
+
+    def shared_tempos(
+        self,
+        pool: TakePool,
+        raws: list[np.ndarray],
+        spec: PostSpec,
+        check_cancel: Callable[[], None],
+    ) -> list[tuple[TempoEstimate, str]]:
+        """Each stem-set part's tempo: its own when measured confidently, else that of the
+        most confident part of its variation, so a pad or a bass too even to measure is
+        stretched and cut with its drums instead of being left at its own tempo beside them."""
+        rate = self.model_sample_rate
+        own = pool.map(partial(measure_tempo, sample_rate=rate, spec=spec), raws, check_cancel)
+        out: list[tuple[TempoEstimate, str]] = []
+        for r, (variation, _) in enumerate(self.rows):
+            sure = own[r].bpm is not None and own[r].confidence >= spec.min_confidence
+            siblings = [i for i, (v, _) in enumerate(self.rows) if v == variation and i != r]
+            best = max(siblings, key=lambda i: own[i].confidence, default=None)
+            if sure or best is None or own[best].bpm is None:
+                out.append((own[r], "own"))
+            elif own[best].confidence >= spec.min_confidence:
+                out.append((own[best], f"part {self.rows[best][1]}"))
+            else:
+                out.append((own[r], "own"))
+        return out
 
 
 @dataclass
@@ -211,10 +244,19 @@ def post_process(
     reference: np.ndarray | None,
     reference_sample_rate: int | None,
     reference_lufs: float | None = None,
+    tempo: TempoEstimate | None = None,
+    tempo_source: str = "own",
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One take's window through the tempo contract: delivered audio and its report."""
     delivered, report = process(
-        raw, sample_rate, spec, reference, reference_sample_rate, reference_lufs
+        raw,
+        sample_rate,
+        spec,
+        reference,
+        reference_sample_rate,
+        reference_lufs,
+        tempo=tempo,
+        tempo_source=tempo_source,
     )
     return delivered, report.to_dict()
 

@@ -155,6 +155,7 @@ class TakeMaker:
                 reference_lufs=reference_lufs,
                 loop=req.loop,
                 windows=len(plan),
+                rows=tuple(rows),
             )
             timings = {"decode_seconds": 0.0, "post_seconds": 0.0, "key_seconds": 0.0}
             pieces: list[list[np.ndarray]] = [[] for _ in rows]

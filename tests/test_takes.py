@@ -265,3 +265,50 @@ def test_windows_join_without_a_gap_or_a_gain_step(early_ms: float) -> None:
         assert abs(20 * np.log10(after / before)) < 0.5
     assert take.report["loudness_lufs"] == pytest.approx(-14.0, abs=0.1)
     assert integrated_loudness(take.audio, 48000) == pytest.approx(-14.0 - 3.01, abs=0.1)
+
+
+class _DrumsAndPadEngine(Engine):
+    """A stem set played at 117 BPM: clicks for the drums, a slow-attack pad whose chord
+    changes on every bar line (no transient a beat tracker could follow)."""
+
+    BPM = 117.0
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo("drums-pad", "cpu", "float32", 32000, 1, 50, 30.0, False, True)
+
+    def generate(
+        self, spec: GenerationSpec, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        t = np.arange(round(spec.duration_seconds * 32000)) / 32000
+        since_beat = t % (60.0 / self.BPM)
+        drums = np.where(since_beat < 0.03, 0.6 * np.exp(-since_beat / 0.004), 0.0)
+        drums *= np.sin(2 * np.pi * 1800 * since_beat)
+        bar = 4 * 60.0 / self.BPM
+        since_bar = t % bar
+        chord = np.where((t // bar) % 2 == 0, 220.0, 261.63)
+        pad = 0.3 * np.minimum(1.0, since_bar / 0.3) * np.sin(2 * np.pi * chord * t)
+        assert spec.prompts is not None and len(spec.prompts) == 2
+        return np.stack([[drums], [pad]]).astype(np.float32)
+
+
+def test_a_stem_set_part_too_even_to_measure_follows_its_drums() -> None:
+    """Drums are measured at 117 BPM and stretched to 120; the pad alone has no beat to find.
+    It takes the drums' tempo and downbeat, so the parts stay together (left at its own tempo
+    it drifted 50 ms a bar against them)."""
+    request = GenerateRequest(request_id="set", prompt="x", bpm=120.0, bars=8, stems="drums,pads")
+    maker = TakeMaker(_DrumsAndPadEngine(), TakePool(2))
+    try:
+        decoded = maker.decode(request, None, None, None, None, 1, lambda _: None, lambda: None)
+        drums, pad = decoded.finish(maker.pool, lambda: None)
+    finally:
+        maker.pool.close()
+    assert (drums.part, pad.part) == ("drums", "pads")
+    assert drums.report["decision"] == pad.report["decision"] == "stretched"
+    assert drums.report["tempo_source"] == "own"
+    assert pad.report["tempo_source"] == "part drums"
+    assert pad.report["stretch_ratio"] == drums.report["stretch_ratio"]
+    assert pad.report["stretch_ratio"] == pytest.approx(120.0 / 117.0, abs=0.002)
+    start_gap = pad.report["grid_start_seconds"] - drums.report["grid_start_seconds"]
+    assert abs(start_gap) < 0.002
+    assert drums.audio.shape == pad.audio.shape == (1, 8 * 2 * 48000)

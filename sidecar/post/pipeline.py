@@ -6,9 +6,8 @@ import logging
 import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from typing import Literal
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from sidecar.post.loudness import (
     level_stem,
     reference_loudness,
 )
+from sidecar.post.report import Decision, DownbeatSource, StemReport
 from sidecar.post.resample import resample
 from sidecar.post.stretch import StretchEngine, needs_stretch, time_stretch
 from sidecar.post.tempo import TempoEstimate, estimate_tempo
@@ -33,31 +33,11 @@ __all__ = [
     "PostSpec",
     "StemReport",
     "build_tempo_map",
+    "measure_tempo",
     "process",
 ]
 
 logger = logging.getLogger(__name__)
-
-#: What was done about tempo, in the report:
-#: "stretched": measured confidently and stretched to the session tempo;
-#: "in_tempo": measured confidently and already within 5 ms of drift over the stem: untouched;
-#: "unstretched_low_confidence": no clear pulse (noise, ambient, a random-weight model): left
-#:   at its own tempo and cut to the grid from sample 0 (or the trusted bar line);
-#: "unstretched_far_off": a clear pulse, but further from the session tempo (after half/double
-#:   folding) than `max_stretch_ratio`: a stretch that large would sound worse than a clip the
-#:   producer can warp by hand; cut to the grid from the measured downbeat;
-#: "no_tempo_contract": `bpm` was None: only rate, channels, loudness and format.
-Decision = Literal[
-    "stretched",
-    "in_tempo",
-    "unstretched_low_confidence",
-    "unstretched_far_off",
-    "no_tempo_contract",
-]
-#: Where sample 0 of the stem came from: "tracker" (the measured downbeat), "sample0" (the
-#: generated audio's own sample 0), "sample0_snapped" (a bar line trusted at sample 0, moved
-#: to the measured beat within a quarter beat of it), "none" (no grid).
-DownbeatSource = Literal["tracker", "sample0", "sample0_snapped", "none"]
 
 _SEARCH_SECONDS = 0.05
 #: Source audio kept around the grid: before the downbeat (seam pre-roll, attack search,
@@ -139,58 +119,6 @@ class PostSpec:
         return 1.15 if self.downbeat_at_start else 1.5
 
 
-@dataclass(frozen=True)
-class StemReport:
-    """What happened to one stem; `to_dict` gives the flat JSON that goes beside it."""
-
-    #: Tempo of the generated audio at the metrical level nearest the session tempo.
-    source_bpm: float | None
-    tempo_confidence: float
-    #: Target tempo / source tempo (> 1: sped up); 1.0 when not stretched.
-    stretch_ratio: float
-    bars: int | None
-    #: Tempo measured again on the delivered stem.
-    delivered_bpm: float | None
-    loudness_lufs: float | None
-    true_peak_dbtp: float | None
-    decision: Decision
-    target_bpm: float | None = None
-    beats_per_bar: int = 4
-    #: The tracker's own tempo before half/double folding.
-    source_bpm_raw: float | None = None
-    stretch_engine: str = "none"
-    delivered_tempo_confidence: float = 0.0
-    downbeat_source: DownbeatSource = "none"
-    #: Where in the generated audio (seconds from its sample 0) the stem's sample 0 comes from.
-    grid_start_seconds: float = 0.0
-    #: Silence added at the end because the generated audio was too short for the bars.
-    padded_seconds: float = 0.0
-    loop_seam: str = "none"
-    loudness_target_lufs: float = DEFAULT_LOUDNESS_LUFS
-    #: "target" (spec.loudness_lufs), "reference" (the prompt clip) or "default".
-    loudness_source: str = "default"
-    gain_db: float = 0.0
-    limiter_reduction_db: float = 0.0
-    sample_rate: int = 48000
-    channels: int = 1
-    num_samples: int = 0
-    sample_format: str = "pcm24"
-    #: Wall time of each step, in pipeline order.
-    step_seconds: tuple[tuple[str, float], ...] = field(default=())
-
-    def to_dict(self) -> dict[str, float | int | str | None]:
-        out: dict[str, float | int | str | None] = {}
-        for key, value in asdict(self).items():
-            if key == "step_seconds":
-                continue
-            if isinstance(value, float) and not math.isfinite(value):
-                value = None
-            out[key] = value
-        for step, seconds in self.step_seconds:
-            out[f"seconds_{step}"] = round(seconds, 6)
-        return out
-
-
 class _Clock:
     def __init__(self) -> None:
         self.steps: list[tuple[str, float]] = []
@@ -245,6 +173,8 @@ def process(
     reference: np.ndarray | None = None,
     reference_sample_rate: int | None = None,
     reference_lufs: float | None = None,
+    tempo: TempoEstimate | None = None,
+    tempo_source: str = "own",
 ) -> tuple[np.ndarray, StemReport]:
     """Turn generated float32 `(channels, samples)` audio into the stem `spec` asks for.
 
@@ -255,20 +185,15 @@ def process(
     `reference` is the prompt clip (any rate: `reference_sample_rate`, default `sample_rate`);
     its loudness is matched unless `spec.loudness_lufs` is set; `reference_lufs` is that
     loudness when it was measured already (`reference_loudness`, once for a batch of takes).
+    `tempo` is the estimate to work from when it was made already (`measure_tempo`), possibly
+    of another part of the same stem set (`tempo_source` says which, for the report).
     Pure: no I/O, inputs untouched.
     """
     clock = _Clock()
-    if not isinstance(sample_rate, int) or sample_rate < 1:
-        raise RequestError(f"sample_rate: got {sample_rate!r}; expected a positive integer Hz")
-    work = as_audio(audio, "generated audio")
-    if spec.channels is not None and spec.channels < work.shape[0]:
-        work = to_channels(work, spec.channels)
-    work = _without_dc(work)
+    work = _prepared(audio, sample_rate, spec)
     clock.lap("channels")
 
-    source = estimate_tempo(
-        work, sample_rate, reference_bpm=spec.bpm, beats_per_bar=spec.beats_per_bar
-    )
+    source = tempo if tempo is not None else _estimate(work, sample_rate, spec)
     clock.lap("estimate")
     if spec.bpm is not None and spec.bars is not None:
         duration = spec.bars * spec.beats_per_bar * 60.0 / spec.bpm
@@ -313,7 +238,10 @@ def process(
         start_seconds = 0.0
     else:
         start = round(start_seconds / ratio * rate)
-        if downbeat_source in ("tracker", "sample0_snapped") and start > 0:
+        # The attack is sought in this audio only when its own beat was measured: a part
+        # following another's tempo keeps that part's downbeat (its own attacks may be slow).
+        own_beat = tempo_source == "own"
+        if own_beat and downbeat_source in ("tracker", "sample0_snapped") and start > 0:
             start = refine_attack(work, rate, start, _SEARCH_SECONDS)
         bars = spec.bars or whole_bars(
             work.shape[1] - max(0, start), spec.beats_per_bar, spec.bpm, rate
@@ -368,6 +296,7 @@ def process(
         grid_start_seconds=start_seconds,
         padded_seconds=padded / rate,
         loop_seam=seam,
+        tempo_source=tempo_source,
         loudness_target_lufs=target,
         loudness_source=loudness_source,
         gain_db=level.gain_db,
@@ -379,6 +308,27 @@ def process(
         step_seconds=tuple(clock.steps),
     )
     return work, report
+
+
+def measure_tempo(audio: np.ndarray, sample_rate: int, spec: PostSpec) -> TempoEstimate:
+    """The tempo estimate `process` makes of `audio` for `spec` (to share within a stem set)."""
+    return _estimate(_prepared(audio, sample_rate, spec), sample_rate, spec)
+
+
+def _prepared(audio: np.ndarray, sample_rate: int, spec: PostSpec) -> np.ndarray:
+    """The generated audio checked, downmixed when fewer channels are asked for, DC removed."""
+    if not isinstance(sample_rate, int) or sample_rate < 1:
+        raise RequestError(f"sample_rate: got {sample_rate!r}; expected a positive integer Hz")
+    work = as_audio(audio, "generated audio")
+    if spec.channels is not None and spec.channels < work.shape[0]:
+        work = to_channels(work, spec.channels)
+    return _without_dc(work)
+
+
+def _estimate(work: np.ndarray, sample_rate: int, spec: PostSpec) -> TempoEstimate:
+    return estimate_tempo(
+        work, sample_rate, reference_bpm=spec.bpm, beats_per_bar=spec.beats_per_bar
+    )
 
 
 def _measure_delivered(audio: np.ndarray, sample_rate: int, spec: PostSpec) -> TempoEstimate:
