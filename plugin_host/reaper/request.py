@@ -63,6 +63,10 @@ class SidecarRequest:
     options: tuple[tuple[str, Any], ...] = ()
     #: quarter notes in one beat of `bpm`: 0.5 in 7/8 (eighth-note beats), else 1
     beat_quarters: float = 1.0
+    #: the file's own tempo, in beats of `bpm` a minute, where it is not `bpm` (an item played
+    #: faster or slower, or a tempo change at its end): the sidecar stretches the prompt by
+    #: `bpm / clip_bpm`; None: the file is at `bpm`
+    clip_bpm: float | None = None
 
     @property
     def project_bpm(self) -> float:
@@ -76,6 +80,7 @@ class SidecarRequest:
             ("clip_start", float(self.source_start_seconds)),
             ("clip_end", float(self.source_end_seconds)),
             ("bpm", float(self.bpm)),
+            *([] if self.clip_bpm is None else [("clip_bpm", float(self.clip_bpm))]),
             ("beats_per_bar", int(self.beats_per_bar)),
             ("bars", int(self.bars)),
             ("seed", int(self.seed)),
@@ -109,6 +114,7 @@ class SidecarRequest:
             "preset": self.preset,
             "options": [list(pair) for pair in self.options],
             "beat_quarters": self.beat_quarters,
+            "clip_bpm": self.clip_bpm,
         }
         return json.dumps(fields, sort_keys=True)
 
@@ -131,6 +137,7 @@ class SidecarRequest:
                 preset=str(raw["preset"]),
                 options=tuple((str(key), value) for key, value in raw["options"]),
                 beat_quarters=float(raw.get("beat_quarters", 1.0)),
+                clip_bpm=None if raw.get("clip_bpm") is None else float(raw["clip_bpm"]),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise RerollError(

@@ -62,6 +62,10 @@ _EPSILON_SECONDS = 1e-4
 #: speed (a millionth: 30 µs over a 30-s take); further off, it is played faster or slower.
 _SAME_TEMPO = 1e-6
 
+#: The sidecar's range for `clip_bpm` (sidecar/osc/fields.py): a file's tempo outside it is
+#: sent as the nearest end.
+_CLIP_BPM_RANGE = (20.0, 300.0)
+
 #: The shortest last pass through a looped file that is sent as the prompt (a looped item that
 #: ends less than this into the file sends the whole file instead).
 _MIN_PASS_SECONDS = 1.0
@@ -231,10 +235,19 @@ class ItemSelection:
     quarter_notes: float
     #: quarter notes in a bar of the time signature at the item's start
     bar_quarters: float
+    #: the take's D_PLAYRATE: REAPER plays the file this much faster
+    playrate: float = 1.0
 
     @property
     def end_seconds(self) -> float:
         return self.position_seconds + self.length_seconds
+
+    @property
+    def source_bpm(self) -> float:
+        """The file's own tempo in quarter notes a minute: the project's tempo over the item
+        (the item plays in time with it), divided by the playrate (at 1.2, a 100-bpm file
+        plays at 120)."""
+        return self.quarter_notes * 60.0 / self.length_seconds / self.playrate
 
     def bars(self) -> int:
         """Whole bars the item spans, in its own time signature."""
@@ -280,6 +293,7 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
         source_end_seconds=source_end,
         quarter_notes=quarter_notes_between(api, position, position + length),
         bar_quarters=grid_at(api, position).bar_quarters,
+        playrate=rate,
     )
 
 
@@ -288,11 +302,17 @@ def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest
 
     The take goes on the first bar line at or after the item's end, so it is made for the
     time signature and tempo there (a tempo change at the item's end counts). It has as many
-    bars as the item (in the item's time signature), at most one model window of them.
+    bars as the item (in the item's time signature), at most one model window of them. Where
+    the file's own tempo is another (see `ItemSelection.source_bpm`) it goes as `clip_bpm`, in
+    the same beats as `bpm`, so that the sidecar plays the prompt at the take's tempo.
     """
     item = read_selected_item(api)
     # Just past the bar line: a tempo marker on it counts however the time map rounds.
     grid = grid_at(api, bar_line_at_or_after(api, item.end_seconds) + _EPSILON_SECONDS)
+    source_bpm = item.source_bpm / grid.beat_quarters  # in the beats `bpm` counts
+    clip_bpm = None
+    if abs(source_bpm - grid.bpm) > _SAME_TEMPO * grid.bpm:
+        clip_bpm = min(max(source_bpm, _CLIP_BPM_RANGE[0]), _CLIP_BPM_RANGE[1])
     options = list(settings.preset_values())
     if settings.key != "off":
         options.append(("key", settings.key))
@@ -310,6 +330,7 @@ def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest
         preset=settings.preset,
         options=tuple(options),
         beat_quarters=grid.beat_quarters,
+        clip_bpm=clip_bpm,
     )
 
 

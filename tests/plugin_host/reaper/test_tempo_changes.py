@@ -6,10 +6,12 @@ import itertools
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from plugin_host.ableton import addresses
 from plugin_host.ableton.link import SidecarLink
+from plugin_host.reaper.request import SidecarRequest, load_last_request
 from plugin_host.reaper.settings import Settings
 from plugin_host.reaper.sidecar_reaper import (
     ReaperSession,
@@ -18,6 +20,7 @@ from plugin_host.reaper.sidecar_reaper import (
 )
 from sidecar.osc import addresses as server_addresses
 from sidecar.osc.schema import GenerateRequest
+from sidecar.post.prompt import prepare_prompt
 from tests.plugin_host.ableton.conftest import Responder, write_wav
 from tests.plugin_host.reaper.conftest import TRACK
 from tests.plugin_host.reaper.fake_reaper import FakeReaper
@@ -176,3 +179,73 @@ def test_in_7_8_the_rate_compares_quarter_note_tempos(tmp_path: Path, responder:
     assert new.takes[-1].playrate == pytest.approx(105.0 / 120.0)
     assert new.length_seconds == pytest.approx(4.0)
     assert new.takes[-1].name == "default s7 105bpm"
+
+
+# ---- the file's own tempo (clip_bpm) -----------------------------------------------------
+
+
+def faster_item(
+    tmp_path: Path, playrate: float, numerator: int = 4, denominator: int = 4
+) -> FakeReaper:
+    """120 bpm; a 4-s item at 0 s whose take plays its file `playrate` times faster."""
+    reaper = project_with_item(tmp_path, 0.0, 4.0, [])
+    reaper.numerator, reaper.denominator = numerator, denominator
+    reaper.items[reaper.selected[0]].takes[0].playrate = playrate
+    return reaper
+
+
+def test_an_item_played_faster_sends_its_files_tempo_and_the_prompt_is_stretched(
+    tmp_path: Path,
+) -> None:
+    """At playrate 1.2 in a 120 project the file is at 100: the sidecar stretches the 4.8 s
+    of it the item plays to the 4 s it lasts at 120."""
+    reaper = faster_item(tmp_path, 1.2)
+    arguments = request_from_selection(reaper, Settings()).to_osc_arguments("r1")
+    sent = GenerateRequest.from_osc(server_addresses.CONTINUE, arguments)
+    assert (sent.clip_start, sent.clip_end) == (0.0, pytest.approx(4.8))
+    assert sent.bpm == 120.0 and sent.clip_bpm == pytest.approx(100.0)
+    audio = (0.1 * np.sin(np.arange(int(4.8 * RATE)) * 0.05)).astype(np.float32)[None, :]
+    prompt = prepare_prompt(
+        audio, RATE, RATE, 1, start_seconds=0.0, end_seconds=4.8, bpm=120.0, clip_bpm=100.0
+    )
+    assert prompt.shape[1] / RATE == pytest.approx(4.0, abs=0.01)
+
+
+def test_an_item_at_the_project_tempo_sends_no_clip_bpm(tmp_path: Path) -> None:
+    arguments = request_from_selection(faster_item(tmp_path, 1.0), Settings()).to_osc_arguments("r")
+    assert "clip_bpm" not in arguments
+
+
+def test_in_7_8_the_files_tempo_is_in_eighths_like_the_bpm(tmp_path: Path) -> None:
+    request = request_from_selection(faster_item(tmp_path, 1.2, 7, 8), Settings())
+    assert (request.bpm, request.clip_bpm) == (240.0, pytest.approx(200.0))  # ratio 1.2
+
+
+def test_a_tempo_change_at_the_items_end_sends_the_items_tempo_as_the_files(
+    tmp_path: Path,
+) -> None:
+    reaper = project_with_item(tmp_path, 8.0, 8.0, [(16.0, 128.0)])
+    request = request_from_selection(reaper, Settings())
+    assert (request.bpm, request.clip_bpm) == (128.0, pytest.approx(120.0))
+
+
+@pytest.mark.parametrize(("playrate", "clip_bpm"), [(0.25, 300.0), (8.0, 20.0)])
+def test_a_files_tempo_out_of_the_sidecars_range_is_sent_as_its_nearest_end(
+    tmp_path: Path, playrate: float, clip_bpm: float
+) -> None:
+    """480 and 15 bpm: the sidecar takes 20-300 and refuses the request otherwise."""
+    request = request_from_selection(faster_item(tmp_path, playrate), Settings())
+    sent = GenerateRequest.from_osc(server_addresses.CONTINUE, request.to_osc_arguments("r1"))
+    assert sent.clip_bpm == clip_bpm
+
+
+def test_reroll_keeps_the_files_tempo(tmp_path: Path, responder: Responder) -> None:
+    reaper = faster_item(tmp_path, 1.2)
+    link = SidecarLink("127.0.0.1", responder.port)
+    assert ReaperSession(reaper, link).start(request_from_selection(reaper, Settings()))
+    link.close()
+    again = load_last_request(reaper).rerolled()
+    assert again.clip_bpm == pytest.approx(100.0)
+    assert SidecarRequest.from_json(again.to_json()) == again
+    stored_before = SidecarRequest.from_json(again.to_json().replace('"clip_bpm"', '"x"'))
+    assert stored_before.clip_bpm is None  # a request stored before clip_bpm was sent
