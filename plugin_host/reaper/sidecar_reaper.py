@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import random
-import re
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plugin_host.ableton import addresses
@@ -22,7 +19,20 @@ from .request import (
     new_seed,
     save_last_request,
 )
+from .selection import ItemSelection, SelectionError, played_source_range, read_selected_item
 from .settings import Settings
+from .timemap import (
+    EPSILON_SECONDS,
+    SAME_TEMPO,
+    Grid,
+    bar_line_at_or_after,
+    free_bar_position,
+    grid_at,
+    is_null_pointer,
+    quarter_notes_between,
+    seconds_of_quarter_notes,
+    take_placement,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,252 +59,9 @@ __all__ = [
     "take_placement",
 ]
 
-#: The longest take the sidecar makes in one model window (30 s less the 0.5 s of prompt it
-#: keeps at least); a longer one is made in several windows, which cannot be looped.
-_MAX_SECONDS = 29.5
-
-#: How far apart two times may be and still count as the same (0.1 ms, about 5 samples at
-#: 48 kHz): a take may be a few samples longer than its bars (the sidecar delivers whole
-#: samples), and REAPER's time map rounds; neither should push a take one bar further on.
-_EPSILON_SECONDS = 1e-4
-
-#: How far a take's tempo may be from the project's where it goes and still play at its own
-#: speed (a millionth: 30 µs over a 30-s take); further off, it is played faster or slower.
-_SAME_TEMPO = 1e-6
-
 #: The sidecar's range for `clip_bpm` (sidecar/osc/fields.py): a file's tempo outside it is
 #: sent as the nearest end.
 _CLIP_BPM_RANGE = (20.0, 300.0)
-
-#: The shortest last pass through a looped file that is sent as the prompt (a looped item that
-#: ends less than this into the file sends the whole file instead).
-_MIN_PASS_SECONDS = 1.0
-
-_NULL_POINTER = re.compile(r"^\([^)]*\)0x0+$")
-
-
-def is_null_pointer(pointer: str) -> bool:
-    """Whether a ReaScript pointer is NULL: ReaScript gives `(PCM_source*)0x0000000000000000`
-    for a NULL return, a non-empty string, so a plain truth test does not catch it."""
-    return not pointer or _NULL_POINTER.match(str(pointer)) is not None
-
-
-def bar_line_at_or_after(api: ReaperApi, seconds: float) -> float:
-    """The first bar line at or after `seconds` on the project's time map (tempo and time
-    signature changes included: REAPER counts the measures)."""
-    measure = int(api.RPR_TimeMap2_timeToBeats(0, seconds, 0, 0, 0.0, 0)[3])
-    bar = float(api.RPR_TimeMap2_beatsToTime(0, 0.0, measure)[0])
-    if bar < seconds - _EPSILON_SECONDS:
-        bar = float(api.RPR_TimeMap2_beatsToTime(0, 0.0, measure + 1)[0])
-    return bar
-
-
-def quarter_notes_between(api: ReaperApi, start_seconds: float, end_seconds: float) -> float:
-    """Quarter notes from `start_seconds` to `end_seconds` on the project's time map."""
-    start = float(api.RPR_TimeMap2_timeToQN(0, start_seconds))
-    return float(api.RPR_TimeMap2_timeToQN(0, end_seconds)) - start
-
-
-def seconds_of_quarter_notes(api: ReaperApi, start_seconds: float, quarter_notes: float) -> float:
-    """How long `quarter_notes` last from `start_seconds` on the project's time map (each
-    tempo in turn, where the tempo changes on the way)."""
-    start = float(api.RPR_TimeMap2_timeToQN(0, start_seconds))
-    return float(api.RPR_TimeMap2_QNToTime(0, start + quarter_notes)) - start_seconds
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The project's time signature and tempo at one time, counted as the sidecar counts."""
-
-    #: beats a minute (REAPER's tempo is quarter notes a minute: `bpm * beat_quarters`)
-    bpm: float
-    beats_per_bar: int
-    #: quarter notes in one beat: 0.5 in 7/8 (eighth-note beats), else 1
-    beat_quarters: float = 1.0
-
-    @property
-    def bar_quarters(self) -> float:
-        return self.beats_per_bar * self.beat_quarters
-
-    def most_bars(self) -> int:
-        """The most whole bars of this tempo in one model window (the sidecar's 30 s)."""
-        return max(1, math.floor(_MAX_SECONDS * self.bpm / (60.0 * self.beats_per_bar) + 1e-9))
-
-
-def grid_at(api: ReaperApi, seconds: float) -> Grid:
-    """The time signature and tempo in effect at `seconds`."""
-    signature = api.RPR_TimeMap_GetTimeSigAtTime(0, seconds, 0, 0, 0.0)
-    numerator, denominator, bpm = int(signature[2]), int(signature[3]), float(signature[4])
-    quarter_beats = numerator * 4.0 / max(1, denominator)
-    if quarter_beats.is_integer():
-        return Grid(bpm=bpm, beats_per_bar=int(quarter_beats))
-    # 7/8: seven eighth-note beats at twice the quarter-note tempo, so that the bar the sidecar
-    # counts lasts 3.5 quarter notes.
-    beat_quarters = 4.0 / max(1, denominator)
-    return Grid(bpm=bpm / beat_quarters, beats_per_bar=numerator, beat_quarters=beat_quarters)
-
-
-def _item_spans(api: ReaperApi, track: str) -> list[tuple[float, float]]:
-    spans = []
-    for index in range(int(api.RPR_CountTrackMediaItems(track))):
-        item = api.RPR_GetTrackMediaItem(track, index)
-        if is_null_pointer(item):
-            continue
-        start = float(api.RPR_GetMediaItemInfo_Value(item, "D_POSITION"))
-        spans.append((start, start + float(api.RPR_GetMediaItemInfo_Value(item, "D_LENGTH"))))
-    return spans
-
-
-def free_bar_position(api: ReaperApi, track: str, after_seconds: float, length: float) -> float:
-    """The first bar line at or after `after_seconds` from which `length` seconds of `track`
-    are free of items.
-
-    A stem's sample 0 is a downbeat, so it goes on a bar line; REAPER mixes overlapping items
-    on one track, so earlier takes and the producer's own items are never covered.
-    """
-    spans = _item_spans(api, track)
-    position = bar_line_at_or_after(api, after_seconds)
-    moved = True
-    while moved:  # each move goes past an item's end, never back: at most one per item
-        moved = False
-        for start, end in spans:
-            if start < position + length - _EPSILON_SECONDS and end > position + _EPSILON_SECONDS:
-                position = bar_line_at_or_after(api, end)
-                moved = True
-    return position
-
-
-def take_placement(
-    api: ReaperApi, track: str, after_seconds: float, file_seconds: float, quarter_notes: float
-) -> tuple[float, float]:
-    """Where a take goes on `track` and how long it lasts there: (position, seconds).
-
-    The take is `file_seconds` of audio that lasts `quarter_notes` at the tempo it was made
-    for. It goes on the first bar line at or after `after_seconds` from which it is free of
-    items (see `free_bar_position`) for as long as its quarter notes last there on the
-    project's time map: its file's length where the tempo is the one it was made for, less
-    where the project is faster (a tempo change since the request, or a later bar), more where
-    it is slower.
-    """
-    position = bar_line_at_or_after(api, after_seconds)
-    while True:  # each move goes past an item's end, never back: at most one per item
-        length = seconds_of_quarter_notes(api, position, quarter_notes)
-        if abs(length - file_seconds) <= _SAME_TEMPO * file_seconds:
-            length = file_seconds
-        free = free_bar_position(api, track, position, length)
-        if free <= position + _EPSILON_SECONDS:
-            return position, length
-        position = free
-
-
-class SelectionError(ValueError):
-    """No media item with an audio file is selected."""
-
-
-def played_source_range(
-    offset: float, played_seconds: float, source_seconds: float, loops: bool
-) -> tuple[float, float]:
-    """The part of its file that an item plays up to its end, in seconds of the file.
-
-    The item plays `played_seconds` of the file (its length times its playrate) from `offset`
-    (its start offset). A looped item (`B_LOOPSRC`) starts the file again at its end, so when
-    it plays past the end of the file the range is its last pass through the file: from the
-    file's start to where the item ends in it, which is where the continuation follows on (the
-    whole file when the item ends with the file, or less than `_MIN_PASS_SECONDS` into it). An
-    item that does not loop is silent past the file's end, so its range stops there.
-    """
-    if not source_seconds > 0.0:
-        return offset, offset + played_seconds  # no length from REAPER: the sidecar checks it
-    if loops:
-        start = offset % source_seconds
-        end = start + played_seconds
-        if end <= source_seconds + _EPSILON_SECONDS:
-            return start, min(end, source_seconds)
-        passes = math.floor((end - _EPSILON_SECONDS) / source_seconds)
-        last = end - passes * source_seconds
-        return 0.0, source_seconds if last < _MIN_PASS_SECONDS else min(last, source_seconds)
-    start, end = max(0.0, offset), min(offset + played_seconds, source_seconds)
-    if end <= start + _EPSILON_SECONDS:
-        raise SelectionError(
-            "the selected item plays none of its file (it starts past the file's end)"
-        )
-    return start, end
-
-
-@dataclass(frozen=True)
-class ItemSelection:
-    """The selected item: its file, the played range of the file, and the project grid there."""
-
-    track: str
-    file_path: str
-    position_seconds: float
-    length_seconds: float
-    source_start_seconds: float
-    source_end_seconds: float
-    #: the item's length in quarter notes on the project's time map
-    quarter_notes: float
-    #: quarter notes in a bar of the time signature at the item's start
-    bar_quarters: float
-    #: the take's D_PLAYRATE: REAPER plays the file this much faster
-    playrate: float = 1.0
-
-    @property
-    def end_seconds(self) -> float:
-        return self.position_seconds + self.length_seconds
-
-    @property
-    def source_bpm(self) -> float:
-        """The file's own tempo in quarter notes a minute: the project's tempo over the item
-        (the item plays in time with it), divided by the playrate (at 1.2, a 100-bpm file
-        plays at 120)."""
-        return self.quarter_notes * 60.0 / self.length_seconds / self.playrate
-
-    def bars(self) -> int:
-        """Whole bars the item spans, in its own time signature."""
-        return max(1, round(self.quarter_notes / self.bar_quarters))
-
-
-def read_selected_item(api: ReaperApi) -> ItemSelection:
-    """The first selected media item; raises SelectionError when there is none to use."""
-    if api.RPR_CountSelectedMediaItems(0) < 1:
-        raise SelectionError("select a media item first")
-    item = api.RPR_GetSelectedMediaItem(0, 0)
-    take = api.RPR_GetActiveTake(item)
-    if is_null_pointer(take):
-        raise SelectionError("the selected item has no take")
-    source = api.RPR_GetMediaItemTake_Source(take)
-    file_path = str(api.RPR_GetMediaSourceFileName(source, "", 4096)[1])
-    if not file_path:
-        raise SelectionError("the selected item's take has no audio file (MIDI or empty?)")
-    if int(api.RPR_GetTakeNumStretchMarkers(take)) > 0:
-        # The markers move parts of the file in time: offset + length × playrate is not the
-        # part the item plays, nor is the project tempo the file's. Glued, it is plain audio.
-        raise SelectionError(
-            "the selected item has stretch markers; glue it first (Item → Glue items) and run "
-            "Continue on the glued item"
-        )
-    source_seconds, _source, length_in_quarter_notes = api.RPR_GetMediaSourceLength(source, False)
-    if length_in_quarter_notes:
-        raise SelectionError("the selected item's take is MIDI; Continue needs an audio item")
-    position = float(api.RPR_GetMediaItemInfo_Value(item, "D_POSITION"))
-    length = float(api.RPR_GetMediaItemInfo_Value(item, "D_LENGTH"))
-    offset = float(api.RPR_GetMediaItemTakeInfo_Value(take, "D_STARTOFFS"))
-    rate = float(api.RPR_GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")) or 1.0
-    loops = bool(api.RPR_GetMediaItemInfo_Value(item, "B_LOOPSRC"))
-    source_start, source_end = played_source_range(
-        offset, length * rate, float(source_seconds), loops
-    )
-    return ItemSelection(
-        track=api.RPR_GetMediaItem_Track(item),
-        file_path=file_path,
-        position_seconds=position,
-        length_seconds=length,
-        source_start_seconds=source_start,
-        source_end_seconds=source_end,
-        quarter_notes=quarter_notes_between(api, position, position + length),
-        bar_quarters=grid_at(api, position).bar_quarters,
-        playrate=rate,
-    )
 
 
 def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest:
@@ -308,10 +75,10 @@ def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest
     """
     item = read_selected_item(api)
     # Just past the bar line: a tempo marker on it counts however the time map rounds.
-    grid = grid_at(api, bar_line_at_or_after(api, item.end_seconds) + _EPSILON_SECONDS)
+    grid = grid_at(api, bar_line_at_or_after(api, item.end_seconds) + EPSILON_SECONDS)
     source_bpm = item.source_bpm / grid.beat_quarters  # in the beats `bpm` counts
     clip_bpm = None
-    if abs(source_bpm - grid.bpm) > _SAME_TEMPO * grid.bpm:
+    if abs(source_bpm - grid.bpm) > SAME_TEMPO * grid.bpm:
         clip_bpm = min(max(source_bpm, _CLIP_BPM_RANGE[0]), _CLIP_BPM_RANGE[1])
     options = list(settings.preset_values())
     if settings.key != "off":
