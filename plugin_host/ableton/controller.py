@@ -19,7 +19,7 @@ from .placement import (
     slot_index,
     track_name,
 )
-from .request import ContinueRequest, build_request
+from .request import ContinueRequest, build_request, tempo_problem
 from .selection import SelectionError, Target, read_clip_region, read_song_context, read_target
 from .settings import Settings
 
@@ -125,6 +125,12 @@ class SidecarController:
             target = read_target(song)
         except SelectionError as error:
             self._say(str(error))
+            return
+        problem = tempo_problem(
+            context, int(song.signature_numerator), int(song.signature_denominator)
+        )
+        if problem is not None:
+            self._say(problem)
             return
         preset = self._settings.preset_named(self._settings.preset)
         request = build_request(

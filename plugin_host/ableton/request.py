@@ -10,14 +10,17 @@ from typing import Any
 from .selection import ClipRegion, SongContext
 
 __all__ = [
+    "MAX_BPM",
     "MAX_SECONDS",
     "MAX_SEED",
+    "MIN_BPM",
     "ContinueRequest",
     "bars_for_region",
     "build_request",
     "max_bars",
     "new_request_id",
     "new_seed",
+    "tempo_problem",
 ]
 
 MAX_SEED = 2**31 - 1
@@ -25,7 +28,11 @@ MAX_SEED = 2**31 - 1
 #: it keeps at least); longer regions are capped here, as a longer take would be made in
 #: several windows, which a `loop` preset cannot have.
 MAX_SECONDS = 29.5
+#: The sidecar's range for `bpm` and `clip_bpm` (sidecar/osc/fields.py; a test keeps them equal).
+MIN_BPM = 20.0
+MAX_BPM = 300.0
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_NOTE_NAMES = {1.0: "quarter notes", 0.5: "eighth notes", 0.25: "sixteenth notes"}
 
 
 def new_request_id(prefix: str = "live") -> str:
@@ -35,6 +42,24 @@ def new_request_id(prefix: str = "live") -> str:
 
 def new_seed() -> int:
     return random.randint(0, MAX_SEED)
+
+
+def tempo_problem(context: SongContext, numerator: int, denominator: int) -> str | None:
+    """Why the sidecar would refuse this tempo (None when it takes it).
+
+    A metre whose bar is not a whole number of quarter notes is sent in its own beats
+    (7/8 at 160 is 320 eighth notes a minute), which can pass the sidecar's top tempo.
+    """
+    bpm = context.beat_bpm
+    if MIN_BPM <= bpm <= MAX_BPM:
+        return None
+    metre = f"{numerator}/{denominator} at {context.bpm:g} bpm"
+    if context.beat_quarters != 1.0:
+        unit = _NOTE_NAMES.get(context.beat_quarters, "beats")
+        metre += f" counts {bpm:g} {unit} a minute"
+    return (
+        f"{metre}: the sidecar takes {MIN_BPM:g} to {MAX_BPM:g} beats a minute, so nothing was sent"
+    )
 
 
 def max_bars(bpm: float, beats_per_bar: int) -> int:
@@ -70,6 +95,9 @@ class ContinueRequest:
     def to_osc_arguments(self) -> list[Any]:
         """`request_id` followed by key/value pairs, only keys the sidecar knows."""
         region = self.region
+        # The sidecar counts beats (bpm, clip_bpm, a range in beats) in the metre's beat:
+        # eighth notes in 7/8, where Live counts quarter notes.
+        quarters = self.context.beat_quarters
         pairs: list[tuple[str, Any]] = [("clip", region.file_path)]
         # The sidecar takes the range in seconds or in beats, not both: seconds are exact
         # (they went through the warp markers), beats at clip_bpm are the fallback.
@@ -77,11 +105,14 @@ class ContinueRequest:
             pairs += [("clip_start", region.start_seconds), ("clip_end", region.end_seconds)]
         else:
             pairs += [
-                ("clip_start_beats", region.start_beats),
-                ("clip_end_beats", region.end_beats),
+                ("clip_start_beats", region.start_beats / quarters),
+                ("clip_end_beats", region.end_beats / quarters),
             ]
-            if region.clip_bpm is not None:
-                pairs.append(("clip_bpm", region.clip_bpm))
+        # The clip's own tempo: the sidecar stretches the prompt from it to `bpm`, as Live
+        # plays a warped clip at the set's tempo (without it the prompt keeps its own).
+        if region.clip_bpm is not None:
+            clip_bpm = min(MAX_BPM, max(MIN_BPM, region.clip_bpm / quarters))
+            pairs.append(("clip_bpm", clip_bpm))
         pairs += [
             ("bpm", self.context.beat_bpm),
             ("beats_per_bar", self.context.beats_per_bar),

@@ -1,0 +1,140 @@
+"""What the script sends: the clip's own tempo, and odd metres past the sidecar's tempo
+range."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from plugin_host.ableton import addresses
+from plugin_host.ableton.request import MAX_BPM, MIN_BPM, build_request
+from plugin_host.ableton.selection import read_clip_region, read_song_context
+from plugin_host.ableton.surface import SidecarSurface
+from sidecar.osc import addresses as server_addresses
+from sidecar.osc.fields import FIELDS
+from sidecar.osc.schema import GenerateRequest
+from tests.plugin_host.ableton.conftest import (
+    GENERATE_NOTE,
+    Responder,
+    SurfaceFactory,
+)
+from tests.plugin_host.ableton.fake_live import FakeClip, FakeSong
+
+
+def pairs(arguments: list[Any]) -> dict[Any, Any]:
+    return dict(zip(arguments[1::2], arguments[2::2], strict=True))
+
+
+def tick_until(surface: SidecarSurface, condition: Callable[[], bool], max_ticks: int = 50) -> None:
+    for _ in range(max_ticks):
+        surface.update_display()
+        if condition():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"condition not met within {max_ticks} ticks")
+
+
+def drain(responder: Responder, seconds: float = 0.3) -> list[tuple[str, list[Any]]]:
+    """Every message the responder gets until `seconds` pass without one."""
+    responder.sock.settimeout(seconds)
+    got = []
+    try:
+        while True:
+            got.append(responder.receive())
+    except OSError:
+        pass
+    return got
+
+
+def request_for(song: Any) -> dict[Any, Any]:
+    context = read_song_context(song, "off")
+    request = build_request(read_clip_region(song, context), context, "default", (), 1)
+    arguments = request.to_osc_arguments()
+    GenerateRequest.from_osc(server_addresses.CONTINUE, arguments)  # the sidecar takes it
+    return pairs(arguments)
+
+
+def selected(song: Any, clip: FakeClip) -> FakeClip:
+    song.tracks[0].clip_slots[0].put(clip)
+    song.view.detail_clip = clip
+    return clip
+
+
+# ---- clip_bpm ------------------------------------------------------------------------------
+
+
+def test_the_sidecar_limits_are_copied_right() -> None:
+    for name in ("bpm", "clip_bpm"):
+        assert (FIELDS[name].minimum, FIELDS[name].maximum) == (MIN_BPM, MAX_BPM)
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "file_bpm", "clip_bpm"),
+    [
+        (4, 4, 100.0, 100.0),  # a 100-bpm loop warped into a 120 set
+        (4, 4, 120.0, 120.0),
+        (7, 8, 100.0, 200.0),  # in the metre's own beat: eighth notes
+        (7, 8, 160.0, 300.0),  # 320 eighth notes, clamped to the sidecar's range
+        (4, 4, 15.0, 20.0),
+    ],
+)
+def test_a_warped_clip_sends_its_own_tempo(
+    numerator: int, denominator: int, file_bpm: float, clip_bpm: float
+) -> None:
+    song: Any = FakeSong(tempo=120.0, numerator=numerator, denominator=denominator)
+    selected(song, FakeClip("/a.wav", file_bpm=file_bpm, file_seconds=600.0, loop_end=7.0))
+    sent = request_for(song)
+    assert sent["clip_bpm"] == pytest.approx(clip_bpm)
+    assert "clip_start" in sent and "clip_start_beats" not in sent
+
+
+def test_an_unwarped_clip_has_no_tempo_to_send() -> None:
+    song: Any = FakeSong(tempo=120.0)
+    selected(song, FakeClip("/a.wav", warping=False, looping=False, end_marker=4.0))
+    assert "clip_bpm" not in request_for(song)
+
+
+def test_a_range_in_beats_is_sent_in_the_metres_beats() -> None:
+    """7/8 at 120: the sidecar reads beats at bpm 240, so 7 quarter notes are 14 eighths."""
+    song: Any = FakeSong(tempo=120.0, numerator=7, denominator=8)
+    clip = selected(song, FakeClip("/a.wav", loop_end=7.0))
+
+    def refuse(beat_time: float) -> float:
+        raise RuntimeError("Live refused the conversion")
+
+    clip.beat_to_sample_time = refuse  # type: ignore[method-assign]
+    sent = request_for(song)
+    assert (sent["clip_start_beats"], sent["clip_end_beats"], sent["bpm"]) == (0.0, 14.0, 240.0)
+
+
+# ---- odd metres past the sidecar's tempo ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tempo", "numerator", "denominator", "text"),
+    [
+        (160.0, 7, 8, "7/8 at 160 bpm counts 320 eighth notes a minute"),
+        (80.0, 7, 16, "7/16 at 80 bpm counts 320 sixteenth notes a minute"),
+        (310.0, 4, 4, "4/4 at 310 bpm"),
+    ],
+)
+def test_a_tempo_the_sidecar_refuses_is_refused_here_and_nothing_is_sent(
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tempo: float,
+    numerator: int,
+    denominator: int,
+    text: str,
+) -> None:
+    song.tempo, song.signature_numerator, song.signature_denominator = tempo, numerator, denominator
+    surface, c_instance = make_surface(responder.port)
+    surface.receive_midi(GENERATE_NOTE)
+    assert text in c_instance.messages[-1]
+    assert "300" in c_instance.messages[-1] and "nothing was sent" in c_instance.messages[-1]
+    surface.update_display()  # the startup ping
+    assert [address for address, _ in drain(responder)] == [addresses.PING]
