@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import addresses
-from .link import LinkError, SidecarLink
+from .link import LinkError, LinkResolveError, SidecarLink
 from .osc_codec import OscMessage
 from .placement import (
     Inserted,
@@ -112,7 +112,7 @@ class SidecarController:
         try:
             self._link.send(addresses.PING)
         except LinkError as error:
-            self._mark_down(str(error))
+            self._link_failed(error)
             return
         self._ping_tick = self.ticks
 
@@ -158,7 +158,7 @@ class SidecarController:
             try:
                 self._link.send(addresses.CANCEL, [job.request.request_id])
             except LinkError as error:
-                self._mark_down(str(error))
+                self._link_failed(error)
                 return
         self._say(f"cancelling {len(active)} request(s)…")
 
@@ -167,10 +167,12 @@ class SidecarController:
         self._say(f"variations: {self.variations}")
 
     def _submit(self, request: ContinueRequest, target: Target) -> None:
+        if self._link.resolved_address is None:
+            self._link.resolve()  # a button press: the lookup that failed before, once more
         try:
             self._link.send(addresses.CONTINUE, request.to_osc_arguments())
         except LinkError as error:
-            self._mark_down(str(error))
+            self._link_failed(error)
             return
         job = Job(request=request, target=target, sent_tick=self.ticks, last_heard_tick=self.ticks)
         if target.source_slot is not None:
@@ -195,7 +197,7 @@ class SidecarController:
         try:
             messages = self._link.poll()
         except LinkError as error:
-            self._mark_down(str(error))
+            self._link_failed(error)
             return
         for problem in self._link.undecodable:
             self._log("ignored a datagram that is not OSC: " + problem)
@@ -209,6 +211,17 @@ class SidecarController:
                 self._log(f"error while applying {message.address}: {error!r}")
                 self._say(f"error while applying a reply ({message.address}): {error}")
         self._expire()
+
+    def _link_failed(self, error: LinkError) -> None:
+        if isinstance(error, LinkResolveError):
+            lost = len(self.jobs)
+            self.jobs.clear()
+            self.sidecar_state = "unknown"
+            self._log(str(error))
+            dropped = f"; {lost} request(s) dropped" if lost else ""
+            self._say(f"{error}: check sidecar_host in settings.json{dropped}")
+            return
+        self._mark_down(str(error))
 
     def _mark_down(self, reason: str) -> None:
         lost = len(self.jobs)

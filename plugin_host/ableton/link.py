@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from .osc_codec import OscArgument, OscDecodeError, OscMessage, decode_packet, encode_message
 
-__all__ = ["LinkError", "SidecarLink"]
+__all__ = ["LinkError", "LinkResolveError", "SidecarLink"]
 
 _MAX_DATAGRAM_BYTES = 65535
 _UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH)
@@ -18,11 +18,21 @@ class LinkError(OSError):
     """The sidecar cannot be reached (the port is closed, or the socket failed)."""
 
 
+class LinkResolveError(LinkError):
+    """The sidecar's host name cannot be looked up (a typo in the settings, or no network)."""
+
+
 class SidecarLink:
     """One UDP socket bound to an ephemeral port; replies come back to it.
 
-    Nothing here blocks: `send` is a single `sendto`, and `poll` reads whatever datagrams
-    are already waiting and returns at once.
+    Nothing here blocks after the constructor: `send` is a single `sendto` to the numeric
+    address looked up once when the link is made (a host *name* given to every `sendto`
+    would be looked up on every send, on the host's main thread, however slow the DNS), and
+    `poll` reads whatever datagrams are already waiting and returns at once.
+
+    `address` is the host and port as configured (for messages); `resolved_address` is the
+    numeric one sent to. A failed lookup does not raise here: `resolve_error` says why, and
+    `send` raises `LinkResolveError` with it until `resolve()` succeeds.
 
     With a `token` (a sidecar serving other machines needs one: `sidecar serve --allow-remote
     --token ...`), every message sent ends with the two arguments `token <value>`, as the
@@ -31,12 +41,37 @@ class SidecarLink:
 
     def __init__(self, host: str, port: int, token: str = "") -> None:
         self.address: tuple[str, int] = (host, port)
+        self.resolved_address: tuple[str, int] | None = None
+        self.resolve_error = ""
         self._token = token
         bind_host = "127.0.0.1" if host in ("127.0.0.1", "localhost") else ""
         self._socket: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
         self._socket.bind((bind_host, 0))
         self.undecodable: list[str] = []
+        self.resolve()
+
+    def resolve(self) -> bool:
+        """Look the host up (this may wait on the DNS); False when that fails.
+
+        Call it again after the settings change or the network returns; sends go to the
+        address found here.
+        """
+        host, port = self.address
+        try:
+            found = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+        except (OSError, UnicodeError) as error:  # socket.gaierror; IDNA errors for bad names
+            self.resolved_address = None
+            self.resolve_error = f"cannot find the sidecar host {host!r}: {error}"
+            return False
+        if not found:
+            self.resolved_address = None
+            self.resolve_error = f"cannot find the sidecar host {host!r}: no IPv4 address"
+            return False
+        numeric = found[0][4]
+        self.resolved_address = (str(numeric[0]), int(numeric[1]))
+        self.resolve_error = ""
+        return True
 
     @property
     def local_port(self) -> int:
@@ -48,10 +83,15 @@ class SidecarLink:
         return self._socket
 
     def send(self, address: str, arguments: Sequence[OscArgument] = ()) -> None:
-        """Send one message; raises LinkError when the OS already knows nobody listens."""
+        """Send one message; raises LinkError when the OS already knows nobody listens, and
+        LinkResolveError when the host name could not be looked up."""
         tail: list[OscArgument] = ["token", self._token] if self._token else []
+        sock = self._open()
+        target = self.resolved_address
+        if target is None:
+            raise LinkResolveError(self.resolve_error)
         try:
-            self._open().sendto(encode_message(address, [*arguments, *tail]), self.address)
+            sock.sendto(encode_message(address, [*arguments, *tail]), target)
         except OSError as error:
             raise LinkError(
                 f"cannot send to the sidecar at {self.address[0]}:{self.address[1]}: {error}"

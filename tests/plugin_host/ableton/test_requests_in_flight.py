@@ -1,8 +1,9 @@
-"""What the script sends: the clip's own tempo, and odd metres past the sidecar's tempo
-range."""
+"""What the script sends: the clip's own tempo, odd metres past the sidecar's tempo range,
+and a host name looked up once."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from plugin_host.ableton import addresses
+from plugin_host.ableton.link import LinkResolveError, SidecarLink
 from plugin_host.ableton.request import MAX_BPM, MIN_BPM, build_request
 from plugin_host.ableton.selection import read_clip_region, read_song_context
 from plugin_host.ableton.surface import SidecarSurface
@@ -138,3 +140,73 @@ def test_a_tempo_the_sidecar_refuses_is_refused_here_and_nothing_is_sent(
     assert "300" in c_instance.messages[-1] and "nothing was sent" in c_instance.messages[-1]
     surface.update_display()  # the startup ping
     assert [address for address, _ in drain(responder)] == [addresses.PING]
+
+
+# ---- the sidecar's host looked up once -----------------------------------------------------
+
+
+def counting_lookup(monkeypatch: pytest.MonkeyPatch, names: dict[str, str | None]) -> list[str]:
+    """socket.getaddrinfo, counted; `names` maps a host to an address, or None: no such host."""
+    real = socket.getaddrinfo
+    calls: list[str] = []
+
+    def lookup(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        calls.append(host)
+        if host in names:
+            numeric = names[host]
+            if numeric is None:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return real(numeric, port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return calls
+
+
+def test_a_host_name_is_looked_up_once_not_on_every_send(
+    monkeypatch: pytest.MonkeyPatch, responder: Responder
+) -> None:
+    calls = counting_lookup(monkeypatch, {"sidecar.test": "127.0.0.1"})
+    link = SidecarLink("sidecar.test", responder.port)
+    try:
+        for _ in range(5):
+            link.send(addresses.PING)
+        assert [responder.receive()[0] for _ in range(5)] == [addresses.PING] * 5
+        assert calls == ["sidecar.test"]
+        assert link.address == ("sidecar.test", responder.port)
+        assert link.resolved_address == ("127.0.0.1", responder.port)
+    finally:
+        link.close()
+
+
+def test_a_host_that_cannot_be_found_is_one_clear_message(
+    monkeypatch: pytest.MonkeyPatch,
+    make_surface: SurfaceFactory,
+    session_clip: FakeClip,
+) -> None:
+    calls = counting_lookup(monkeypatch, {"nowhere.invalid": None})
+    surface, c_instance = make_surface(9, sidecar_host="nowhere.invalid")
+    surface.update_display()  # the startup ping
+    surface.receive_midi(GENERATE_NOTE)
+    for _ in range(15):
+        surface.update_display()
+    expected = (
+        "MusicGen: cannot find the sidecar host 'nowhere.invalid': [Errno -2] Name or service "
+        "not known: check sidecar_host in settings.json"
+    )
+    assert c_instance.messages == [expected, expected]
+    assert calls == ["nowhere.invalid", "nowhere.invalid"]  # at start, and on the press
+    assert surface.controller is not None and not surface.controller.jobs
+
+
+def test_a_link_without_an_address_raises_a_resolve_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counting_lookup(monkeypatch, {"nowhere.invalid": None})
+    link = SidecarLink("nowhere.invalid", 9)
+    try:
+        assert link.resolved_address is None
+        with pytest.raises(LinkResolveError, match="cannot find the sidecar host"):
+            link.send(addresses.PING)
+    finally:
+        link.close()
