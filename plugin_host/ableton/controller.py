@@ -11,6 +11,7 @@ from .link import LinkError, LinkResolveError, SidecarLink
 from .osc_codec import OscMessage
 from .placement import (
     Inserted,
+    InsertError,
     can_insert,
     clip_name,
     free_arrangement_position,
@@ -26,6 +27,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from typing import Protocol
 
+    from Live.ClipSlot import ClipSlot
     from Live.Song import Song
 
     class Host(Protocol):
@@ -58,7 +60,9 @@ class Job:
     accepted: bool = False
     cancelling: bool = False
     stems_inserted: int = 0
-    last_slot_index: int = -1
+    #: the Session slot of the last stem placed (its index is looked up at each insert:
+    #: scenes added or removed meanwhile move it)
+    last_slot: ClipSlot | None = None
     next_position_beats: float = 0.0
 
 
@@ -162,11 +166,45 @@ class SidecarController:
                 return
         self._say(f"cancelling {len(active)} request(s)…")
 
+    def abandon(self) -> None:
+        """The script is going away (Live closes the set or unloads it): cancel every request
+        still running, so that the sidecar does not go on making takes nobody will place."""
+        for job in list(self.jobs.values()):
+            if not job.cancelling:
+                self._cancel_quietly(job)
+        self.jobs.clear()
+
+    def _cancel_quietly(self, job: Job) -> None:
+        """Ask the sidecar to drop a request this script gives up on; best effort."""
+        try:
+            self._link.send(addresses.CANCEL, [job.request.request_id])
+        except LinkError as error:
+            self._log(f"could not cancel {job.request.request_id}: {error}")
+
     def set_variations(self, count: int) -> None:
         self.variations = min(8, max(1, int(count)))
         self._say(f"variations: {self.variations}")
 
+    def _target_problem(self, target: Target) -> str | None:
+        """Why stems could not go where `target` says (its track or scene deleted), or None."""
+        try:
+            str(target.track.name)  # Live raises on a deleted track
+            if (
+                target.source_slot is not None
+                and slot_index(target.track, target.source_slot) is None
+            ):
+                return f"the scene of '{target.clip_name}' was deleted"
+        except Exception:  # Live's Boost errors for a deleted object
+            return f"the track of '{target.clip_name}' was deleted"
+        return None
+
     def _submit(self, request: ContinueRequest, target: Target) -> None:
+        # Checked before sending: a request whose stems have nowhere to go must not run.
+        problem = self._target_problem(target)
+        if problem is not None:
+            self._last_request = None
+            self._say(f"{problem}: select a clip and press generate")
+            return
         if self._link.resolved_address is None:
             self._link.resolve()  # a button press: the lookup that failed before, once more
         try:
@@ -175,10 +213,7 @@ class SidecarController:
             self._link_failed(error)
             return
         job = Job(request=request, target=target, sent_tick=self.ticks, last_heard_tick=self.ticks)
-        if target.source_slot is not None:
-            found = slot_index(target.track, target.source_slot)
-            job.last_slot_index = -1 if found is None else found
-        elif target.arrangement_end_beats is not None:
+        if target.arrangement_end_beats is not None:
             job.next_position_beats = target.arrangement_end_beats
         self.jobs[request.request_id] = job
         self._last_request = (request, target)
@@ -248,6 +283,7 @@ class SidecarController:
                 return
             elif silent_ticks > self._stall_ticks:
                 del self.jobs[job.request.request_id]
+                self._cancel_quietly(job)  # the sidecar may still be at it: stop the work
                 self._say(
                     f"no news from the sidecar for {self._settings.stall_timeout_seconds:g} s; "
                     f"gave up on '{job.target.clip_name}'"
@@ -365,11 +401,21 @@ class SidecarController:
                 job.next_position_beats = inserted.end_beats
             return inserted
         inserted = insert_in_session(
-            self._host.song(), target.track, path, job.last_slot_index, name, color
+            self._host.song(), target.track, path, self._anchor_index(job), name, color
         )
-        if inserted.slot_index is not None:
-            job.last_slot_index = inserted.slot_index
+        job.last_slot = inserted.slot
         return inserted
+
+    def _anchor_index(self, job: Job) -> int:
+        """Where the slot search starts, looked up now: scenes inserted or deleted above
+        since the press have moved the source slot (and the last stem's)."""
+        target = job.target
+        for anchor in (job.last_slot, target.source_slot):
+            if anchor is not None:
+                index = slot_index(target.track, anchor)
+                if index is not None:
+                    return index
+        raise InsertError(f"the scene of '{target.clip_name}' was deleted")
 
     def pending_ids(self) -> list[str]:
         return list(self.jobs)

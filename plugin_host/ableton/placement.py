@@ -35,11 +35,12 @@ class InsertError(RuntimeError):
 
 @dataclass(frozen=True)
 class Inserted:
-    """Where a stem landed: a Session slot index, or an Arrangement span in beats."""
+    """Where a stem landed: a Session slot (and its index), or an Arrangement span in beats."""
 
     slot_index: int | None
     start_beats: float | None
     end_beats: float | None
+    slot: ClipSlot | None = None
 
     def describe(self) -> str:
         if self.slot_index is not None:
@@ -134,7 +135,7 @@ def insert_in_session(
         raise InsertError(
             f"Live could not create a clip on '{track_name(track)}': {error}"
         ) from error
-    return Inserted(slot_index=index, start_beats=None, end_beats=None)
+    return Inserted(slot_index=index, start_beats=None, end_beats=None, slot=slots[index])
 
 
 def insert_in_arrangement(

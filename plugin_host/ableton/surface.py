@@ -83,7 +83,11 @@ class SidecarSurface:
         self._guard("handling a button", lambda: self._on_midi(tuple(midi_bytes)))
 
     def disconnect(self) -> None:
+        """Live unloads the script (set closed, script deselected, Live quits): cancel the
+        requests in flight on the sidecar, then close the socket."""
         self._scheduled = []
+        if self._controller is not None:
+            self._guard("cancelling the requests in flight", self._controller.abandon)
         if self._link is not None:
             self._guard("closing the UDP socket", self._link.close)
             self._link = None

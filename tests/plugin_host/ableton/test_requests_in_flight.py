@@ -1,11 +1,13 @@
-"""What the script sends: the clip's own tempo, odd metres past the sidecar's tempo range,
-and a host name looked up once."""
+"""What the script sends, and what becomes of requests in flight: the clip's own tempo, odd
+metres past the sidecar's tempo range, a re-roll aimed at a deleted track, scenes added
+during a job, a host name looked up once, and cancels for requests the script gives up on."""
 
 from __future__ import annotations
 
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +22,12 @@ from sidecar.osc.fields import FIELDS
 from sidecar.osc.schema import GenerateRequest
 from tests.plugin_host.ableton.conftest import (
     GENERATE_NOTE,
+    REROLL_NOTE,
     Responder,
     SurfaceFactory,
+    write_wav,
 )
-from tests.plugin_host.ableton.fake_live import FakeClip, FakeSong
+from tests.plugin_host.ableton.fake_live import FakeClip, FakeClipSlot, FakeSong
 
 
 def pairs(arguments: list[Any]) -> dict[Any, Any]:
@@ -142,6 +146,64 @@ def test_a_tempo_the_sidecar_refuses_is_refused_here_and_nothing_is_sent(
     assert [address for address, _ in drain(responder)] == [addresses.PING]
 
 
+# ---- re-roll aimed at a deleted track ------------------------------------------------------
+
+
+def test_reroll_after_the_track_was_deleted_sends_nothing(
+    make_surface: SurfaceFactory, responder: Responder, song: FakeSong, session_clip: FakeClip
+) -> None:
+    surface, c_instance = make_surface(responder.port)
+    surface.receive_midi(GENERATE_NOTE)
+    first = responder.receive_address(addresses.CONTINUE)[0]
+    responder.reply(addresses.DONE, first, 0)
+    tick_until(surface, lambda: surface.controller is not None and not surface.controller.jobs)
+    song.tracks[0].mark_deleted()
+    surface.receive_midi(REROLL_NOTE)
+    assert c_instance.messages[-1] == (
+        "MusicGen: the track of 'Beat' was deleted: select a clip and press generate"
+    )
+    assert not any("error while" in m for m in c_instance.messages)
+    assert addresses.CONTINUE not in [address for address, _ in drain(responder)]
+    surface.receive_midi(REROLL_NOTE)
+    assert "nothing to re-roll" in c_instance.messages[-1]
+
+
+# ---- scenes added during a job -------------------------------------------------------------
+
+
+def insert_scenes_at_top(song: FakeSong, count: int) -> None:
+    """Like the producer inserting scenes above (the fake's create_scene only appends)."""
+    for track in song.tracks:
+        for _ in range(count):
+            track._slots.insert(0, FakeClipSlot(track))
+
+
+def test_scenes_inserted_above_during_a_job_move_where_its_stems_go(
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    session_clip: FakeClip,
+    tmp_path: Path,
+) -> None:
+    surface, _ = make_surface(responder.port, variations=2)
+    surface.receive_midi(GENERATE_NOTE)
+    request_id = responder.receive_address(addresses.CONTINUE)[0]
+    insert_scenes_at_top(song, 2)  # the source is now in slot 2
+    responder.reply(addresses.STEM, request_id, 0, str(write_wav(tmp_path / "a.wav", 4.0)))
+    tick_until(surface, lambda: song.tracks[0].clip_slots[3].has_clip)
+    insert_scenes_at_top(song, 1)  # source in slot 3, the first take in slot 4
+    responder.reply(addresses.STEM, request_id, 1, str(write_wav(tmp_path / "b.wav", 4.0)))
+    responder.reply(addresses.DONE, request_id, 2)
+    tick_until(surface, lambda: surface.controller is not None and not surface.controller.jobs)
+    slots = song.tracks[0].clip_slots
+    assert [i for i, slot in enumerate(slots) if slot.has_clip] == [3, 4, 5]
+    assert slots[3].clip is session_clip
+    assert [slots[i].clip.file_path for i in (4, 5)] == [
+        str(tmp_path / "a.wav"),
+        str(tmp_path / "b.wav"),
+    ]
+
+
 # ---- the sidecar's host looked up once -----------------------------------------------------
 
 
@@ -210,3 +272,31 @@ def test_a_link_without_an_address_raises_a_resolve_error(
             link.send(addresses.PING)
     finally:
         link.close()
+
+
+# ---- requests given up on are cancelled ----------------------------------------------------
+
+
+def test_a_stalled_request_is_cancelled_on_the_sidecar(
+    make_surface: SurfaceFactory, responder: Responder, song: FakeSong, session_clip: FakeClip
+) -> None:
+    surface, c_instance = make_surface(responder.port, stall_timeout_seconds=1.0)
+    surface.receive_midi(GENERATE_NOTE)
+    request_id = responder.receive_address(addresses.CONTINUE)[0]
+    responder.reply(addresses.ACCEPTED, request_id, 0)
+    tick_until(surface, lambda: surface.controller is not None and bool(surface.controller.jobs))
+    tick_until(surface, lambda: any("gave up" in m for m in c_instance.messages), 30)
+    assert (addresses.CANCEL, [request_id]) in drain(responder)
+
+
+def test_disconnect_cancels_the_requests_in_flight(
+    make_surface: SurfaceFactory, responder: Responder, song: FakeSong, session_clip: FakeClip
+) -> None:
+    surface, _ = make_surface(responder.port)
+    surface.receive_midi(GENERATE_NOTE)
+    first = responder.receive_address(addresses.CONTINUE)[0]
+    surface.receive_midi(GENERATE_NOTE)
+    second = responder.receive_address(addresses.CONTINUE)[0]
+    surface.disconnect()
+    cancels = [arguments for address, arguments in drain(responder) if address == addresses.CANCEL]
+    assert sorted(cancels) == sorted([[first], [second]])
