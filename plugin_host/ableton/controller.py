@@ -10,6 +10,7 @@ from . import addresses
 from .link import LinkError, LinkResolveError, SidecarLink
 from .osc_codec import OscMessage
 from .placement import (
+    ClipShape,
     Inserted,
     InsertError,
     can_insert,
@@ -17,8 +18,11 @@ from .placement import (
     free_arrangement_position,
     insert_in_arrangement,
     insert_in_session,
+    is_shaped,
+    shape_clip,
     slot_index,
     track_name,
+    warp_mode_for,
 )
 from .request import ContinueRequest, build_request, tempo_problem
 from .selection import SelectionError, Target, read_clip_region, read_song_context, read_target
@@ -27,6 +31,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from typing import Protocol
 
+    from Live.Clip import Clip
     from Live.ClipSlot import ClipSlot
     from Live.Song import Song
 
@@ -66,11 +71,25 @@ class Job:
     next_position_beats: float = 0.0
 
 
+@dataclass
+class Settling:
+    """A new clip to look at again on the next tick: Live may re-read a sample late."""
+
+    clip: Clip
+    shape: ClipShape
+    name: str
+
+
 def _number(value: Any, default: float) -> float:
     """An OSC number (int or float) as float; anything else gives `default`."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return default
+
+
+def _asks_for_loop(request: ContinueRequest) -> bool:
+    """Whether the request asks the sidecar for a seamless loop (a `loop` preset)."""
+    return bool(dict(request.preset_values).get("loop", 0))
 
 
 def _pairs(arguments: tuple[Any, ...]) -> dict[str, Any]:
@@ -94,6 +113,7 @@ class SidecarController:
         self.ticks = 0
         self._last_request: tuple[ContinueRequest, Target] | None = None
         self._ping_tick: int | None = None
+        self._settling: list[Settling] = []
         self._connect_ticks = math.ceil(settings.connect_timeout_seconds / TICK_SECONDS)
         self._stall_ticks = math.ceil(settings.stall_timeout_seconds / TICK_SECONDS)
 
@@ -173,6 +193,7 @@ class SidecarController:
             if not job.cancelling:
                 self._cancel_quietly(job)
         self.jobs.clear()
+        self._settling = []
 
     def _cancel_quietly(self, job: Job) -> None:
         """Ask the sidecar to drop a request this script gives up on; best effort."""
@@ -229,6 +250,7 @@ class SidecarController:
     def tick(self) -> None:
         """Read every waiting reply, then expire requests the sidecar never answered."""
         self.ticks += 1
+        self._settle()
         try:
             messages = self._link.poll()
         except LinkError as error:
@@ -246,6 +268,23 @@ class SidecarController:
                 self._log(f"error while applying {message.address}: {error!r}")
                 self._say(f"error while applying a reply ({message.address}): {error}")
         self._expire()
+
+    def _settle(self) -> None:
+        """Look again at the clips placed on the last tick: shape any Live re-read since."""
+        settling, self._settling = self._settling, []
+        for item in settling:
+            try:
+                if is_shaped(item.clip, item.shape):
+                    continue
+                problem = shape_clip(item.clip, item.shape)
+            except Exception as error:  # the clip was deleted meanwhile: nothing to shape
+                self._log(f"could not look at '{item.name}' again: {error!r}")
+                continue
+            if problem:
+                self._log(f"'{item.name}': {problem}")
+                self._say(f"'{item.name}': {problem}")
+            else:
+                self._log(f"'{item.name}': Live re-read the clip; its tempo is pinned again")
 
     def _link_failed(self, error: LinkError) -> None:
         if isinstance(error, LinkResolveError):
@@ -376,16 +415,32 @@ class SidecarController:
                 "12.0.5 can): drag it in from there"
             )
             return
+        stem_bars = extras.get("bars")
+        shape = ClipShape(
+            bars=int(stem_bars) if isinstance(stem_bars, int) and stem_bars > 0 else None,
+            bar_beats=request.context.bar_quarters,
+            bar_seconds=request.context.beats_per_bar * 60.0 / beat_bpm if beat_bpm > 0 else 0.0,
+            # Session clips loop (a slot is launched and plays until stopped); in the
+            # Arrangement only a loop preset's stem loops (drag its end to repeat it).
+            looping=not job.target.is_arrangement or _asks_for_loop(request),
+            warp_mode=warp_mode_for(
+                part if isinstance(part, str) else "",
+                request.preset_name,
+                str(dict(request.preset_values).get("preset", "")),
+            ),
+        )
         try:
-            inserted = self._insert(job, path, name)
+            inserted = self._insert(job, path, name, shape)
         except Exception as error:  # InsertError, or Live's own on a track deleted meanwhile
             self._log(f"{error!r}")
             self._say(f"{error}; the file is at {path}")
             return
         job.stems_inserted += 1
+        if inserted.clip is not None:
+            self._settling.append(Settling(inserted.clip, shape, name))
         self._say(f"'{name}' in {inserted.describe()} of '{track_name(job.target.track)}'")
 
-    def _insert(self, job: Job, path: str, name: str) -> Inserted:
+    def _insert(self, job: Job, path: str, name: str, shape: ClipShape) -> Inserted:
         color = self._settings.clip_color_index
         target = job.target
         if target.is_arrangement:
@@ -393,15 +448,15 @@ class SidecarController:
             position = free_arrangement_position(
                 target.track,
                 job.next_position_beats,
-                job.request.bars * context.bar_quarters,
+                (shape.bars or job.request.bars) * context.bar_quarters,
                 context.bar_quarters,
             )
-            inserted = insert_in_arrangement(target.track, path, position, name, color)
+            inserted = insert_in_arrangement(target.track, path, position, name, color, shape)
             if inserted.end_beats is not None:
                 job.next_position_beats = inserted.end_beats
             return inserted
         inserted = insert_in_session(
-            self._host.song(), target.track, path, self._anchor_index(job), name, color
+            self._host.song(), target.track, path, self._anchor_index(job), name, color, shape
         )
         job.last_slot = inserted.slot
         return inserted

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,8 +14,21 @@ import pytest
 import sidecar.osc.addresses as server_addresses
 from plugin_host.ableton import addresses as script_addresses
 
-SCRIPT_DIR = Path(__file__).parents[3] / "plugin_host" / "ableton"
+ROOT = Path(__file__).resolve().parents[3]
+SCRIPT_DIR = ROOT / "plugin_host" / "ableton"
 SCRIPT_FILES = sorted(SCRIPT_DIR.glob("*.py"))
+
+
+def python_3_7() -> str | None:
+    """A Python 3.7 interpreter that runs (Live 11's Python; a pyenv shim may have none)."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [str(p) for p in sorted(pyenv.glob("3.7.*/bin/python"))]
+    candidates += [found for found in [shutil.which("python3.7")] if found]
+    for candidate in candidates:
+        check = "import sys; sys.exit(sys.version_info[:2] != (3, 7))"
+        if subprocess.run([candidate, "-c", check], capture_output=True).returncode == 0:
+            return candidate
+    return None
 
 
 def constants(module: object) -> dict[str, object]:
@@ -70,3 +86,16 @@ def test_imports_only_the_stdlib_live_and_itself(path: Path) -> None:
 def test_postpones_annotations(path: Path) -> None:
     # `X | None` and `list[int]` in annotations only work on Live's older Python this way.
     assert "from __future__ import annotations" in path.read_text()
+
+
+@pytest.mark.skipif(python_3_7() is None, reason="no Python 3.7 interpreter here")
+def test_generate_pin_and_cancel_run_on_python_3_7() -> None:
+    interpreter = python_3_7()
+    assert interpreter is not None
+    smoke = Path(__file__).with_name("py37_smoke.py")
+    result = subprocess.run(
+        [interpreter, str(smoke), str(ROOT)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3.7." in result.stdout and "markers [(0.0, 0.0), (12.0, 6.0)]" in result.stdout
+    assert "cancelled on disconnect: True" in result.stdout
