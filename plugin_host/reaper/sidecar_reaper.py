@@ -76,6 +76,15 @@ def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest
     item = read_selected_item(api)
     # Just past the bar line: a tempo marker on it counts however the time map rounds.
     grid = grid_at(api, bar_line_at_or_after(api, item.end_seconds) + EPSILON_SECONDS)
+    low, high = _CLIP_BPM_RANGE  # the sidecar's bpm range too
+    if not low <= grid.bpm <= high:
+        shown = f"{grid.bpm * grid.beat_quarters:g} bpm"
+        if grid.beat_quarters != 1.0:
+            shown += f" counts {grid.bpm:g} beats of its metre a minute"
+        raise SelectionError(
+            f"the tempo where the take goes, {shown}: the sidecar takes {low:g} to {high:g} "
+            "beats a minute, so nothing was sent"
+        )
     source_bpm = item.source_bpm / grid.beat_quarters  # in the beats `bpm` counts
     clip_bpm = None
     if abs(source_bpm - grid.bpm) > SAME_TEMPO * grid.bpm:

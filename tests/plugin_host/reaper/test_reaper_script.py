@@ -11,7 +11,11 @@ from plugin_host.ableton import addresses
 from plugin_host.ableton.link import SidecarLink
 from plugin_host.reaper.request import CANCEL_KEY, EXT_SECTION, load_last_request
 from plugin_host.reaper.settings import Settings
-from plugin_host.reaper.sidecar_reaper import ReaperSession, request_from_selection
+from plugin_host.reaper.sidecar_reaper import (
+    ReaperSession,
+    SelectionError,
+    request_from_selection,
+)
 from sidecar.osc.schema import GenerateRequest
 from tests.plugin_host.ableton.conftest import Responder, write_wav
 from tests.plugin_host.reaper.conftest import TRACK
@@ -124,6 +128,21 @@ def test_takes_in_7_8_are_named_with_the_project_tempo(
     stored = load_last_request(project)
     assert stored.beat_quarters == 0.5 and stored.project_bpm == pytest.approx(100.0)
     link.close()
+
+
+@pytest.mark.parametrize(("numerator", "denominator", "bpm"), [(7, 8, 160.0), (4, 4, 310.0)])
+def test_a_tempo_past_the_sidecars_range_is_refused_before_sending(
+    project: FakeReaper, numerator: int, denominator: int, bpm: float
+) -> None:
+    """7/8 at 160 counts 320 eighth notes a minute, over the sidecar's 300: one clear message
+    here rather than the sidecar's refusal of a request already sent."""
+    project.numerator, project.denominator, project.bpm = numerator, denominator, bpm
+    with pytest.raises(SelectionError, match=r"20 to 300 beats a minute, so nothing was sent"):
+        request_from_selection(project, Settings())
+    project.bpm = bpm / 2  # 7/8 at 80: 160 eighths a minute, fine
+    assert request_from_selection(project, Settings()).bpm == pytest.approx(
+        bpm / 2 * (2 if denominator == 8 else 1)
+    )
 
 
 def test_cancel_action_cancels(project: FakeReaper, responder: Responder) -> None:
