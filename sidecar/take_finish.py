@@ -16,6 +16,7 @@ import pedalboard
 from sidecar.osc.schema import GenerateRequest
 from sidecar.parallel import TakePool
 from sidecar.post.fmt import to_sample_format
+from sidecar.post.grid import wrap_overhang
 from sidecar.post.key import KeyEstimate, estimate_key, fix_key, semitone_offset
 from sidecar.post.loudness import level_stem
 from sidecar.post.pipeline import PostSpec, measure_tempo, process
@@ -280,6 +281,11 @@ def finish_take(
     """
     report = dict(windows[-1])
     if len(windows) > 1:
+        if req.loop:
+            # The last window came with what followed its last bar line: the loop's seam.
+            overhang = int(report.get("overhang_samples") or 0)
+            audio, report["loop_seam"] = wrap_overhang(audio, overhang, req.sample_rate)
+            report["overhang_samples"] = 0
         # The windows were joined as made: one level for the whole take (levelling each on
         # its own stepped the gain at every join and flattened the take's build-up).
         audio = _releveled(audio, req, report)

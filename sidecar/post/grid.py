@@ -20,6 +20,7 @@ __all__ = [
     "grid_num_samples",
     "refine_attack",
     "whole_bars",
+    "wrap_overhang",
 ]
 
 #: How the loop seam was made click-free (see `cut_to_grid`); "none" for one-shots.
@@ -49,6 +50,8 @@ _FLOOR_MAX = 0.15
 _BEFORE_SECONDS = 0.07
 _AFTER_SECONDS = 0.17
 _EDGE_FADE_SECONDS = 0.002
+#: A loop with nothing to crossfade at its seam fades out over this at its end.
+_LOOP_FADE_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,29 @@ def cut_to_grid(
             body[:, :fade_in_samples] *= _raised_cosine(fade_in_samples)
             seam = "fade"
     return body, GridCut(max(0, padded), lead, seam)
+
+
+def wrap_overhang(
+    audio: np.ndarray, overhang_samples: int, sample_rate: int
+) -> tuple[np.ndarray, LoopSeam]:
+    """A loop from bar-exact audio followed by `overhang_samples` of what came after its last
+    bar line (windows joined into one take): that audio is crossfaded into the loop's start,
+    as `cut_to_grid` does, so playback wraps into the sample that followed the end. Without
+    any, a short fade-out at the end and a 1 ms fade-in at the start. Returns (loop, seam).
+    """
+    if overhang_samples < 0 or overhang_samples >= audio.shape[1]:
+        raise ValueError(f"overhang_samples: got {overhang_samples}; expected 0 to the length")
+    body = np.array(audio[:, : audio.shape[1] - overhang_samples], dtype=np.float32)
+    if overhang_samples:
+        fade = min(overhang_samples, body.shape[1] // 2)
+        fade_in = _raised_cosine(fade)
+        overhang = audio[:, body.shape[1] : body.shape[1] + fade]
+        body[:, :fade] = body[:, :fade] * fade_in + overhang * fade_in[::-1]
+        return body, "overhang_crossfade"
+    _fade_out(body, round(_LOOP_FADE_SECONDS * sample_rate))
+    fade_in_samples = min(body.shape[1], max(1, round(0.001 * sample_rate)))
+    body[:, :fade_in_samples] *= _raised_cosine(fade_in_samples)
+    return body, "fade"
 
 
 def _fade_out(body: np.ndarray, num_samples: int) -> None:

@@ -73,6 +73,10 @@ class PostSpec:
     #: (float32) for the caller to set once over windows joined into one take; the report
     #: still names the target.
     level: bool = True
+    #: One-shots: deliver this much of the audio past the last bar line after the stem (when
+    #: there is any), for a loop seam made later over windows joined into one take
+    #: (`grid.wrap_overhang`); the report says how many samples (`overhang_samples`).
+    overhang_seconds: float = 0.0
     true_peak_dbtp: float = -1.0
     #: Below this tempo confidence the audio is not stretched.
     min_confidence: float = 0.5
@@ -111,6 +115,8 @@ class PostSpec:
             raise bad("max_stretch_ratio", self.max_stretch_ratio, "expected 1 to 4")
         if not 0.0 <= self.crossfade_seconds <= 0.5:
             raise bad("crossfade_seconds", self.crossfade_seconds, "expected 0 to 0.5 s")
+        if not 0.0 <= self.overhang_seconds <= 0.5:
+            raise bad("overhang_seconds", self.overhang_seconds, "expected 0 to 0.5 s")
 
     @property
     def stretch_limit(self) -> float:
@@ -231,7 +237,7 @@ def process(
     clock.lap("resample")
 
     bars: int | None = None
-    padded = 0
+    padded = overhang = 0
     seam = "none"
     if spec.bpm is None:
         downbeat_source = "none"
@@ -247,6 +253,7 @@ def process(
             work.shape[1] - max(0, start), spec.beats_per_bar, spec.bpm, rate
         )
         num_samples = grid_num_samples(bars, spec.beats_per_bar, spec.bpm, rate)
+        uncut = work
         work, cut = cut_to_grid(
             work,
             start,
@@ -257,6 +264,11 @@ def process(
             overhang_fits=decision != "unstretched_far_off",
         )
         padded, seam = cut.padded_samples, cut.loop_seam
+        wanted = round(spec.overhang_seconds * rate) if not spec.loop else 0
+        end = start + num_samples
+        if wanted and padded <= 0 and start >= 0 and end + wanted <= uncut.shape[1]:
+            work = np.concatenate([work, uncut[:, end : end + wanted]], axis=1)
+            overhang = wanted
         start_seconds = start / rate * ratio + offset_seconds
     clock.lap("grid")
 
@@ -297,6 +309,7 @@ def process(
         padded_seconds=padded / rate,
         loop_seam=seam,
         tempo_source=tempo_source,
+        overhang_samples=overhang,
         loudness_target_lufs=target,
         loudness_source=loudness_source,
         gain_db=level.gain_db,

@@ -62,6 +62,8 @@ class StemReport:
     #: Silence added at the end because the generated audio was too short for the bars.
     padded_seconds: float = 0.0
     loop_seam: str = "none"
+    #: Samples of what followed the last bar line, delivered after the stem (`overhang_seconds`).
+    overhang_samples: int = 0
     loudness_target_lufs: float = DEFAULT_LOUDNESS_LUFS
     #: "target" (spec.loudness_lufs), "reference" (the prompt clip) or "default".
     loudness_source: str = "default"
