@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -22,7 +21,16 @@ from sidecar.post.resample import resample
 from sidecar.presets import Preset
 from sidecar.stemsets import stem_prompts
 from sidecar.take_finish import DecodedTakes, MadeTake, WindowPost, key_of
-from sidecar.windows import CONTEXT_SECONDS, MIN_PROMPT_SECONDS, plan_windows, with_slack
+from sidecar.windows import (
+    CONTEXT_SECONDS,
+    MIN_PROMPT_SECONDS,
+    context_seconds,
+    generated_seconds,
+    plan_windows,
+    progress_shares,
+    window_works,
+    with_slack,
+)
 
 __all__ = ["DecodedTakes", "MadeTake", "TakeMaker"]
 
@@ -133,6 +141,15 @@ class TakeMaker:
             if prompt_seconds > allowed:
                 audio_prompt = audio_prompt[..., audio_prompt.shape[-1] - int(allowed * rate) :]
                 log.info("prompt cut to its last %.2f s to fit the window", allowed)
+        # Each window's share of the progress is weighed by its decoding work.
+        works = window_works(
+            plan,
+            req.bpm,
+            req.beats_per_bar,
+            info.max_seconds,
+            0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate,
+        )
+        shares = progress_shares(works)
         started_tasks: list[Future[Any]] = []
         try:
             clip_key = None
@@ -162,10 +179,7 @@ class TakeMaker:
             reports: list[list[dict[str, Any]]] = [[] for _ in rows]
             for w, (window_seconds, window_bars) in enumerate(plan):
                 used = 0.0 if audio_prompt is None else audio_prompt.shape[-1] / rate
-                gen_seconds = max(
-                    window_seconds,
-                    min(with_slack(window_seconds, req.bpm), info.max_seconds - used),
-                )
+                gen_seconds = generated_seconds(window_seconds, req.bpm, info.max_seconds, used)
                 spec = GenerationSpec(
                     duration_seconds=gen_seconds,
                     prompts=texts,
@@ -178,18 +192,21 @@ class TakeMaker:
                     top_p=req.top_p,
                     seed=seed + w,
                 )
-                share = (w / len(plan), 1.0 / len(plan))
+                work, (start, width) = works[w], shares[w]
                 started = time.perf_counter()
                 offset = sum(p[0] for p in plan[:w])
-                # A window before the last shows only its bars: its tempo slack is not in the
-                # take, and the next window's audio follows its last bar line.
-                limit = window_seconds if w + 1 < len(plan) else None
+                # A window shows only its bars: its tempo slack is not in the take (the next
+                # window's audio follows its last bar line, and the last one ends the take).
                 preview = (
                     None
                     if on_preview is None
-                    else _shifted(on_preview, offset, limit, info.sample_rate)
+                    else _shifted(on_preview, offset, window_seconds, info.sample_rate)
                 )
-                audio = self._decode(spec, share, on_fraction, preview, req.preview)
+                # The steps' part of the share comes after the prompt's encoding; the codec's
+                # decoding of the window and its contract (before the last) follow them.
+                steps = (start + width * work.prompt / work.total, width * work.steps / work.total)
+                audio = self._decode(spec, steps, on_fraction, preview, req.preview)
+                on_fraction(start + width * (work.total - work.post) / work.total)
                 timings["decode_seconds"] += time.perf_counter() - started
                 post = PostSpec(
                     sample_rate=req.sample_rate,
@@ -214,6 +231,7 @@ class TakeMaker:
                     pieces[r].append(delivered)
                     reports[r].append(report)
                 timings["post_seconds"] += time.perf_counter() - started
+                on_fraction(start + width)
                 audio_prompt = self._tails(pieces, req.sample_rate, req.bpm, req.beats_per_bar)
                 log.info(
                     "window %d/%d done; re-prompting with %.1f s",
@@ -293,10 +311,7 @@ class TakeMaker:
     ) -> np.ndarray:
         """Each row's last whole bars (≈ CONTEXT_SECONDS) at the model's rate and channels."""
         info = self.engine.info
-        seconds = CONTEXT_SECONDS
-        if bpm is not None:
-            bar = beats_per_bar * 60.0 / bpm
-            seconds = max(1, math.floor(CONTEXT_SECONDS / bar)) * bar
+        seconds = context_seconds(bpm, beats_per_bar)
         tails = []
         for row in pieces:
             whole = np.concatenate(row, axis=-1)
@@ -310,21 +325,20 @@ class TakeMaker:
 def _shifted(
     on_preview: Callable[[np.ndarray, float], None],
     offset_seconds: float,
-    limit_seconds: float | None = None,
-    sample_rate: int = 32000,
+    limit_seconds: float,
+    sample_rate: int,
 ) -> Callable[[np.ndarray, float], None]:
     """A window's preview callback: its seconds counted from the start of the take, and
-    nothing past `limit_seconds` of the window (its slack)."""
-    limit = None if limit_seconds is None else round(limit_seconds * sample_rate)
+    nothing past `limit_seconds` of the window (its bars: the slack is not in the take)."""
+    limit = round(limit_seconds * sample_rate)
     published = 0
 
     def publish(chunk: np.ndarray, seconds_ready: float) -> None:
         nonlocal published
-        if limit is not None:
-            chunk = chunk[..., : max(0, limit - published)]
-            seconds_ready = min(seconds_ready, limit / sample_rate)
-            if chunk.shape[-1] == 0:
-                return
+        chunk = chunk[..., : max(0, limit - published)]
+        seconds_ready = min(seconds_ready, limit_seconds)
+        if chunk.shape[-1] == 0:
+            return
         published += chunk.shape[-1]
         on_preview(chunk, offset_seconds + seconds_ready)
 
