@@ -61,9 +61,43 @@ class Delivery:
         except OSError as e:
             raise DeliveryError(f"output directory {self.output_dir} is not writable: {e}") from e
 
+    @property
+    def preview_dir(self) -> Path:
+        """The streaming previews' folder: the sidecar's own, emptied at every start."""
+        return self.output_dir / "previews"
+
     def preview_path(self, request_id: str) -> Path:
         """Where a request's streaming preview is published: `previews/<request>.wav`."""
-        return self.output_dir / "previews" / f"{safe_name(request_id)}.wav"
+        return self.preview_dir / f"{safe_name(request_id)}.wav"
+
+    def remove_preview(self, request_id: str) -> None:
+        """Remove a request's preview, if any: its stems are delivered, it was cancelled or
+        failed, or its id starts again. A file that cannot be removed is logged and left."""
+        path = self.preview_path(request_id)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as e:
+            log.warning("cannot remove preview %s: %s", path, e)
+
+    def clear_previews(self) -> int:
+        """At start-up: remove the previews a killed server left (`previews/*.wav`, the files
+        it writes there; anything else is left alone). Returns how many were removed."""
+        folder = self.preview_dir
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for path in sorted(folder.glob("*.wav")):
+            if path.is_symlink() or not path.is_file():
+                continue  # not a preview the sidecar wrote
+            try:
+                path.unlink()
+            except OSError as e:
+                log.warning("cannot remove stale preview %s: %s", path, e)
+            else:
+                removed += 1
+        if removed:
+            log.info("removed %d stale preview(s) from %s", removed, folder)
+        return removed
 
     def job_dir(self, request_id: str) -> Path:
         """A fresh folder for one job; a re-used request id gets a numbered sibling."""

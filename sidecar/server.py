@@ -122,6 +122,8 @@ class Server:
             check_network(self.config)
             self.delivery.ensure_writable()
             self.journal = Journal(self.delivery.output_dir)
+            # The folder is this server's now (the journal holds it): no request has a preview.
+            self.delivery.clear_previews()
             self.presets = _load_presets(self.config.presets_dir)
             self.history = TakeHistory.open(
                 self.config.history_path or self.delivery.output_dir / "history.sqlite"

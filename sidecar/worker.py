@@ -134,6 +134,7 @@ class JobRunner:
             else:
                 decoded = self._decode(job)
         except Exception as e:
+            self._drop_preview(job)
             self.answer_failure(job, e)
             self._end(job)
             return None
@@ -150,8 +151,11 @@ class JobRunner:
             n_files = self._deliver(decoded)
         except Exception as e:
             decoded.takes.abandon()
+            self._drop_preview(job)
             self.answer_failure(job, e)
         else:
+            # The stems replace the preview: the client has their paths now.
+            self._drop_preview(job)
             if job.finish(JobState.DONE):
                 self.reporter.done(job, n_files)
         finally:
@@ -165,6 +169,11 @@ class JobRunner:
     def close(self) -> None:
         """Stops the post-processing threads (after the take each is on)."""
         self.pool.close()
+
+    def _drop_preview(self, job: Job) -> None:
+        """A request's preview lives until its terminal answer, which comes after this."""
+        if job.request.preview > 0:
+            self.delivery.remove_preview(job.request_id)
 
     def _end(self, job: Job) -> None:
         if self.journal is not None:
@@ -246,6 +255,8 @@ class JobRunner:
         t = time.monotonic()
         previews = None
         if req.preview > 0:
+            # A preview left by an earlier request with this id is not this one's.
+            self.delivery.remove_preview(job.request_id)
             previews = PreviewWriter(
                 self.delivery.preview_path(job.request_id),
                 self.engine.sample_rate,

@@ -279,16 +279,76 @@ def test_raw_osc_message_from_a_generic_tool(server: SidecarProcess, clip: Path)
 
 def test_streaming_preview_publishes_audio_before_the_end(client: SidecarClient) -> None:
     client.send(A.GENERATE, "prev", "prompt", "x", "seconds", 3.0, "preview", 1.0)
-    replies = client.until_terminal("prev", 120)
+    replies: list[Reply] = []
+    first: tuple[int, int] | None = None
+    while not replies or replies[-1][0] not in A.TERMINAL_REPLIES:
+        reply = client.receive(120)
+        assert reply is not None, replies
+        if reply[1][0] != "prev":
+            continue
+        replies.append(reply)
+        if reply[0] == A.PREVIEW and first is None:  # the decoding goes on: the file is there
+            rate, _, frames = wav_info(reply[1][1])
+            first = (rate, frames)
     assert replies[-1][0] == A.DONE
     previews = [args for a, args in replies if a == A.PREVIEW]
     ready = [p[2] for p in previews]
     assert len(previews) >= 2 and ready == sorted(ready) and ready[0] < 3.0
-    # Every preview came before the stem; the file holds what was ready at the last one.
+    assert ready[-1] == pytest.approx(3.0)
+    # Every preview came before the stem; the file held at least what was ready.
     kinds = addresses(replies)
     assert max(i for i, a in enumerate(kinds) if a == A.PREVIEW) < kinds.index(A.STEM)
-    rate, _, frames = wav_info(previews[-1][1])
-    assert rate == 32000 and frames == pytest.approx(ready[-1] * rate, abs=640)
+    assert first is not None and first[0] == 32000 and first[1] >= ready[0] * 32000 - 1
+    # Once the stems are delivered, the preview is removed (before /sidecar/done).
+    assert not Path(previews[0][1]).exists()
+
+
+def test_a_preview_never_announces_audio_past_the_take(client: SidecarClient, clip: Path) -> None:
+    """4 bars at 120 BPM are 8 s: the model makes 9.3 s (tempo slack), previewed up to 8 s."""
+    for rid, address, *clip_args in (
+        ("pv-gen", A.GENERATE),
+        ("pv-cont", A.CONTINUE, "clip", str(clip)),
+    ):
+        client.send(address, rid, *clip_args, "bars", 4, "bpm", 120.0, "preview", 3.0, "seed", 1)
+        replies = client.until_terminal(rid, 120)
+        assert replies[-1][0] == A.DONE, replies
+        ready = [args[2] for a, args in replies if a == A.PREVIEW]
+        assert ready and max(ready) <= 8.0 + 1e-3 and ready[-1] == pytest.approx(8.0), ready
+
+
+def test_a_cancelled_requests_preview_is_removed(client: SidecarClient) -> None:
+    client.send(A.GENERATE, "pv-cancel", "prompt", "x", "seconds", 30.0, "preview", 1.0)
+    while True:
+        reply = client.receive(60)
+        assert reply is not None
+        if reply[0] == A.PREVIEW and reply[1][0] == "pv-cancel":
+            preview = Path(reply[1][1])
+            break
+    assert preview.exists()
+    client.send(A.CANCEL, "pv-cancel")
+    assert client.until_terminal("pv-cancel", 60)[-1] == (A.CANCELLED, ("pv-cancel",))
+    assert not preview.exists()
+
+
+def test_progress_of_a_take_in_windows_never_goes_back_and_ends_at_delivery(
+    client: SidecarClient,
+) -> None:
+    """16 bars at 80 BPM (48 s): windows of 5, 5, 5 and 1 bars, previewed up to the take's end."""
+    client.send(
+        A.GENERATE, "windows", "prompt", "x", "bars", 16, "bpm", 80.0, "seed", 2, "preview", 4.0
+    )
+    replies = client.until_terminal("windows", 300)
+    assert replies[-1][0] == A.DONE, replies
+    ready = [args[2] for a, args in replies if a == A.PREVIEW]
+    assert ready == sorted(ready) and ready[-1] == pytest.approx(48.0), ready
+    progress = [(i, args[1], args[2]) for i, (a, args) in enumerate(replies) if a == A.PROGRESS]
+    fractions = [fraction for _, fraction, _ in progress]
+    assert fractions == sorted(fractions) and len(fractions) >= 10
+    # Below 1 until the stem is delivered; the ETA is a number of seconds once work is done.
+    stem = addresses(replies).index(A.STEM)
+    assert all(f < 1.0 for i, f, _ in progress if i < stem)
+    assert fractions[-1] == 1.0
+    assert all(eta >= 0.0 for _, f, eta in progress if f > 0.01)
 
 
 def test_preview_needs_a_streaming_decoder(tmp_path: Path) -> None:

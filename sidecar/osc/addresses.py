@@ -91,7 +91,8 @@ REPLIES: dict[str, tuple[str, str]] = {
     PROGRESS: ("request_id fraction eta_seconds", "at least every 10 % of the work"),
     PREVIEW: (
         "request_id path seconds_ready",
-        "with `preview N`: the first take's audio so far (model rate, no tempo contract)",
+        "with `preview N`: the first take's audio so far (model rate, no tempo contract); the "
+        "file is removed when the request ends",
     ),
     STEM: ("request_id index path [key value]...", "one per delivered file, after it is complete"),
     DONE: ("request_id n_files", "terminal: success"),
