@@ -8,12 +8,16 @@ import json
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
+import numpy as np
+
 from sidecar.audiofile import SampleFormat, read_audio, write_audio_atomic, write_bytes_atomic
 from sidecar.errors import RequestError, SidecarError
-from sidecar.post.fmt import SAMPLE_FORMATS
+from sidecar.post.fmt import SAMPLE_FORMATS, to_sample_format
+from sidecar.post.loudness import level_stem, reference_loudness
 from sidecar.post.pipeline import PostSpec, StemReport, build_tempo_map, process
 
 __all__ = ["conform_file", "output_paths", "register"]
@@ -55,13 +59,17 @@ def conform_file(
 ) -> tuple[tuple[Path, Path, Path], StemReport]:
     """Read `input_path`, run the post-processing pipeline, write stem, report and tempo map.
 
-    With no `spec.loudness_lufs` the input itself is the loudness reference: the stem keeps
-    the file's loudness. Raises `SidecarError` subclasses (AudioError, DeliveryError, ...).
+    With no `spec.loudness_lufs` the stem keeps the loudness its bars had in the file (a quiet
+    intro cut from a loud track stays quiet: the whole file's loudness would push it up and
+    limit it), under the true-peak ceiling. Raises `SidecarError` subclasses (AudioError,
+    DeliveryError, ...).
     """
     stem_path, report_path, midi_path = output_paths(input_path, output)
     audio, sample_rate = read_audio(input_path)
-    reference = audio if spec.loudness_lufs is None else None
-    stem, report = process(audio, sample_rate, spec, reference, sample_rate)
+    if spec.loudness_lufs is not None:
+        stem, report = process(audio, sample_rate, spec)
+    else:
+        stem, report = _keeping_loudness(audio, sample_rate, spec)
     # PostSpec has checked the name against SampleFormat's values.
     write_audio_atomic(stem_path, stem, spec.sample_rate, cast(SampleFormat, spec.sample_format))
     payload = {"input": str(input_path), "stem": str(stem_path), **report.to_dict()}
@@ -71,6 +79,26 @@ def conform_file(
         build_tempo_map(spec.bpm, report.bars, spec.beats_per_bar).save(file=buffer)
         write_bytes_atomic(midi_path, buffer.getvalue())
     return (stem_path, report_path, midi_path), report
+
+
+def _keeping_loudness(
+    audio: np.ndarray, sample_rate: int, spec: PostSpec
+) -> tuple[np.ndarray, StemReport]:
+    """`process` with the stem levelled to its own loudness: only the ceiling can move it."""
+    stem, report = process(audio, sample_rate, replace(spec, level=False))
+    own = reference_loudness(stem, spec.sample_rate)  # a mono stem as a DAW plays it
+    target = report.loudness_target_lufs if own is None else own
+    stem, level = level_stem(stem, spec.sample_rate, target, spec.true_peak_dbtp, spec.loop)
+    report = replace(
+        report,
+        loudness_lufs=level.loudness_lufs,
+        true_peak_dbtp=level.true_peak_dbtp,
+        gain_db=level.gain_db,
+        limiter_reduction_db=level.limiter_reduction_db,
+        loudness_target_lufs=target,
+        loudness_source="excerpt" if own is not None else report.loudness_source,
+    )
+    return to_sample_format(stem, spec.sample_format), report
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -65,7 +65,8 @@ class StemReport:
     #: Samples of what followed the last bar line, delivered after the stem (`overhang_seconds`).
     overhang_samples: int = 0
     loudness_target_lufs: float = DEFAULT_LOUDNESS_LUFS
-    #: "target" (spec.loudness_lufs), "reference" (the prompt clip) or "default".
+    #: "target" (spec.loudness_lufs), "reference" (the prompt clip), "excerpt" (`conform`:
+    #: the loudness the stem's bars had in the file) or "default".
     loudness_source: str = "default"
     gain_db: float = 0.0
     limiter_reduction_db: float = 0.0

@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 
 from sidecar import conform
 from sidecar.audiofile import read_audio, write_audio_atomic
 from sidecar.post.grid import grid_num_samples
+from sidecar.post.loudness import integrated_loudness
+from sidecar.post.pipeline import PostSpec
 
 from .synth import drums
 
@@ -47,7 +50,7 @@ def test_conform_writes_stem_report_and_tempo_map(tmp_path: Path, capsys) -> Non
     report = json.loads((tmp_path / "out" / "in.conformed.json").read_text())
     assert report["decision"] == "stretched"
     assert abs(report["delivered_bpm"] / 100 - 1) < 0.003
-    assert report["loudness_source"] == "reference"
+    assert report["loudness_source"] == "excerpt"
     midi = mido.MidiFile(tmp_path / "out" / "in.conformed.mid")
     assert midi.length == pytest.approx(9.6, abs=1e-4)
 
@@ -92,3 +95,22 @@ def test_a_lossy_output_is_refused_before_any_work(tmp_path: Path, capsys) -> No
     assert args.func(args) == 2
     err = capsys.readouterr().err
     assert "output: 'x.mp3' would be MP3, which is lossy" in err  # not "does not exist"
+
+
+def test_bars_cut_from_a_longer_file_keep_their_own_loudness(tmp_path: Path) -> None:
+    """A quiet 8-bar intro of a loud track: conformed to 4 bars it stays as quiet as it was
+    (levelled to the whole file, it got +10 dB and 6 dB of limiting)."""
+    quiet = 0.05 * drums(120, 8, 44100, 2, tail_seconds=0.0).audio
+    loud = 0.9 * drums(120, 24, 44100, 2, seed=1).audio
+    track = np.concatenate([quiet, loud], axis=1)
+    source = tmp_path / "track.wav"
+    write_audio_atomic(source, track, 44100, "float32")
+    spec = PostSpec(bpm=120.0, bars=4, sample_format="float32")
+    (stem_path, _, _), report = conform.conform_file(source, tmp_path / "intro.wav", spec)
+    stem, rate = read_audio(stem_path)
+    intro = integrated_loudness(quiet[:, : 8 * 44100], 44100)
+    assert intro is not None and intro < (integrated_loudness(track, 44100) or 0.0) - 10
+    assert integrated_loudness(stem, rate) == pytest.approx(intro, abs=0.5)
+    assert report.loudness_source == "excerpt"
+    assert report.limiter_reduction_db == 0.0
+    assert abs(report.gain_db) < 0.1
