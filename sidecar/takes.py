@@ -36,6 +36,10 @@ __all__ = ["DecodedTakes", "MadeTake", "TakeMaker"]
 
 log = logging.getLogger(__name__)
 
+#: A loop made in several windows gets this much of what followed its last bar line, to
+#: crossfade into its start (as a one-window loop's seam does).
+SEAM_SECONDS = 0.01
+
 
 class TakeMaker:
     """Decodes a request's rows (variations × stem parts) into `DecodedTakes` to be finished."""
@@ -123,12 +127,6 @@ class TakeMaker:
                 "musicgen model",
                 "seconds",
             )
-        if len(plan) > 1 and req.loop:
-            raise RequestError(
-                f"loop: a {req.duration_seconds:.0f} s take is made in {len(plan)} windows "
-                "and cannot be looped; ask for at most one window's length",
-                "loop",
-            )
         if audio_prompt is not None:
             # The end of the clip is what gets continued: keep its tail where room is short.
             first = plan[0][0]
@@ -214,7 +212,10 @@ class TakeMaker:
                     bpm=req.bpm,
                     bars=window_bars,
                     beats_per_bar=req.beats_per_bar,
-                    loop=req.loop,
+                    # A loop in several windows: its seam is made over the joined take, from
+                    # what followed the last window's last bar line (`finish_take`).
+                    loop=req.loop and len(plan) == 1,
+                    overhang_seconds=(SEAM_SECONDS if req.loop and w + 1 == len(plan) > 1 else 0.0),
                     loudness_lufs=req.loudness,  # a preset's target is applied already
                     sample_format=req.format,
                     downbeat_at_start=audio_prompt is not None,

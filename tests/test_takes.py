@@ -312,3 +312,29 @@ def test_a_stem_set_part_too_even_to_measure_follows_its_drums() -> None:
     start_gap = pad.report["grid_start_seconds"] - drums.report["grid_start_seconds"]
     assert abs(start_gap) < 0.002
     assert drums.audio.shape == pad.audio.shape == (1, 8 * 2 * 48000)
+
+
+def test_a_loop_longer_than_one_window_is_made_with_a_seamless_seam() -> None:
+    """12 bars at 80 BPM (36 s) loop: three windows joined, and what followed the last bar
+    line of the last one is crossfaded into the start, so the loop wraps without a click."""
+    request = GenerateRequest(
+        request_id="long-loop", prompt="x", bpm=80.0, bars=12, loop=True, loudness=-14.0
+    )
+    plan = plan_windows(request.duration_seconds, 80.0, 4, 30.0, False, 12)
+    assert len(plan) == 3
+    engine = _SongEngine([seconds for seconds, _ in plan], 0.0)
+    maker = TakeMaker(engine, TakePool(1))
+    try:
+        decoded = maker.decode(request, None, None, None, None, 1, lambda _: None, lambda: None)
+        (take,) = decoded.finish(maker.pool, lambda: None)
+    finally:
+        maker.pool.close()
+    audio = take.audio[0].astype(np.float64)
+    assert audio.size == 12 * 3 * 48000
+    assert take.report["loop_seam"] == "overhang_crossfade"
+    assert take.report["windows"] == 3
+    # The wrap (last sample into sample 0) steps like any bar line inside the take, where the
+    # held note runs on into a downbeat click.
+    inside = [abs(audio[j] - audio[j - 1]) for j in (6 * 144000, 7 * 144000)]
+    assert abs(audio[0] - audio[-1]) <= 1.5 * max(inside) + 1e-3
+    assert take.report["loudness_lufs"] == pytest.approx(-14.0, abs=0.1)
