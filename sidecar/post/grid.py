@@ -57,6 +57,17 @@ _AFTER_SECONDS = 0.17
 _EDGE_FADE_SECONDS = 0.002
 #: A loop with nothing to crossfade at its seam fades out over this at its end.
 _LOOP_FADE_SECONDS = 0.01
+# The downbeat's attack at a loop seam (see `_overhang_into_start`): the first 3 ms peak at
+# twice the quietest 5 ms of the 30 to 5 ms before the last bar line or more; the overhang is
+# aligned to it within ±5 ms (at most half the crossfade) by correlating their first 10 ms,
+# and used only where that correlation reaches 0.5.
+_SEAM_ATTACK_SECONDS = 0.003
+_SEAM_QUIET_SECONDS = 0.005
+_SEAM_BEFORE_SECONDS = (0.03, 0.005)
+_SEAM_ATTACK_OVER_QUIET = 2.0
+_SEAM_ALIGN_SECONDS = 0.005
+_SEAM_MATCH_SECONDS = 0.01
+_SEAM_LIKE = 0.5
 
 
 @dataclass(frozen=True)
@@ -319,9 +330,13 @@ def cut_to_grid(
     Loops get a click-free seam, in order of preference:
       - "overhang_crossfade": the audio just past the last bar line (the natural continuation
         of the loop's end) is crossfaded into the loop's start, so playback wraps from the
-        last sample into exactly the sample that followed it in the source;
-      - "preroll_crossfade": without overhang, the audio just before the first downbeat (what
-        led into sample 0) is crossfaded into the loop's end;
+        last sample into exactly the sample that followed it in the source. When the loop
+        starts with an attack (see `_overhang_into_start`), the overhang is first aligned to
+        it: the next downbeat's attack lies up to a few ms off the grid, and crossfaded as it
+        lies it faded the loop's first attack in (or played it early at the loop's end);
+      - "preroll_crossfade": without overhang, or when nothing like the attack at sample 0
+        follows the last bar line (the music stops or changes there), the audio just before
+        the first downbeat (what led into sample 0) is crossfaded into the loop's end;
       - "fade": with neither, a short fade-out at the end and a 1 ms fade-in at the start.
     `overhang_fits=False` (a clear pulse at another tempo: what lies past the last bar line is
     no downbeat) leaves the overhang out, so the downbeat at sample 0 keeps its attack.
@@ -345,9 +360,11 @@ def cut_to_grid(
         fade_in = _raised_cosine(fade)
         has_overhang = padded <= 0 and end + fade <= total
         has_preroll = padded <= 0 and start_sample >= fade
-        if has_overhang and overhang_fits:
-            overhang = audio[:, end : end + fade]
-            body[:, :fade] = body[:, :fade] * fade_in + overhang * fade_in[::-1]
+        if (
+            has_overhang
+            and overhang_fits
+            and _overhang_into_start(body, audio, end, fade, sample_rate)
+        ):
             seam = "overhang_crossfade"
         elif has_preroll:
             preroll = audio[:, start_sample - fade : start_sample]
@@ -368,22 +385,84 @@ def wrap_overhang(
 ) -> tuple[np.ndarray, LoopSeam]:
     """A loop from bar-exact audio followed by `overhang_samples` of what came after its last
     bar line (windows joined into one take): that audio is crossfaded into the loop's start,
-    as `cut_to_grid` does, so playback wraps into the sample that followed the end. Without
-    any, a short fade-out at the end and a 1 ms fade-in at the start. Returns (loop, seam).
+    as `cut_to_grid` does (aligned to an attack at the start, the crossfade shortened by the
+    shift where the overhang runs short), so playback wraps into the sample that followed the
+    end. Without any, or when nothing like the attack at sample 0 follows the last bar line,
+    a short fade-out at the end and a 1 ms fade-in at the start. Returns (loop, seam).
     """
     if overhang_samples < 0 or overhang_samples >= audio.shape[1]:
         raise ValueError(f"overhang_samples: got {overhang_samples}; expected 0 to the length")
     body = np.array(audio[:, : audio.shape[1] - overhang_samples], dtype=np.float32)
-    if overhang_samples:
-        fade = min(overhang_samples, body.shape[1] // 2)
-        fade_in = _raised_cosine(fade)
-        overhang = audio[:, body.shape[1] : body.shape[1] + fade]
-        body[:, :fade] = body[:, :fade] * fade_in + overhang * fade_in[::-1]
+    fade = min(overhang_samples, body.shape[1] // 2)
+    if fade and _overhang_into_start(body, audio, body.shape[1], fade, sample_rate):
         return body, "overhang_crossfade"
     _fade_out(body, round(_LOOP_FADE_SECONDS * sample_rate))
     fade_in_samples = min(body.shape[1], max(1, round(0.001 * sample_rate)))
     body[:, :fade_in_samples] *= _raised_cosine(fade_in_samples)
     return body, "fade"
+
+
+def _overhang_into_start(
+    body: np.ndarray, source: np.ndarray, end: int, fade: int, sample_rate: int
+) -> bool:
+    """Crossfade what followed the loop in `source` (from `end`, its last bar line) into the
+    start of `body` (the loop, in place) over `fade` samples; False, `body` untouched, where
+    nothing like the loop's first attack follows.
+
+    The rule. The loop starts with an attack when the peak of its first 3 ms is at least
+    twice that of the quietest 5 ms of `source` 30 to 5 ms before `end` (before the next
+    downbeat and clear of one up to 5 ms early or of a stretcher's pre-echo). Then the
+    overhang is taken from `end + shift`, the shift (within ±5 ms, at most half the
+    crossfade) where its first 10 ms correlate best with the loop's: the next downbeat's
+    attack on the loop's own, so the crossfade keeps the attack. A best correlation under
+    0.5 (nothing like the attack follows the last bar line: the music stops or changes
+    there) refuses. The loop's last samples are crossfaded into `source[end - n + shift :
+    end + shift]` over the same n samples, so the wrap still plays on from exactly the sample
+    that followed (the loop's end gains or loses `shift` samples of what led into the next
+    downbeat, and holds no piece of an early one). The crossfade is shortened by a late shift
+    where `source` ends sooner. Without an attack the overhang is crossfaded as it lies.
+    """
+    total, length = source.shape[1], body.shape[1]
+
+    def samples(seconds: float) -> int:
+        return max(1, round(seconds * sample_rate))
+
+    shift = 0
+    reach = min(samples(_SEAM_ALIGN_SECONDS), fade // 2)
+    if reach > 0 and _starts_with_attack(body, source, end, sample_rate):
+        lo, hi = min(reach, end - fade), min(reach, total - end - (fade + 1) // 2)
+        window = min(fade, samples(_SEAM_MATCH_SECONDS), total - end - hi)
+        ref = to_mono(body[:, :window]).astype(np.float64)
+        ahead = to_mono(source[:, end - lo : end + hi + window]).astype(np.float64)
+        cumulative = np.concatenate([[0.0], np.cumsum(ahead * ahead)])
+        norm = np.sqrt((cumulative[window:] - cumulative[:-window]) * float(ref @ ref))
+        corr = correlate(ahead, ref, mode="valid") / np.maximum(norm, 1e-30)
+        best = int(np.argmax(corr))
+        if corr[best] < _SEAM_LIKE:
+            return False
+        shift = best - lo
+    n = min(fade, total - end - shift)
+    fade_in = _raised_cosine(n)
+    if shift:
+        tail = body[:, length - n :]
+        lead = source[:, end - n + shift : end + shift]
+        body[:, length - n :] = tail * fade_in[::-1] + lead * fade_in
+    overhang = source[:, end + shift : end + shift + n]
+    body[:, :n] = body[:, :n] * fade_in + overhang * fade_in[::-1]
+    return True
+
+
+def _starts_with_attack(body: np.ndarray, source: np.ndarray, end: int, sample_rate: int) -> bool:
+    """Whether the loop `body` starts with an attack (see `_overhang_into_start`)."""
+    attack = max(1, round(_SEAM_ATTACK_SECONDS * sample_rate))
+    peak = float(np.max(np.abs(body[:, :attack])))
+    step = max(1, round(_SEAM_QUIET_SECONDS * sample_rate))
+    early, late = (end - round(seconds * sample_rate) for seconds in _SEAM_BEFORE_SECONDS)
+    before = np.abs(source[:, max(0, early) : max(0, late)]).max(axis=0)
+    if before.size < step:
+        return peak > 0
+    held = maximum_filter1d(before, step, origin=(step - 1) // 2)[step - 1 :]
+    return peak > 0 and peak >= _SEAM_ATTACK_OVER_QUIET * float(held.min())
 
 
 def _fade_out(body: np.ndarray, num_samples: int) -> None:

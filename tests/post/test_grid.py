@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from sidecar.post.grid import cut_to_grid, grid_num_samples, refine_attack, whole_bars
+from sidecar.post.grid import (
+    cut_to_grid,
+    grid_num_samples,
+    refine_attack,
+    whole_bars,
+    wrap_overhang,
+)
 from sidecar.post.resample import resample
 from sidecar.post.stretch import time_stretch
 
@@ -99,6 +105,99 @@ def _together(*sounds: np.ndarray) -> np.ndarray:
     for sound in sounds:
         out[: sound.size] += sound
     return out
+
+
+def _seam_excess_dbfs(loop: np.ndarray, bars: int, rate: int = RATE) -> float:
+    """The wrap step (last sample -> first) in excess of the largest natural step within 1 ms
+    either side of the seam and of every bar line inside (as test_pipeline measures it)."""
+    width = rate // 1000
+    steps = np.abs(np.diff(loop, axis=1))
+    windows = [steps[:, :width], steps[:, -width:]]
+    for k in range(1, bars):
+        centre = round(k * loop.shape[1] / bars)
+        windows.append(steps[:, centre - width : centre + width])
+    natural = np.concatenate(windows, axis=1).max(axis=1)
+    excess = float(np.max(np.maximum(0.0, np.abs(loop[:, 0] - loop[:, -1]) - natural)))
+    return 20 * np.log10(excess) if excess > 0 else -240.0
+
+
+LOOP_BARS = 2
+LOOP_SAMPLES = grid_num_samples(LOOP_BARS, 4, 120.0, RATE)
+LOOP_START = round(0.3 * RATE)
+
+
+def _kick_loop(next_kick_ms: float | None) -> np.ndarray:
+    """Two bars at 120 BPM from sample LOOP_START: a kick on each downbeat over a held 62.5 Hz
+    bass (whole cycles over the loop: only the kick is off), and the next bar's kick
+    `next_kick_ms` off its bar line (None: no next kick, the bass goes on alone)."""
+    total = LOOP_START + LOOP_SAMPLES + RATE // 2
+    t = np.arange(total) / RATE
+    out = 0.25 * np.sin(2 * np.pi * 62.5 * t)
+    hit = kick(RATE, 0.9)
+    downbeats = [LOOP_START + k * LOOP_SAMPLES // LOOP_BARS for k in range(LOOP_BARS)]
+    if next_kick_ms is not None:
+        downbeats.append(LOOP_START + LOOP_SAMPLES + round(next_kick_ms / 1000 * RATE))
+    for at in downbeats:
+        out[at : at + hit.size] += hit[: total - at]
+    return out.astype(np.float32)[np.newaxis, :]
+
+
+def _attack_peak(audio: np.ndarray) -> float:
+    """The peak of the first 3 ms: the downbeat's attack."""
+    return float(np.max(np.abs(audio[:, : 3 * RATE // 1000])))
+
+
+@pytest.mark.parametrize("next_kick_ms", [2.0, -2.0, 1.0, 4.0, 0.0])
+def test_loop_keeps_its_downbeat_attack_when_the_next_one_is_off_the_grid(
+    next_kick_ms: float,
+) -> None:
+    """The overhang's kick 1-4 ms late or early: crossfaded as it lies, it faded the loop's
+    first kick in (3 dB and more off the first 3 ms) or played it early at the loop's end.
+    The loop's first 3 ms are the one-shot's, its end holds no piece of the next kick, and
+    the seam does not click."""
+    audio = _kick_loop(next_kick_ms)
+    one_shot, _ = cut_to_grid(audio, LOOP_START, LOOP_SAMPLES, sample_rate=RATE)
+    loop, cut = cut_to_grid(audio, LOOP_START, LOOP_SAMPLES, loop=True, sample_rate=RATE)
+    assert cut.loop_seam == "overhang_crossfade"
+    assert _attack_peak(loop) >= 0.9 * _attack_peak(one_shot)
+    assert np.max(np.abs(loop[:, -RATE // 500 :])) < 0.5  # the bass (0.25) and no kick
+    assert _seam_excess_dbfs(loop, LOOP_BARS) < -40.0
+
+
+def test_loop_without_a_next_downbeat_keeps_its_attack() -> None:
+    """The music stops at the last bar line (the bass goes on): nothing past it to crossfade
+    over the kick, so the audio before the first downbeat leads into it at the loop's end."""
+    audio = _kick_loop(None)
+    one_shot, _ = cut_to_grid(audio, LOOP_START, LOOP_SAMPLES, sample_rate=RATE)
+    loop, cut = cut_to_grid(audio, LOOP_START, LOOP_SAMPLES, loop=True, sample_rate=RATE)
+    assert cut.loop_seam == "preroll_crossfade"
+    assert np.array_equal(loop[:, : RATE // 100], one_shot[:, : RATE // 100])
+    assert _seam_excess_dbfs(loop, LOOP_BARS) < -40.0
+
+
+@pytest.mark.parametrize("next_kick_ms", [2.0, -2.0, 0.0])
+def test_wrap_overhang_keeps_the_downbeat_attack(next_kick_ms: float) -> None:
+    """Joined windows with the 10 ms that followed their last bar line: the same, with only
+    that much overhang to align (the crossfade is shortened by a late kick's lag)."""
+    audio = _kick_loop(next_kick_ms)
+    overhang = RATE // 100
+    joined = audio[:, LOOP_START : LOOP_START + LOOP_SAMPLES + overhang]
+    loop, seam = wrap_overhang(joined, overhang, RATE)
+    assert seam == "overhang_crossfade"
+    assert loop.shape == (1, LOOP_SAMPLES)
+    assert _attack_peak(loop) >= 0.9 * _attack_peak(joined)
+    assert np.max(np.abs(loop[:, -RATE // 500 :])) < 0.5
+    assert _seam_excess_dbfs(loop, LOOP_BARS) < -40.0
+
+
+def test_wrap_overhang_of_a_held_tone_is_the_plain_crossfade() -> None:
+    """No attack at the start: what followed the end is crossfaded in as it lies, so playback
+    wraps from the last sample into exactly the sample that followed it."""
+    audio = _tone(10480)
+    loop, seam = wrap_overhang(audio, 480, RATE)
+    assert seam == "overhang_crossfade"
+    assert loop[0, -1] == audio[0, 9999]
+    assert loop[0, 0] == pytest.approx(audio[0, 10000], abs=1e-4)
 
 
 def test_refine_attack_finds_the_hit() -> None:
