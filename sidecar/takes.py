@@ -37,8 +37,9 @@ __all__ = ["DecodedTakes", "MadeTake", "TakeMaker"]
 log = logging.getLogger(__name__)
 
 #: A loop made in several windows gets this much of what followed its last bar line, to
-#: crossfade into its start (as a one-window loop's seam does).
-SEAM_SECONDS = 0.01
+#: crossfade into its start (as a one-window loop's seam does): the 10 ms crossfade, with room
+#: to align a next downbeat that comes up to 5 ms late (`grid.wrap_overhang`).
+SEAM_SECONDS = 0.015
 
 
 class TakeMaker:
