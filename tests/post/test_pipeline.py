@@ -14,9 +14,21 @@ import scipy.signal
 from sidecar.errors import AudioError, RequestError
 from sidecar.post.grid import grid_num_samples
 from sidecar.post.loudness import reference_loudness
-from sidecar.post.pipeline import PostSpec, process
+from sidecar.post.pipeline import PostSpec, _decide, process
+from sidecar.post.tempo import TempoEstimate
 
-from .synth import Material, clicks, drums, kick, noise, onset_times
+from .synth import (
+    Material,
+    arpeggio,
+    clicks,
+    compound,
+    drums,
+    half_time_trap,
+    kick,
+    noise,
+    offbeat_house,
+    onset_times,
+)
 
 MODEL_RATE = 32000
 OUT_RATE = 48000
@@ -409,3 +421,102 @@ def test_a_continuation_whose_beat_falls_just_before_sample_0_is_not_padded_with
     assert report.grid_start_seconds >= 0.0
     assert report.padded_seconds == 0.0
     assert np.all(np.abs(stem[0, :48]) > 0)  # no silence before the held note in the first ms
+
+
+def _off_grid(seconds: float, origin: float, period: float) -> float:
+    """Distance in seconds from `seconds` to the nearest `origin + k * period`."""
+    offset = (seconds - origin) % period
+    return min(offset, period - offset)
+
+
+def test_four_on_the_floor_with_an_off_beat_bass_is_cut_on_a_kick() -> None:
+    """The audit's case: 126.9 BPM house with a bass on every "and" for a 128 session was cut
+    186 ms after a kick (every kick 184 ms off the grid), stretched, confidence 1.0."""
+    material = offbeat_house(126.9, 10, MODEL_RATE, 1, bass_gain=0.3, lead_seconds=0.33)
+    stem, report = process(material.audio, MODEL_RATE, PostSpec(bpm=128.0, bars=8))
+    assert report.decision == "stretched"
+    bar = 4 * 60.0 / 126.9
+    assert _off_grid(report.grid_start_seconds, material.first_downbeat_seconds, bar) < 0.01
+    assert stem.shape[1] == grid_num_samples(8, 4, 128.0, OUT_RATE)
+
+
+def test_an_arpeggio_is_cut_on_its_bar() -> None:
+    material = arpeggio(118.0, 10, MODEL_RATE, 1, lead_seconds=0.2)
+    _, report = process(material.audio, MODEL_RATE, PostSpec(bpm=120.0, bars=8))
+    assert report.decision == "stretched"
+    bar = 4 * 60.0 / 118.0
+    assert _off_grid(report.grid_start_seconds, material.first_downbeat_seconds, bar) < 0.01
+
+
+def test_half_time_trap_is_cut_on_its_bar_and_measured_at_its_tempo() -> None:
+    """A trap stem on the grid had its tempo measured again as 186.57 (4/3 of 140) at
+    confidence 1.0: the delivered stem is now measured at the target."""
+    material = half_time_trap(140.0, 10, MODEL_RATE, 1)
+    _, report = process(material.audio, MODEL_RATE, PostSpec(bpm=140.0, bars=8))
+    assert report.decision == "in_tempo"
+    assert (
+        _off_grid(report.grid_start_seconds, material.first_downbeat_seconds, 4 * 60 / 140) < 0.01
+    )
+    assert report.delivered_bpm is not None and abs(report.delivered_bpm / 140 - 1) < 0.003
+
+
+@pytest.mark.parametrize(
+    ("dotted_bpm", "dotted_per_bar", "beats_per_bar", "bars"), [(80.0, 2, 3, 8), (70.0, 4, 6, 4)]
+)
+def test_compound_metre_keeps_its_tempo_and_bars(
+    dotted_bpm: float, dotted_per_bar: int, beats_per_bar: int, bars: int
+) -> None:
+    """6/8 at quarter = 120 (sent as 120 BPM, 3 beats) came back stretched by x0.75 (source
+    160.03) and the report said so with confidence 1.0: it played at quarter = 90; 12/8 at
+    dotted quarter 70 for 105 BPM, 6 beats, by x1.5."""
+    material = compound(dotted_bpm, bars + 2, MODEL_RATE, 1, dotted_per_bar=dotted_per_bar)
+    spec = PostSpec(bpm=material.bpm, bars=bars, beats_per_bar=beats_per_bar)
+    stem, report = process(material.audio, MODEL_RATE, spec)
+    assert report.decision == "in_tempo" and report.stretch_ratio == 1.0
+    assert report.source_bpm is not None and abs(report.source_bpm / material.bpm - 1) < 0.002
+    bar = beats_per_bar * 60.0 / material.bpm
+    assert _off_grid(report.grid_start_seconds, material.first_downbeat_seconds, bar) < 0.01
+    assert report.delivered_bpm is not None
+    assert abs(report.delivered_bpm / material.bpm - 1) < 0.003
+    assert stem.shape[1] == grid_num_samples(bars, beats_per_bar, material.bpm, OUT_RATE)
+
+
+def test_a_stretch_past_5_4_is_refused_when_the_audio_pulses_at_the_session_period() -> None:
+    """x1.25 to x1.5 (a compound metre or a pattern read at the wrong level) is only made
+    when the audio has no pulse of its own at the session's beat period."""
+    spec = PostSpec(bpm=120.0, bars=4)
+    pulsing = TempoEstimate(160.0, 80.0, 1.0, 2.0, 0.1, 0.1, reference_evidence=0.9)
+    assert _decide(pulsing, spec, 8.0, 12.0) == ("unstretched_far_off", 1.0)
+    weak = replace(pulsing, reference_evidence=0.4)
+    assert _decide(weak, spec, 8.0, 12.0) == ("stretched", 0.75)
+    # Below x1.25 the session period's own pulse does not matter.
+    near = replace(pulsing, bpm=130.0)
+    assert _decide(near, spec, 8.0, 12.0) == ("stretched", 120.0 / 130.0)
+
+
+def test_drums_for_a_triple_session_a_third_away_are_still_stretched() -> None:
+    material = drums(120, 10, MODEL_RATE, 1)
+    _, report = process(material.audio, MODEL_RATE, PostSpec(bpm=90.0, bars=4, beats_per_bar=3))
+    assert report.decision == "stretched"
+    assert report.stretch_ratio == pytest.approx(0.75, abs=0.002)
+
+
+def test_delivered_bpm_is_none_below_min_confidence() -> None:
+    _, report = process(noise(9.0, MODEL_RATE, seed=3), MODEL_RATE, PostSpec(bpm=120, bars=4))
+    assert report.delivered_tempo_confidence < 0.5 and report.delivered_bpm is None
+    tiny = drums(120, 1, MODEL_RATE, 1).audio[:, : round(0.7 * MODEL_RATE)]
+    _, report = process(tiny, MODEL_RATE, PostSpec(bpm=120, bars=1))
+    assert report.delivered_bpm is None
+
+
+def test_audio_shorter_than_two_bars_is_not_stretched_and_starts_at_sample_0() -> None:
+    """1.6 s of a 120 groove (under a bar) was stretched by x1.0133 from a 118.43 reading at
+    confidence 0.60, its grid starting on beat 2."""
+    material = drums(120, 2, MODEL_RATE, 1)
+    short = material.audio[:, : round(1.6 * MODEL_RATE)]
+    stem, report = process(short, MODEL_RATE, PostSpec(bpm=120.0, bars=1))
+    assert report.decision == "unstretched_low_confidence"
+    assert report.stretch_ratio == 1.0
+    assert report.downbeat_source == "sample0" and report.grid_start_seconds == 0.0
+    assert stem.shape[1] == grid_num_samples(1, 4, 120.0, OUT_RATE)
+    assert report.delivered_bpm is None  # one bar is too short to measure either
