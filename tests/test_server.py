@@ -70,8 +70,10 @@ def test_continue_round_trip_delivers_bar_exact_wav(client: SidecarClient, clip:
     # The tempo contract's report rides on the stem reply.
     report = dict(zip(stem_args[3::2], stem_args[4::2], strict=True))
     assert report["bars"] == 2 and report["bpm"] == 120.0 and report["seed"] == 11
-    for key in ("source_bpm", "tempo_confidence", "stretch_ratio", "delivered_bpm", "decision"):
+    for key in ("source_bpm", "tempo_confidence", "stretch_ratio", "decision"):
         assert key in report, key
+    # delivered_bpm is left out when no tempo is measured confidently on the stem (the tiny
+    # model makes noise): an unknown field is left out of the reply, not sent as a guess.
     assert 0.0 <= report["tempo_confidence"] <= 1.0
     path = stem_args[2]
     rate, channels, frames = wav_info(path)
