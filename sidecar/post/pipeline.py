@@ -80,9 +80,10 @@ class PostSpec:
     true_peak_dbtp: float = -1.0
     #: Below this tempo confidence the audio is not stretched.
     min_confidence: float = 0.5
-    #: Largest stretch (either way) after half/double folding; None: 1.15 when
+    #: Largest stretch (either way) after metrical folding; None: 1.15 when
     #: `downbeat_at_start` (a continuation should already be near the session tempo), else 1.5
-    #: (which lets any tempo be conformed: folding leaves at most a factor of 1.41).
+    #: (power-of-two folding leaves at most x1.41; past x1.25 a stretch is doubtful and only
+    #: made when the audio has no pulse at the session's beat: docs/tempo-contract.md).
     max_stretch_ratio: float | None = None
     #: Length of the loop seam crossfade.
     crossfade_seconds: float = 0.01

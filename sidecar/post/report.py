@@ -13,8 +13,9 @@ __all__ = ["Decision", "DownbeatSource", "StemReport"]
 #: What was done about tempo, in the report:
 #: "stretched": measured confidently and stretched to the session tempo;
 #: "in_tempo": measured confidently and already within 5 ms of drift over the stem: untouched;
-#: "unstretched_low_confidence": no clear pulse (noise, ambient, a random-weight model): left
-#:   at its own tempo and cut to the grid from sample 0 (or the trusted bar line);
+#: "unstretched_low_confidence": no clear pulse (noise, ambient, a random-weight model), or
+#:   too short to trust one (under 6 beats or 2 bars): left at its own tempo and cut to the
+#:   grid from sample 0 (or the trusted bar line);
 #: "unstretched_far_off": a clear pulse, but further from the session tempo (after half/double
 #:   folding) than `max_stretch_ratio`: a stretch that large would sound worse than a clip the
 #:   producer can warp by hand; cut to the grid from the measured downbeat;
