@@ -122,10 +122,9 @@ def estimate_tempo(
        kick), summed over all bars; near-ties go to the earliest.
     9. `reference_evidence`: how periodic the audio is at the reference's period.
     """
-    mono = to_mono(audio) if audio.ndim == 2 else np.asarray(audio, dtype=np.float32)
-    if mono.size < _MIN_SECONDS * sample_rate or float(np.max(np.abs(mono))) < 1e-5:
+    mono = _analysis_signal(audio, sample_rate)
+    if mono is None:
         return TempoEstimate.nothing()
-    mono = resample(mono[np.newaxis, :], sample_rate, _ANALYSIS_RATE, engine="soxr")[0]
     frame_rate = _FRAME_RATE
     full, accents = _onset_envelopes(mono)
 
@@ -184,10 +183,9 @@ def tempo_near(
     pulse), the free estimate folded towards `bpm` is returned if it is surer. Beat phase and
     downbeat are not measured (None).
     """
-    mono = to_mono(audio) if audio.ndim == 2 else np.asarray(audio, dtype=np.float32)
-    if mono.size < _MIN_SECONDS * sample_rate or float(np.max(np.abs(mono))) < 1e-5:
+    resampled = _analysis_signal(audio, sample_rate)
+    if resampled is None:
         return TempoEstimate.nothing()
-    resampled = resample(mono[np.newaxis, :], sample_rate, _ANALYSIS_RATE, engine="soxr")[0]
     frame_rate = _FRAME_RATE
     full, _ = _onset_envelopes(resampled)
     period = 60.0 * frame_rate / bpm
@@ -208,7 +206,7 @@ def tempo_near(
     )
     if 0 < best < factors.size - 1 and near.confidence >= _SURE:
         return near
-    free = estimate_tempo(mono, sample_rate, reference_bpm=bpm)
+    free = estimate_tempo(audio, sample_rate, reference_bpm=bpm)
     return free if free.confidence > near.confidence else near
 
 
@@ -321,6 +319,14 @@ def _mel_basis() -> np.ndarray:
         norm=None,
     )
     return np.asarray(basis, dtype=np.float32)
+
+
+def _analysis_signal(audio: np.ndarray, sample_rate: int) -> np.ndarray | None:
+    """`audio` as mono at the analysis rate; None when too short or silent to measure."""
+    mono = to_mono(audio) if audio.ndim == 2 else np.asarray(audio, dtype=np.float32)
+    if mono.size < _MIN_SECONDS * sample_rate or float(np.max(np.abs(mono))) < 1e-5:
+        return None
+    return resample(mono[np.newaxis, :], sample_rate, _ANALYSIS_RATE, engine="soxr")[0]
 
 
 def _onset_envelopes(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
