@@ -377,7 +377,7 @@ def _measure_delivered(audio: np.ndarray, sample_rate: int, spec: PostSpec) -> T
         _MIN_BEATS, 2 * spec.beats_per_bar
     ):
         return TempoEstimate.nothing()
-    measured = tempo_near(audio, sample_rate, spec.bpm)
+    measured = tempo_near(audio, sample_rate, spec.bpm, beats_per_bar=spec.beats_per_bar)
     if measured.confidence < spec.min_confidence:
         return replace(measured, bpm=None)
     return measured

@@ -172,7 +172,12 @@ def estimate_tempo(
 
 
 def tempo_near(
-    audio: np.ndarray, sample_rate: int, bpm: float, *, span: float = 0.04
+    audio: np.ndarray,
+    sample_rate: int,
+    bpm: float,
+    *,
+    span: float = 0.04,
+    beats_per_bar: int = 4,
 ) -> TempoEstimate:
     """The tempo within ±`span` of `bpm` that `audio` pulses at, with its confidence.
 
@@ -180,8 +185,8 @@ def tempo_near(
     a free autocorrelation reading, so a stem at 140 with a strong 1.5-beat pattern reads 140
     (a free estimate read 186.6, 4/3 of it). When the sharpest period is on the edge of the
     search or unsure (confidence under 0.5: the audio is further off than `span`, or has no
-    pulse), the free estimate folded towards `bpm` is returned if it is surer. Beat phase and
-    downbeat are not measured (None).
+    pulse), the free estimate folded towards `bpm` (in `beats_per_bar`) is returned if it is
+    surer. Beat phase and downbeat are not measured (None).
     """
     resampled = _analysis_signal(audio, sample_rate)
     if resampled is None:
@@ -206,7 +211,7 @@ def tempo_near(
     )
     if 0 < best < factors.size - 1 and near.confidence >= _SURE:
         return near
-    free = estimate_tempo(audio, sample_rate, reference_bpm=bpm)
+    free = estimate_tempo(audio, sample_rate, reference_bpm=bpm, beats_per_bar=beats_per_bar)
     return free if free.confidence > near.confidence else near
 
 
