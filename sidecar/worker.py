@@ -134,7 +134,6 @@ class JobRunner:
             else:
                 decoded = self._decode(job)
         except Exception as e:
-            self._drop_preview(job)
             self.answer_failure(job, e)
             self._end(job)
             return None
@@ -151,7 +150,6 @@ class JobRunner:
             n_files = self._deliver(decoded)
         except Exception as e:
             decoded.takes.abandon()
-            self._drop_preview(job)
             self.answer_failure(job, e)
         else:
             # The stems replace the preview: the client has their paths now.
@@ -180,7 +178,9 @@ class JobRunner:
             self.journal.end(job.request_id, job.state.value)
 
     def answer_failure(self, job: Job, error: Exception) -> None:
-        """The one terminal answer for a job that raised (unless it was answered already)."""
+        """The one terminal answer for a job that raised (unless it was answered already);
+        its preview goes first, on every path that ends a job this way."""
+        self._drop_preview(job)
         if isinstance(error, CancelledError):
             if job.finish(JobState.CANCELLED):
                 self.reporter.cancelled(job)
