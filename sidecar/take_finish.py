@@ -91,6 +91,13 @@ class WindowPost:
             for raw in raws
         ]
 
+    @property
+    def levelled_later(self) -> bool:
+        """Takes joined from windows (one gain for the whole take, not one a window) and loops
+        with effects (levelled after them) get their level in `finish_take`, not per window."""
+        effects = self.board is not None and self.preset is not None
+        return self.windows > 1 or (self.loop and effects)
+
     def loop_effects(self, audio: np.ndarray, sample_rate: int) -> np.ndarray | None:
         """A delivered loop through the preset's chain played as a loop, as the DAW will play
         it: a reverb or echo tail from its end rings into its start. None: no effects to run.
@@ -111,8 +118,8 @@ class WindowPost:
     ) -> list[tuple[np.ndarray, dict[str, Any]]]:
         """Each row through the tempo contract, side by side: (delivered audio, report)."""
         lufs = None if self.reference_lufs is None else self.reference_lufs.result()
-        if self.windows > 1:
-            spec = replace(spec, level=False)  # one gain for the joined take, not one a window
+        if self.levelled_later:
+            spec = replace(spec, level=False)  # levelled once, when the take is finished
         finish = partial(
             post_process,
             sample_rate=self.model_sample_rate,
@@ -276,22 +283,22 @@ def finish_take(
 
     `clip_key` is the prompt clip's key, estimated once per request when no `key` was given;
     `key` the take's own when already estimated (else it is estimated here, on `audio`).
-    `loop_effects` runs a loop preset's effects on the whole delivered loop, which is then
-    levelled again to its loudness target.
+    `loop_effects` runs a loop preset's effects on the whole delivered loop (which the
+    contract left unlevelled for it).
     """
     report = dict(windows[-1])
-    if len(windows) > 1:
-        if req.loop:
-            # The last window came with what followed its last bar line: the loop's seam.
-            overhang = int(report.get("overhang_samples") or 0)
-            audio, report["loop_seam"] = wrap_overhang(audio, overhang, req.sample_rate)
-            report["overhang_samples"] = 0
-        # The windows were joined as made: one level for the whole take (levelling each on
-        # its own stepped the gain at every join and flattened the take's build-up).
-        audio = _releveled(audio, req, report)
+    # Windows joined as made get one level for the whole take (levelling each on its own
+    # stepped the gain at every join); a loop's effects, or a key fix, come before the level.
+    # Either way the take is levelled once, at the end (`WindowPost.levelled_later`).
+    unlevelled = len(windows) > 1
+    if unlevelled and req.loop:
+        # The last window came with what followed its last bar line: the loop's seam.
+        overhang = int(report.get("overhang_samples") or 0)
+        audio, report["loop_seam"] = wrap_overhang(audio, overhang, req.sample_rate)
+        report["overhang_samples"] = 0
     effected = None if loop_effects is None else loop_effects(audio, req.sample_rate)
     if effected is not None:
-        audio = _releveled(effected, req, report)
+        audio, unlevelled = effected, True
     report["bars"] = sum(int(w.get("bars") or 0) for w in windows) or report.get("bars")
     report["num_samples"] = int(audio.shape[-1])
     report["windows"] = len(windows)
@@ -315,9 +322,11 @@ def finish_take(
     ):
         offset = semitone_offset(estimate.label, target)
         if 0 < abs(offset) <= MAX_KEY_FIX_SEMITONES:
-            audio = _releveled(fix_key(audio, req.sample_rate, offset, loop=req.loop), req, report)
+            audio, unlevelled = fix_key(audio, req.sample_rate, offset, loop=req.loop), True
             shift = offset
     report["key_shift_semitones"] = shift
+    if unlevelled:
+        audio = _releveled(audio, req, report)
     return MadeTake(audio=audio, report=report, variation=variation, part=part, windows=windows)
 
 
