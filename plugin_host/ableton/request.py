@@ -25,8 +25,8 @@ __all__ = [
 
 MAX_SEED = 2**31 - 1
 #: The longest take the sidecar makes in one model window (30 s, less the 0.5 s of prompt
-#: it keeps at least); longer regions are capped here, as a longer take would be made in
-#: several windows, which a `loop` preset cannot have.
+#: it keeps at least); longer regions are capped here: one window comes back soonest (a
+#: longer take is made window after window). A `bars` setting asks for more.
 MAX_SECONDS = 29.5
 #: The sidecar's range for `bpm` and `clip_bpm` (sidecar/osc/fields.py; a test keeps them equal).
 MIN_BPM = 20.0

@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 #: The longest take the sidecar makes in one model window (30 s less the 0.5 s of prompt it
-#: keeps at least); a longer one is made in several windows, which cannot be looped.
+#: keeps at least): one window comes back soonest (a longer take is made window after
+#: window). A `bars` setting asks for more.
 MAX_TAKE_SECONDS = 29.5
 
 #: How far apart two times may be and still count as the same (0.1 ms, about 5 samples at
