@@ -134,7 +134,7 @@ def _writable_delivery(args: argparse.Namespace) -> Delivery:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sidecar.send_cmd import AUTH_ENV
+    from sidecar.send_cmd import token_from
     from sidecar.server import Server, ServerConfig
 
     config = ServerConfig(
@@ -148,7 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
         warm_up=not args.no_warm_up,
         pipeline=not args.no_pipeline,
         allow_remote=args.allow_remote,
-        token=args.token or os.environ.get(AUTH_ENV) or None,
+        token=token_from(args),
         allowed_roots=tuple(Path(p) for p in args.allow_root) if args.allow_root else None,
         presets_dir=args.presets,
         history_path=args.history,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import socket
 import tempfile
 import threading
@@ -19,6 +18,7 @@ import numpy as np
 
 from sidecar.journal import LOCK_NAME
 from sidecar.osc import addresses as A
+from sidecar.send_cmd import token_from
 
 __all__ = ["Check", "register", "run_checks"]
 
@@ -527,7 +527,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from sidecar.delivery import default_output_dir
 
     folder = Path(args.output_dir) if args.output_dir else default_output_dir()
-    token = args.token or os.environ.get("SIDECAR_TOKEN") or None  # as `sidecar serve` reads it
+    token = token_from(args)  # as `sidecar serve` reads it
     results = run_checks(
         args.model,
         args.device,

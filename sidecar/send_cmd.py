@@ -10,10 +10,15 @@ from typing import Any
 
 from sidecar.osc import addresses as A
 
-__all__ = ["AUTH_ENV", "register"]
+__all__ = ["AUTH_ENV", "register", "token_from"]
 
 #: The environment variable that holds the shared token, for `serve` and `send` alike.
 AUTH_ENV = "SIDECAR_TOKEN"
+
+
+def token_from(args: argparse.Namespace) -> str | None:
+    """The shared token: `--token`, else the `AUTH_ENV` environment variable, else None."""
+    return args.token or os.environ.get(AUTH_ENV) or None
 
 #: Replies that answer a request on their own (besides the terminal ones).
 _ANSWERS = (A.PONG, A.STATUS_REPLY, A.PRESETS_REPLY, A.MODEL_LIST_REPLY, A.HISTORY_END)
@@ -41,7 +46,7 @@ def _send(args: argparse.Namespace) -> int:
     words = [w for w in args.pairs if "=" not in w]
     osc_args += [_number_or_text(w) for w in words]
     osc_args += parse_pairs([w for w in args.pairs if "=" in w])
-    token = args.token or os.environ.get(AUTH_ENV) or None
+    token = token_from(args)
     # With a token, the client ends every message with `token <value>`, as the DAW scripts do.
     with SidecarClient(args.host, args.port, token=token) as client:
         client.send(address, *osc_args)

@@ -10,6 +10,7 @@ from plugin_host.ableton import addresses
 from plugin_host.ableton.link import LinkError, SidecarLink
 from plugin_host.ableton.osc_codec import OscMessage
 from plugin_host.ableton.placement import clip_name
+from plugin_host.ableton.request import MAX_BPM, MIN_BPM
 
 from .request import (
     CANCEL_KEY,
@@ -59,9 +60,9 @@ __all__ = [
     "take_placement",
 ]
 
-#: The sidecar's range for `clip_bpm` (sidecar/osc/fields.py): a file's tempo outside it is
-#: sent as the nearest end.
-_CLIP_BPM_RANGE = (20.0, 300.0)
+#: The sidecar's range for `bpm` and `clip_bpm` (sidecar/osc/fields.py, as the Live script
+#: has it): a file's tempo outside it is sent as the nearest end.
+_CLIP_BPM_RANGE = (MIN_BPM, MAX_BPM)
 
 
 def request_from_selection(api: ReaperApi, settings: Settings) -> SidecarRequest:
