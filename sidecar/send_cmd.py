@@ -20,6 +20,7 @@ def token_from(args: argparse.Namespace) -> str | None:
     """The shared token: `--token`, else the `AUTH_ENV` environment variable, else None."""
     return args.token or os.environ.get(AUTH_ENV) or None
 
+
 #: Replies that answer a request on their own (besides the terminal ones).
 _ANSWERS = (A.PONG, A.STATUS_REPLY, A.PRESETS_REPLY, A.MODEL_LIST_REPLY, A.HISTORY_END)
 
