@@ -20,7 +20,7 @@ import numpy as np
 
 from sidecar.engine.base import GenerationSpec
 from sidecar.engine.fast import DecodeMode, FastMusicgenEngine
-from sidecar.models import engine_bytes
+from sidecar.jobs.models import engine_bytes
 
 
 def rss_megabytes(field: str = "VmRSS") -> float:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sidecar.examples import write_example_clip  # noqa: E402
+from sidecar.cli.examples import write_example_clip  # noqa: E402
 from sidecar.osc import addresses as A  # noqa: E402
 from sidecar.osc.client import SidecarClient  # noqa: E402
 from tests.support.server import running_sidecar  # noqa: E402

@@ -26,15 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from sidecar.delivery import Delivery
+from sidecar.cli.examples import drum_loop, write_example_clip
 from sidecar.engine.base import Engine, EngineInfo, GenerationSpec, ProgressCallback
 from sidecar.engine.loader import load_engine
-from sidecar.examples import drum_loop, write_example_clip
-from sidecar.jobs import Job, JobQueue
+from sidecar.jobs.queue import Job, JobQueue
+from sidecar.jobs.runner import JobRunner
+from sidecar.jobs.worker import Worker
 from sidecar.osc.schema import GenerateRequest, Stem
+from sidecar.output.delivery import Delivery
 from sidecar.post.resample import resample
 from sidecar.post.warm import warm_up
-from sidecar.worker import JobRunner, Worker
 
 SOURCE_BPM = 118.0
 

@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from sidecar.parallel import TakePool
 from sidecar.post.pipeline import PostSpec, process
 from sidecar.post.warm import warm_up
+from sidecar.takes.parallel import TakePool
 
 BPM = 120.0
 BARS = 8

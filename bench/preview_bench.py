@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sidecar.audiofile import write_audio_atomic
-from sidecar.preview import PreviewWriter
+from sidecar.files.audiofile import write_audio_atomic
+from sidecar.output.preview import PreviewWriter
 
 RATE = 32000
 

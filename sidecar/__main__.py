@@ -1,5 +1,5 @@
 """`python -m sidecar` runs the command line."""
 
-from sidecar.cli import main
+from sidecar.cli.main import main
 
 raise SystemExit(main())

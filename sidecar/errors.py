@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "ERROR_CODES",
     "AudioError",
@@ -14,6 +16,7 @@ __all__ = [
     "ModelLoadError",
     "NotFoundError",
     "OutOfMemoryError",
+    "PresetError",
     "RequestError",
     "SidecarError",
     "UnauthorizedError",
@@ -55,6 +58,26 @@ class RequestError(SidecarError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class PresetError(RequestError):
+    """A preset file is invalid, or a request names a preset that does not exist.
+
+    `path` is the offending file (None for a lookup by name); `field` the preset key, dotted
+    for nested ones ('params.guidance', 'effects[2].ratio').
+    """
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        path: Path | None = None,
+        errors: tuple[PresetError, ...] = (),
+    ) -> None:
+        super().__init__(message, field)
+        self.path = path
+        #: For a folder load: every file's error (this error sums them up).
+        self.errors = errors
 
 
 class UnknownAddressError(SidecarError):

@@ -12,20 +12,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sidecar.delivery import Delivery
 from sidecar.engine.base import Engine
 from sidecar.errors import ModelLoadError, SidecarError, UnauthorizedError
-from sidecar.history import TakeHistory
-from sidecar.jobs import Job, JobQueue, JobState
-from sidecar.journal import Journal
-from sidecar.models import ModelManager
+from sidecar.files.paths import PathPolicy, default_roots
+from sidecar.jobs.journal import Journal
+from sidecar.jobs.models import ModelManager
+from sidecar.jobs.queue import Job, JobQueue, JobState
+from sidecar.jobs.runner import JobRunner
+from sidecar.jobs.worker import Worker
+from sidecar.musical.presets import PresetLibrary, default_presets_dir
 from sidecar.osc.addresses import DEFAULT_HOST, DEFAULT_PORT
 from sidecar.osc.receiver import OscReceiver, ServerState
 from sidecar.osc.replier import OscReplier
 from sidecar.osc.schema import Cancelled, ErrorReply, GenerateRequest
-from sidecar.paths import PathPolicy, default_roots
-from sidecar.presets import PresetLibrary, default_presets_dir
-from sidecar.worker import JobRunner, Worker
+from sidecar.output.delivery import Delivery
+from sidecar.output.history import TakeHistory
 
 __all__ = ["Server", "ServerConfig"]
 

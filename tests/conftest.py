@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.examples import write_example_clip
+from sidecar.cli.examples import write_example_clip
 from sidecar.osc.client import SidecarClient
 from tests.support.server import SidecarProcess
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import torch
 
-from sidecar.delivery import Delivery
 from sidecar.engine.musicgen import MusicgenEngine
-from sidecar.jobs import Job
+from sidecar.jobs.queue import Job
+from sidecar.jobs.runner import JobRunner
 from sidecar.osc import addresses as A
 from sidecar.osc.client import SidecarClient
 from sidecar.osc.schema import GenerateRequest, Stem
-from sidecar.worker import JobRunner
+from sidecar.output.delivery import Delivery
 from tests.support.server import free_udp_port, running_sidecar, serve_command, wait_ready
 
 
@@ -123,7 +123,7 @@ def test_worker_exception_is_answered_and_the_worker_recovers(
 def test_disk_full_is_an_error_with_no_partial_file(
     engine: MusicgenEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sidecar.audiofile as audiofile
+    import sidecar.files.audiofile as audiofile
 
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pedalboard.io import AudioFile
 
+from sidecar.musical.presets import PresetLibrary, default_presets_dir
 from sidecar.osc import addresses as A
 from sidecar.osc.client import Reply, SidecarClient
-from sidecar.presets import PresetLibrary, default_presets_dir
 from tests.support.server import SidecarProcess, running_sidecar
 
 

@@ -53,7 +53,7 @@ def test_an_installed_wheel_loads_the_shipped_presets(wheel, tmp_path):
     subprocess.run([*install, str(wheel)], check=True, capture_output=True)
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from sidecar.presets import PresetLibrary, default_presets_dir;"
+        "from sidecar.musical.presets import PresetLibrary, default_presets_dir;"
         "folder = default_presets_dir(); library = PresetLibrary.load(folder);"
         "print(folder); print(' '.join(library.names()))"
     )

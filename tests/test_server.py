@@ -63,7 +63,7 @@ def test_continue_round_trip_delivers_bar_exact_wav(client: SidecarClient, clip:
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     steps = [b - a for a, b in zip([0.0, *fractions], fractions, strict=False)]
     # Decoding steps move the bar by at most 0.1; the codec's decode of the take is one call,
-    # reported when it is done: one larger step, its share of the work (sidecar/windows.py).
+    # reported when it is done: one larger step, its share of the work (sidecar/takes/windows.py).
     assert sum(step > 0.1 + 1e-6 for step in steps) <= 1 and max(steps) <= 0.25
     stem_args = next(args for a, args in replies if a == A.STEM)
     assert stem_args[:2] == ("cont-1", 0)

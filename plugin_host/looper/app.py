@@ -28,8 +28,8 @@ from plugin_host.looper.state import (
 from plugin_host.looper.stems import load_loop
 from plugin_host.looper.switcher import Switcher
 from plugin_host.looper.triggers import Action, TriggerEvent
-from sidecar.audiofile import write_audio_atomic
 from sidecar.errors import SidecarError
+from sidecar.files.audiofile import write_audio_atomic
 
 __all__ = ["Looper", "LooperStatus", "QueueState"]
 

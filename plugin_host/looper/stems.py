@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from plugin_host.looper.scheduler import fit_to_length
-from sidecar.audiofile import read_audio
 from sidecar.errors import SidecarError
+from sidecar.files.audiofile import read_audio
 
 __all__ = ["load_loop", "to_stream_layout"]
 

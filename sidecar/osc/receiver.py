@@ -14,12 +14,14 @@ from pythonosc.osc_packet import OscPacket, ParseError
 
 from sidecar import __version__
 from sidecar.errors import RequestError, SidecarError, UnauthorizedError, UnknownAddressError
-from sidecar.history import TakeHistory
-from sidecar.jobs import Job, JobQueue, JobState
-from sidecar.models import ModelManager
+from sidecar.files.paths import PathPolicy
+from sidecar.jobs.models import ModelManager
+from sidecar.jobs.queue import Job, JobQueue, JobState
+from sidecar.musical.presets import PresetLibrary
 from sidecar.osc import addresses as A
 from sidecar.osc.fields import FIELDS, check_value, shown
 from sidecar.osc.replier import OscReplier
+from sidecar.osc.resolve import apply_preset
 from sidecar.osc.schema import (
     Accepted,
     Cancelled,
@@ -30,9 +32,7 @@ from sidecar.osc.schema import (
     parse_request_id,
 )
 from sidecar.osc.take_handlers import TakeHandlers
-from sidecar.paths import PathPolicy
-from sidecar.presets import PresetLibrary
-from sidecar.resolve import apply_preset
+from sidecar.output.history import TakeHistory
 
 __all__ = ["OscReceiver", "ServerState"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from sidecar.jobs import Job
+from sidecar.jobs.queue import Job
 from sidecar.osc import addresses as A
 from sidecar.osc.schema import (
     Cancelled,

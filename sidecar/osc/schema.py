@@ -154,7 +154,7 @@ class GenerateRequest:
         if values.get("stems") == "none":
             values["stems"] = None  # no stem set, whatever the preset's default parts
         elif "stems" in values:
-            from sidecar.stemsets import parse_stems
+            from sidecar.musical.stemsets import parse_stems
 
             values["stems"] = ",".join(parse_stems(values["stems"]))
         if "key" in values:

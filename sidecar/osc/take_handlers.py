@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.errors import DuplicateRequestError, NotFoundError, RequestError
-from sidecar.history import Take, TakeHistory
-from sidecar.jobs import JobQueue
+from sidecar.files.paths import PathPolicy
+from sidecar.jobs.queue import JobQueue
+from sidecar.musical.presets import PresetLibrary
 from sidecar.osc import addresses as A
 from sidecar.osc.fields import FieldSpec, check_value, shown
 from sidecar.osc.replier import OscReplier
@@ -20,8 +21,7 @@ from sidecar.osc.schema import (
     Stem,
     parse_request_id,
 )
-from sidecar.paths import PathPolicy
-from sidecar.presets import PresetLibrary
+from sidecar.output.history import Take, TakeHistory
 
 __all__ = ["TakeHandlers"]
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Literal, get_args
 
 import numpy as np
 
-from sidecar.audiofile import SampleFormat
+__all__ = ["SAMPLE_FORMATS", "SampleFormat", "to_sample_format"]
 
-__all__ = ["SAMPLE_FORMATS", "to_sample_format"]
+#: The sample formats a stem can be written in.
+SampleFormat = Literal["pcm16", "pcm24", "float32"]
 
 SAMPLE_FORMATS: tuple[str, ...] = get_args(SampleFormat)
 

@@ -16,7 +16,7 @@ from sidecar.engine.loader import DECODERS, load_engine, resolve_decoder
 from sidecar.engine.musicgen import MusicgenEngine
 from sidecar.engine.sampling import SamplingPlan, choose_tokens
 from sidecar.errors import ModelLoadError
-from sidecar.models import engine_bytes
+from sidecar.jobs.models import engine_bytes
 
 RATE = 32000
 PROMPT = (np.random.RandomState(0).randn(1, RATE // 2) * 0.1).astype(np.float32)

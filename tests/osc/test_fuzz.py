@@ -10,12 +10,12 @@ from pathlib import Path
 
 from pythonosc.osc_message import OscMessage
 
-from sidecar.jobs import JobQueue
+from sidecar.files.paths import PathPolicy
+from sidecar.jobs.queue import JobQueue
 from sidecar.osc import addresses as A
 from sidecar.osc.client import SidecarClient
 from sidecar.osc.receiver import OscReceiver, ServerState
 from sidecar.osc.replier import OscReplier, encode_message
-from sidecar.paths import PathPolicy
 from tests.support.server import running_sidecar
 
 N_DATAGRAMS = 100_000

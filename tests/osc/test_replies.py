@@ -12,11 +12,11 @@ import pytest
 from pythonosc.osc_message import OscMessage
 
 from plugin_host.ableton.osc_codec import decode_packet
-from sidecar.history import TakeHistory
 from sidecar.osc import addresses as A
 from sidecar.osc.client import Reply, SidecarClient
 from sidecar.osc.replier import MAX_ERROR_TEXT, encode_message, fit_error
 from sidecar.osc.schema import OscDouble
+from sidecar.output.history import TakeHistory
 from tests.support.server import SidecarProcess, running_sidecar
 
 

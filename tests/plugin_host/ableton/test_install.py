@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.install_ableton import default_remote_scripts_dir, install, register
+from sidecar.cli.install_ableton import default_remote_scripts_dir, install, register
 
 ISOLATED_CHECK = """
 import sys

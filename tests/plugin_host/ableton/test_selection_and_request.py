@@ -24,7 +24,7 @@ from plugin_host.ableton.settings import (
 )
 from sidecar.osc import addresses
 from sidecar.osc.schema import GenerateRequest
-from sidecar.windows import plan_windows
+from sidecar.takes.windows import plan_windows
 from tests.plugin_host.ableton.fake_live import FakeClip, FakeSong
 
 SCRIPT_DIR = Path(__file__).parents[3] / "plugin_host" / "ableton"

@@ -10,7 +10,7 @@ import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from sidecar.audiofile import write_audio_atomic
+from sidecar.files.audiofile import write_audio_atomic
 from sidecar.osc.addresses import ACCEPTED, CONTINUE, DONE, PROGRESS, STEM
 
 

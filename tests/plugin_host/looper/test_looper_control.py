@@ -10,7 +10,7 @@ from plugin_host.looper.clock import FixedClock
 from plugin_host.looper.config import load_config
 from plugin_host.looper.midi_clock import MidiClock
 from plugin_host.looper.triggers import Action
-from sidecar.audiofile import read_audio
+from sidecar.files.audiofile import read_audio
 from sidecar.osc.addresses import PROGRESS
 from tests.plugin_host.looper.test_looper_virtual import (
     BLOCK,

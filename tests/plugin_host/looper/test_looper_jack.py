@@ -11,7 +11,7 @@ from plugin_host.looper.client import SidecarClient
 from plugin_host.looper.clock import FixedClock
 from plugin_host.looper.config import load_config
 from plugin_host.looper.triggers import Action
-from sidecar.audiofile import read_audio
+from sidecar.files.audiofile import read_audio
 from tests.plugin_host.looper.jack import jack_connect
 from tests.plugin_host.looper.responder import Responder
 from tests.plugin_host.looper.test_jack_stream import SCALE, start_feed

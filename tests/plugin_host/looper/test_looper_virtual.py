@@ -15,7 +15,7 @@ from plugin_host.looper.config import load_config
 from plugin_host.looper.midi_clock import MidiClock
 from plugin_host.looper.tempo import PPQN
 from plugin_host.looper.triggers import Action, TriggerEvent
-from sidecar.audiofile import write_audio_atomic
+from sidecar.files.audiofile import write_audio_atomic
 from sidecar.osc.addresses import ACCEPTED, CANCELLED, DONE, STEM
 
 SR, BLOCK = 48000, 256

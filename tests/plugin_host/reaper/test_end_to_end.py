@@ -15,7 +15,7 @@ from plugin_host.ableton import addresses
 from plugin_host.ableton.link import SidecarLink
 from plugin_host.ableton.osc_codec import OscMessage
 from plugin_host.reaper import action
-from sidecar.examples import write_example_clip
+from sidecar.cli.examples import write_example_clip
 from tests.plugin_host.reaper.conftest import TRACK, Rig
 from tests.plugin_host.reaper.fake_reaper import FakeReaper, Item
 from tests.support.server import SidecarProcess, free_udp_port, running_sidecar

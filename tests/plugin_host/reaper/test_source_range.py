@@ -13,7 +13,7 @@ from plugin_host.reaper.sidecar_reaper import (
     played_source_range,
     request_from_selection,
 )
-from sidecar.audiofile import read_audio
+from sidecar.files.audiofile import read_audio
 from sidecar.osc import addresses as server_addresses
 from sidecar.osc.schema import GenerateRequest
 from tests.plugin_host.ableton.conftest import write_wav

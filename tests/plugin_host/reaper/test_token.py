@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from plugin_host.ableton import addresses
-from sidecar.examples import write_example_clip
+from sidecar.cli.examples import write_example_clip
 from sidecar.osc.schema import GenerateRequest
 from tests.plugin_host.ableton.conftest import Responder
 from tests.plugin_host.reaper.conftest import TRACK, Rig

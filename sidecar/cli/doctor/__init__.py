@@ -1,0 +1,93 @@
+"""`sidecar doctor`: checks this machine can serve (torch, device, model, host, folder, port).
+
+One module per subject: `machine`, `model`, `serving`; `check` is the report line they share.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sidecar.cli.doctor.check import Check
+from sidecar.cli.doctor.machine import check_decoder, check_device, check_dsp, check_looper
+from sidecar.cli.doctor.model import check_model, check_transformers
+from sidecar.cli.doctor.serving import check_host, check_output_dir, check_port
+from sidecar.cli.send import token_from
+from sidecar.osc import addresses as A
+
+__all__ = ["Check", "register", "run_checks"]
+
+
+def run_checks(
+    model: str,
+    device: str | None,
+    host: str,
+    port: int,
+    output_dir: Path,
+    decoder: str = "auto",
+    allow_remote: bool = False,
+    token: str | None = None,
+) -> list[Check]:
+    """Every check, in the order a first start would meet them."""
+    checks: list[Callable[[], Check]] = [
+        lambda: check_device(device),
+        check_transformers,
+        lambda: check_model(model),
+        lambda: check_decoder(decoder, device),
+        check_dsp,
+        lambda: check_host(host, allow_remote, token),
+        lambda: check_output_dir(output_dir),
+        lambda: check_port(host, port),
+        check_looper,
+    ]
+    return [check() for check in checks]
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from sidecar.output.delivery import default_output_dir
+
+    folder = Path(args.output_dir) if args.output_dir else default_output_dir()
+    token = token_from(args)  # as `sidecar serve` reads it
+    results = run_checks(
+        args.model,
+        args.device,
+        args.host,
+        args.port,
+        folder,
+        args.decoder,
+        args.allow_remote,
+        token,
+    )
+    for check in results:
+        print(f"{check.status:<4}  {check.name:<12}  {check.detail}")
+        if check.fix and check.status != "ok":
+            print(f"{'':<4}  {'':<12}  fix: {check.fix}")
+    failed = [c.name for c in results if c.status == "fail"]
+    print("ready to serve" if not failed else f"not ready: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `sidecar doctor` to the CLI's subcommands."""
+    from sidecar.cli.args import udp_port
+
+    p = subparsers.add_parser(
+        "doctor",
+        help="check this machine can serve: torch and device, model weights, DSP, host, "
+        "folder, port",
+    )
+    p.add_argument("--model", default="facebook/musicgen-small")
+    p.add_argument("--device", default=None, help="auto (the best available), cuda, mps or cpu")
+    p.add_argument("--decoder", default="auto", help="as for `sidecar serve`")
+    p.add_argument("--host", default=A.DEFAULT_HOST)
+    p.add_argument("--port", type=udp_port, default=A.DEFAULT_PORT)
+    p.add_argument("--output-dir", default=None)
+    p.add_argument(
+        "--allow-remote", action="store_true", help="as for `sidecar serve` (docs/security.md)"
+    )
+    p.add_argument(
+        "--token", default=None, help="as for `sidecar serve` (or the SIDECAR_TOKEN variable)"
+    )
+    p.set_defaults(func=_doctor)
