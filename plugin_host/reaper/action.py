@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .api import ReaperApi
     from .settings import Settings
 
-__all__ = ["ACTIONS", "run_action"]
+__all__ = ["ACTIONS", "run_action", "script_builtins"]
 
 #: The actions that send a request: the selected item, or the last request with a new seed.
 ACTIONS = ("continue", "reroll")
@@ -32,13 +32,29 @@ def _build_request(api: ReaperApi, action: str, settings: Settings) -> SidecarRe
     return request_from_selection(api, settings)
 
 
+def script_builtins(namespace: dict[str, Any]) -> tuple[Any, Any] | None:
+    """`RPR_defer` and `RPR_atexit` from the script's globals, where REAPER puts them (they
+    are not on the reaper_python module: ReaScript help, Python section; reapy reads
+    `sys.modules["__main__"].RPR_defer`, dawscript the script's globals); None without them."""
+    defer, at_exit = namespace.get("RPR_defer"), namespace.get("RPR_atexit")
+    if not callable(defer) or not callable(at_exit):
+        return None
+    return defer, at_exit
+
+
 def run_action(api: ReaperApi, action: str, script_folder: str, namespace: dict[str, Any]) -> None:
     """Send the request, then poll for replies from `RPR_defer` until it ends.
 
-    `namespace` is the action script's globals: REAPER evaluates deferred code there.
+    `namespace` is the action script's globals: REAPER evaluates deferred code there, and
+    puts `RPR_defer` and `RPR_atexit` there.
     """
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
+    builtins = script_builtins(namespace)
+    if builtins is None:
+        _say(api, "RPR_defer is not in this script's globals: run it as a REAPER action")
+        return
+    defer, register_at_exit = builtins
     try:
         settings = load_settings(os.path.join(script_folder, SETTINGS_FILE_NAME))
         request = _build_request(api, action, settings)
@@ -71,7 +87,7 @@ def run_action(api: ReaperApi, action: str, script_folder: str, namespace: dict[
             session.say("stopped on an unexpected error:\n" + traceback.format_exc())
             running = False
         if running:
-            api.RPR_defer(step_name + "()")
+            defer(step_name + "()")
         else:
             link.close()
             namespace.pop(step_name, None)
@@ -86,5 +102,5 @@ def run_action(api: ReaperApi, action: str, script_folder: str, namespace: dict[
 
     namespace[step_name] = step
     namespace[exit_name] = at_exit
-    api.RPR_atexit(exit_name + "()")
-    api.RPR_defer(step_name + "()")
+    register_at_exit(exit_name + "()")
+    defer(step_name + "()")

@@ -7,6 +7,8 @@ import random
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from .host import track_exists
+
 if TYPE_CHECKING:
     from .api import ReaperApi
 
@@ -161,7 +163,7 @@ def load_last_request(api: ReaperApi) -> SidecarRequest:
     if not text:
         raise RerollError("nothing to re-roll yet: select an item and run Continue first")
     request = SidecarRequest.from_json(text)
-    if not api.RPR_ValidatePtr2(0, request.track, "MediaTrack*"):
+    if not track_exists(api, request.track):
         raise RerollError(
             "the last request's track is not in this project (deleted, or another project "
             "tab is open): select an item and run Continue"

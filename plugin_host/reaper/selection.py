@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .host import is_recording, take_file
 from .timemap import EPSILON_SECONDS, grid_at, is_null_pointer, quarter_notes_between
 
 if TYPE_CHECKING:
@@ -92,6 +93,11 @@ class ItemSelection:
 
 def read_selected_item(api: ReaperApi) -> ItemSelection:
     """The first selected media item; raises SelectionError when there is none to use."""
+    if is_recording(api):
+        # A clip being recorded is still being written: its file is not whole yet.
+        raise SelectionError(
+            "REAPER is recording: a clip is still being written; stop recording, then run Continue"
+        )
     if api.RPR_CountSelectedMediaItems(0) < 1:
         raise SelectionError("select a media item first")
     item = api.RPR_GetSelectedMediaItem(0, 0)
@@ -99,17 +105,19 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
     if is_null_pointer(take):
         raise SelectionError("the selected item has no take")
     source = api.RPR_GetMediaItemTake_Source(take)
-    file_path = str(api.RPR_GetMediaSourceFileName(source, "", 4096)[1])
-    if not file_path:
+    played = take_file(api, source)
+    if not played.path:
         raise SelectionError("the selected item's take has no audio file (MIDI or empty?)")
-    if int(api.RPR_GetTakeNumStretchMarkers(take)) > 0:
-        # The markers move parts of the file in time: offset + length × playrate is not the
-        # part the item plays, nor is the project tempo the file's. Glued, it is plain audio.
+    if played.reversed or int(api.RPR_GetTakeNumStretchMarkers(take)) > 0:
+        # Reversed, the take plays its file backwards; stretch markers move parts of the file
+        # in time: either way offset + length × playrate is not the part the item plays, nor
+        # is the project tempo the file's. Glued, it is plain audio.
+        what = "is reversed" if played.reversed else "has stretch markers"
         raise SelectionError(
-            "the selected item has stretch markers; glue it first (Item → Glue items) and run "
+            f"the selected item {what}; glue it first (Item → Glue items) and run "
             "Continue on the glued item"
         )
-    source_seconds, _source, length_in_quarter_notes = api.RPR_GetMediaSourceLength(source, False)
+    _seconds, _source, length_in_quarter_notes = api.RPR_GetMediaSourceLength(source, False)
     if length_in_quarter_notes:
         raise SelectionError("the selected item's take is MIDI; Continue needs an audio item")
     position = float(api.RPR_GetMediaItemInfo_Value(item, "D_POSITION"))
@@ -119,16 +127,17 @@ def read_selected_item(api: ReaperApi) -> ItemSelection:
     offset = float(api.RPR_GetMediaItemTakeInfo_Value(take, "D_STARTOFFS"))
     rate = float(api.RPR_GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")) or 1.0
     loops = bool(api.RPR_GetMediaItemInfo_Value(item, "B_LOOPSRC"))
+    # The range is in the take's source; a section source starts that far into the file.
     source_start, source_end = played_source_range(
-        offset, length * rate, float(source_seconds), loops
+        offset, length * rate, played.length_seconds, loops
     )
     return ItemSelection(
         track=api.RPR_GetMediaItem_Track(item),
-        file_path=file_path,
+        file_path=played.path,
         position_seconds=position,
         length_seconds=length,
-        source_start_seconds=source_start,
-        source_end_seconds=source_end,
+        source_start_seconds=played.offset_seconds + source_start,
+        source_end_seconds=played.offset_seconds + source_end,
         quarter_notes=quarter_notes_between(api, position, position + length),
         bar_quarters=grid_at(api, position).bar_quarters,
         playrate=rate,

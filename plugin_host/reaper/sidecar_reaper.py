@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from plugin_host.ableton.osc_codec import OscMessage
 from plugin_host.ableton.placement import clip_name
 from plugin_host.ableton.request import MAX_BPM, MIN_BPM
 
+from .host import current_project, delete_item, new_item_with_file, track_exists
 from .request import (
     CANCEL_KEY,
     EXT_SECTION,
@@ -164,6 +166,7 @@ class ReaperSession:
         self._cancel_token = ""
         self._not_inserted = 0
         self._reported_decile = -1
+        self._project = ""
 
     def say(self, text: str) -> None:
         self._api.RPR_ShowConsoleMsg("MusicGen: " + text + "\n")
@@ -174,6 +177,7 @@ class ReaperSession:
     def start(self, request: SidecarRequest) -> bool:
         """Send the request; False when there is nothing to wait for (the reason is shown)."""
         self._cancel_token = str(self._api.RPR_GetExtState(EXT_SECTION, CANCEL_KEY))
+        self._project = current_project(self._api)
         try:
             self._link.send(addresses.CONTINUE, request.to_osc_arguments(self.request_id))
         except LinkError as error:
@@ -290,31 +294,41 @@ class ReaperSession:
             return
         options = {str(extras[i]): extras[i + 1] for i in range(0, len(extras) - 1, 2)}
         name = take_name(request, index, options)
-        if not api.RPR_ValidatePtr2(0, request.track, "MediaTrack*"):
+        if current_project(api) != self._project:
+            # The bridge passes NULL for every object of a tab that is not in front.
+            self.say(
+                f"the project tab that asked for '{name}' is not in front; not inserted (file: "
+                f"{path}); switch back to it before the next take comes"
+            )
+            return
+        if not track_exists(api, request.track):
             self.say(f"the track is gone; '{name}' not inserted (file: {path})")
             return
-        source = api.RPR_PCM_Source_CreateFromFile(path)
-        if is_null_pointer(source):
+        if not os.path.isfile(path):
             self.say(f"REAPER could not open the stem '{name}'; not inserted; the file is {path}")
             return
-        file_seconds = float(api.RPR_GetMediaSourceLength(source, False)[0])
-        if not file_seconds > 0.0:
-            api.RPR_PCM_Source_Destroy(source)
-            self.say(f"REAPER read no audio in the stem '{name}'; not inserted; the file is {path}")
-            return
-        quarter_notes = file_seconds * made_bpm(request, options) / 60.0
-        position, length = take_placement(
-            api, request.track, self._next_position_seconds, file_seconds, quarter_notes
-        )
-        # Where the project's tempo is not the take's, it plays faster or slower (pitch kept)
-        # so that its bars last the project's bars there.
-        playrate = file_seconds / length
-        name = take_name(request, index, options, playrate)
         api.RPR_Undo_BeginBlock()
         try:
-            item = api.RPR_AddMediaItemToTrack(request.track)
-            take = api.RPR_AddTakeToMediaItem(item)
-            api.RPR_SetMediaItemTake_Source(take, source)
+            item, take, file_seconds = new_item_with_file(api, request.track, path)
+            if not file_seconds > 0.0:
+                delete_item(api, request.track, item)
+                self.say(
+                    f"REAPER read no audio in the stem '{name}'; not inserted; the file is {path}"
+                )
+                return
+            quarter_notes = file_seconds * made_bpm(request, options) / 60.0
+            position, length = take_placement(
+                api,
+                request.track,
+                self._next_position_seconds,
+                file_seconds,
+                quarter_notes,
+                ignored_item=item,
+            )
+            # Where the project's tempo is not the take's, it plays faster or slower (pitch
+            # kept) so that its bars last the project's bars there.
+            playrate = file_seconds / length
+            name = take_name(request, index, options, playrate)
             if playrate != 1.0:
                 api.RPR_SetMediaItemTakeInfo_Value(take, "D_PLAYRATE", playrate)
                 api.RPR_SetMediaItemTakeInfo_Value(take, "B_PPITCH", 1.0)

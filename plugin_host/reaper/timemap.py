@@ -103,25 +103,28 @@ def grid_at(api: ReaperApi, seconds: float) -> Grid:
     return Grid(bpm=bpm / beat_quarters, beats_per_bar=numerator, beat_quarters=beat_quarters)
 
 
-def _item_spans(api: ReaperApi, track: str) -> list[tuple[float, float]]:
+def _item_spans(api: ReaperApi, track: str, ignored_item: str) -> list[tuple[float, float]]:
     spans = []
     for index in range(int(api.RPR_CountTrackMediaItems(track))):
         item = api.RPR_GetTrackMediaItem(track, index)
-        if is_null_pointer(item):
+        if is_null_pointer(item) or item == ignored_item:
             continue
         start = float(api.RPR_GetMediaItemInfo_Value(item, "D_POSITION"))
         spans.append((start, start + float(api.RPR_GetMediaItemInfo_Value(item, "D_LENGTH"))))
     return spans
 
 
-def free_bar_position(api: ReaperApi, track: str, after_seconds: float, length: float) -> float:
+def free_bar_position(
+    api: ReaperApi, track: str, after_seconds: float, length: float, ignored_item: str = ""
+) -> float:
     """The first bar line at or after `after_seconds` from which `length` seconds of `track`
     are free of items.
 
     A stem's sample 0 is a downbeat, so it goes on a bar line; REAPER mixes overlapping items
     on one track, so earlier takes and the producer's own items are never covered.
+    `ignored_item` is the one being placed.
     """
-    spans = _item_spans(api, track)
+    spans = _item_spans(api, track, ignored_item)
     position = bar_line_at_or_after(api, after_seconds)
     moved = True
     while moved:  # each move goes past an item's end, never back: at most one per item
@@ -134,7 +137,12 @@ def free_bar_position(api: ReaperApi, track: str, after_seconds: float, length: 
 
 
 def take_placement(
-    api: ReaperApi, track: str, after_seconds: float, file_seconds: float, quarter_notes: float
+    api: ReaperApi,
+    track: str,
+    after_seconds: float,
+    file_seconds: float,
+    quarter_notes: float,
+    ignored_item: str = "",
 ) -> tuple[float, float]:
     """Where a take goes on `track` and how long it lasts there: (position, seconds).
 
@@ -150,7 +158,7 @@ def take_placement(
         length = seconds_of_quarter_notes(api, position, quarter_notes)
         if abs(length - file_seconds) <= SAME_TEMPO * file_seconds:
             length = file_seconds
-        free = free_bar_position(api, track, position, length)
+        free = free_bar_position(api, track, position, length, ignored_item)
         if free <= position + EPSILON_SECONDS:
             return position, length
         position = free

@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,17 @@ from plugin_host.reaper.settings import SETTINGS_FILE_NAME
 from tests.plugin_host.ableton.conftest import Responder, write_wav
 from tests.plugin_host.reaper.fake_reaper import FakeReaper
 
-TRACK = "(MediaTrack*)0x0001"
+TRACK = "(MediaTrack*)0x0000000000000001"
 SCRIPTS = Path(__file__).resolve().parents[3] / "plugin_host" / "reaper"
-ACTION_SCRIPTS = ("sidecar_continue.py", "sidecar_reroll.py", "sidecar_cancel.py")
+ACTION_SCRIPTS = (
+    "sidecar_continue.py",
+    "sidecar_reroll.py",
+    "sidecar_cancel.py",
+    "sidecar_selftest.py",
+)
+#: How REAPER compiles a script whose code gives no file name (the pessimistic case: whether
+#: REAPER gives one is what the self-test reports).
+NO_FILE_NAME = "<reascript>"
 #: REAPER runs deferred code about every 30 ms.
 DEFER_SECONDS = 0.03
 
@@ -38,15 +47,22 @@ class Rig:
         path.write_text(json.dumps(fields), encoding="utf-8")
         return path
 
-    def run(self, script: str, *, with_file: bool = True) -> None:
-        """Run an action the way REAPER does: the file executed as a script (without
-        `__file__` when not `with_file`: the script then asks `get_action_context`)."""
+    def run(
+        self, script: str, *, with_file: bool = False, code_file_name: str = NO_FILE_NAME
+    ) -> None:
+        """Run an action the way REAPER is reported to: the file read as ASCII and executed
+        as `__main__` without `__file__` (unless `with_file`), compiled under
+        `code_file_name` (`"path"`: the script's own path), with the API and REAPER's
+        `RPR_defer`/`RPR_atexit` in its globals (see `FakeReaper.script_globals`) and
+        sys.argv as embedded Python >= 3.8 has it when the host sets none ([""]: PyConfig)."""
         path = self.folder / script
-        self.reaper.action_script = str(path)
-        self.namespace.update({"__file__": str(path), "__name__": "__main__"})
-        if not with_file:
-            del self.namespace["__file__"]
-        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), self.namespace)
+        self.namespace.update(self.reaper.script_globals())
+        self.namespace["__name__"] = "__main__"
+        self.namespace.pop("__file__", None)
+        if with_file:
+            self.namespace["__file__"] = str(path)
+        file_name = str(path) if code_file_name == "path" else code_file_name
+        exec(compile(path.read_bytes().decode("ascii"), file_name, "exec"), self.namespace)
 
     def tick(self, max_ticks: int, until: Callable[[], bool] | None = None) -> int:
         """Run the defer loop until nothing is deferred (or `until()`); ticks taken."""
@@ -87,20 +103,40 @@ def close_unfinished(namespace: dict[str, Any]) -> None:
                     cell.cell_contents.close()
 
 
+class ReaperPythonModule(types.ModuleType):
+    """The `reaper_python` module a script imports: the API only (REAPER's generated
+    reaper_python.py defines the RPR_ functions and no RPR_defer, RPR_atexit or RPR_runloop)."""
+
+    def __init__(self, reaper: FakeReaper) -> None:
+        super().__init__("reaper_python")
+        self._reaper = reaper
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("RPR_") and name not in ("RPR_defer", "RPR_atexit", "RPR_runloop"):
+            return getattr(self._reaper, name)
+        raise AttributeError(f"module 'reaper_python' has no attribute {name!r}")
+
+
 @pytest.fixture
 def make_rig(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[FakeReaper], Rig]]:
-    """Copy the scripts to <tmp>/Scripts/reaper/ and let `import reaper_python` find the fake."""
+    """Copy the scripts into a checkout in REAPER's Scripts folder
+    (<resource>/Scripts/musicgen-sidecar/plugin_host/reaper/) and let `import reaper_python`
+    find the fake."""
     monkeypatch.setattr(sys, "path", list(sys.path))  # the scripts add their root folder
+    monkeypatch.setattr(sys, "argv", [""])
     rigs: list[Rig] = []
 
-    def make(reaper: FakeReaper) -> Rig:
-        folder = tmp_path / "Scripts" / "reaper"
+    def make(reaper: FakeReaper, folder: Path | None = None) -> Rig:
+        resource = tmp_path / "REAPER"
+        reaper.resource_path = str(resource)
+        if folder is None:
+            folder = resource / "Scripts" / "musicgen-sidecar" / "plugin_host" / "reaper"
         folder.mkdir(parents=True, exist_ok=True)
         for name in ACTION_SCRIPTS:
             shutil.copy(SCRIPTS / name, folder / name)
-        monkeypatch.setitem(sys.modules, "reaper_python", reaper)
+        monkeypatch.setitem(sys.modules, "reaper_python", ReaperPythonModule(reaper))
         rigs.append(Rig(reaper, folder))
         return rigs[-1]
 

@@ -27,6 +27,7 @@ def stub_reaper(wav_path, state):
 
     def add_item(track):
         counter[0] += 1
+        state["values"][f"item{counter[0]}"] = {"D_POSITION": 0.0, "D_LENGTH": 1.0}
         return f"item{counter[0]}"
 
     def set_value(pointer, name, value, *rest):
@@ -35,11 +36,18 @@ def stub_reaper(wav_path, state):
 
     api.RPR_CountSelectedMediaItems = lambda proj: 1
     api.RPR_GetSelectedMediaItem = lambda proj, index: "item0"
-    api.RPR_GetActiveTake = lambda item: "take0"
+    api.RPR_GetActiveTake = lambda item: item + "-take"
     api.RPR_GetMediaItem_Track = lambda item: "track0"
     api.RPR_GetMediaItemTake_Source = lambda take: PCM + wav_path
     api.RPR_GetMediaSourceFileName = lambda src, buf, size: (src, src[len(PCM) :], size)
     api.RPR_GetMediaSourceLength = lambda src, is_qn: (4.0, src, is_qn)
+    api.RPR_GetMediaSourceParent = lambda src: "(PCM_source*)0x0000000000000000"
+    api.RPR_GetPlayState = lambda: 0
+    api.RPR_EnumProjects = lambda idx, name, size: ("(ReaProject*)0x00000000000A0001", idx, "", size)
+    api.RPR_GetMediaTrackInfo_Value = lambda track, name: 1.0
+    api.RPR_SetItemStateChunk = lambda item, chunk, undo: "FILE" in chunk
+    api.RPR_DeleteTrackMediaItem = lambda track, item: True
+    api.RPR_GetResourcePath = lambda: ""
 
     def get_value(item, name):
         if item == "item0":
@@ -70,12 +78,7 @@ def stub_reaper(wav_path, state):
     api.RPR_GetSetMediaItemTakeInfo_String = set_value
     api.RPR_GetTakeNumStretchMarkers = lambda take: 0
     api.RPR_TimeMap_GetTimeSigAtTime = lambda proj, t, a, b, c: (proj, t, 4, 4, 120.0)
-    api.RPR_ValidatePtr2 = lambda proj, pointer, kind: True
     api.RPR_AddMediaItemToTrack = add_item
-    api.RPR_AddTakeToMediaItem = lambda item: item + "-take"
-    api.RPR_PCM_Source_CreateFromFile = lambda path: PCM + path
-    api.RPR_PCM_Source_Destroy = lambda src: None
-    api.RPR_SetMediaItemTake_Source = lambda take, src: True
     api.RPR_UpdateArrange = lambda: None
     api.RPR_Undo_BeginBlock = lambda: None
     api.RPR_Undo_EndBlock = lambda text, flags: None
@@ -84,8 +87,6 @@ def stub_reaper(wav_path, state):
     api.RPR_SetExtState = lambda section, key, value, persist: state["ext"].update(
         {(section, key): value}
     )
-    api.RPR_defer = state["deferred"].append
-    api.RPR_atexit = state["at_exit"].append
     return api
 
 
@@ -107,11 +108,12 @@ def main():
         json.dump({"sidecar_port": stub.getsockname()[1], "variations": 2}, handle)
     state = {"ext": {}, "deferred": [], "at_exit": [], "values": {}, "console": []}
     sys.modules["reaper_python"] = stub_reaper(wav_path, state)
-    namespace = {}
+    # REAPER puts RPR_defer and RPR_atexit in the script's globals, not on reaper_python.
+    namespace = {"RPR_defer": state["deferred"].append, "RPR_atexit": state["at_exit"].append}
     for script in ("sidecar_continue.py", "sidecar_reroll.py"):
         path = os.path.join(folder, script)
-        namespace.update({"__file__": path, "__name__": "__main__"})
-        with open(path) as handle:
+        namespace.update({"__name__": "__main__"})  # no __file__, as REAPER runs it
+        with open(path, encoding="ascii") as handle:
             exec(compile(handle.read(), path, "exec"), namespace)
         data, client = stub.recvfrom(65536)
         message = decode_packet(data)[0]

@@ -87,7 +87,7 @@ def test_the_fake_lists_a_tracks_items_by_position(project: FakeReaper) -> None:
     listed = [project.RPR_GetTrackMediaItem(TRACK, i) for i in range(3)]
     assert listed[0] == earlier and listed[2] == later
     assert project.RPR_GetTrackMediaItem(TRACK, 3) == NULL_ITEM
-    assert project.RPR_CountTrackMediaItems("(MediaTrack*)0x0099") == 0
+    assert project.RPR_CountTrackMediaItems("(MediaTrack*)0x0000000000000099") == 0
 
 
 def test_null_pointers_are_recognised() -> None:

@@ -197,7 +197,7 @@ def test_a_deleted_track_gets_no_item(
     session = ReaperSession(project, link)
     session.start(request_from_selection(project, Settings()))
     request_id = responder.receive()[1][0]
-    project.tracks.discard(TRACK)
+    del project.tracks[TRACK]
     stem = write_wav(tmp_path / "s.wav", 1.0)
     responder.reply(addresses.STEM, request_id, 0, str(stem), "seed", 7)
     responder.reply(addresses.DONE, request_id, 1)

@@ -108,7 +108,7 @@ def test_reroll_refuses_a_track_that_is_gone(
 ) -> None:
     rig.run("sidecar_continue.py")
     responder.receive()
-    project.tracks.discard(TRACK)
+    del project.tracks[TRACK]
     rig.run("sidecar_reroll.py")
     assert "track is not in this project" in project.console[-1]
 
