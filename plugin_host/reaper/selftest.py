@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import struct
+import sys
 import tempfile
 import wave
 from collections.abc import Callable
@@ -85,6 +86,7 @@ def _where(name: str, namespace: dict[str, Any], api: Any) -> str:
 def _probe_host(report: _Report, api: ReaperApi, namespace: dict[str, Any]) -> None:
     report.fact("reaper", f"{api.RPR_GetAppVersion()}, python {platform.python_version()}")
     report.fact("__file__", "set" if "__file__" in namespace else "absent")
+    report.fact("sys.argv", repr(getattr(sys, "argv", "absent")))
     for name in ("RPR_defer", "RPR_atexit"):
         report.check(name, _where(name, namespace, api), script_builtins(namespace) is not None)
     recording = int(api.RPR_GetPlayState()) & 4

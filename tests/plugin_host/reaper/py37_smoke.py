@@ -43,7 +43,8 @@ def stub_reaper(wav_path, state):
     api.RPR_GetMediaSourceLength = lambda src, is_qn: (4.0, src, is_qn)
     api.RPR_GetMediaSourceParent = lambda src: "(PCM_source*)0x0000000000000000"
     api.RPR_GetPlayState = lambda: 0
-    api.RPR_EnumProjects = lambda idx, name, size: ("(ReaProject*)0x00000000000A0001", idx, "", size)
+    project = "(ReaProject*)0x00000000000A0001"
+    api.RPR_EnumProjects = lambda idx, name, size: (project, idx, "", size)
     api.RPR_GetMediaTrackInfo_Value = lambda track, name: 1.0
     api.RPR_SetItemStateChunk = lambda item, chunk, undo: "FILE" in chunk
     api.RPR_DeleteTrackMediaItem = lambda track, item: True
