@@ -12,6 +12,7 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from sidecar.errors import AudioError, DeliveryError, ForbiddenError, NotFoundError
+from sidecar.files.settle import wait_until_whole
 from sidecar.post.fmt import SampleFormat
 from sidecar.post.prompt import RANGE_OVERSHOOT_SECONDS, past_the_end
 
@@ -59,6 +60,8 @@ def read_audio(
     cannot be decoded, hold NaN/Inf, or whose range is empty or longer than `max_seconds`.
     """
     file_path = Path(path)
+    check_clip_path(file_path)
+    wait_until_whole(file_path)  # a clip the DAW is still writing: briefly, else AudioError
     info = check_clip_path(file_path)
     if info.st_size == 0:
         raise AudioError(f"clip: '{file_path}' is empty (0 bytes)")
