@@ -8,11 +8,12 @@ from __future__ import annotations
 import glob
 import os
 import sys
+from typing import Any
 
 _NAME = "sidecar_selftest.py"
 
 
-def _script_folder(api) -> tuple[str, str]:
+def _script_folder(api: Any) -> tuple[str, str]:
     """(this script's folder, how it was found); ("", "") when not found.
 
     REAPER runs a Python script without __file__, and get_action_context exists in EEL2 and

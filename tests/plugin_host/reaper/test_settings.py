@@ -158,8 +158,8 @@ def test_the_action_stops_on_a_bad_settings_file(
 def test_without___file___the_settings_beside_the_script_are_read(
     make_rig: Callable[[FakeReaper], Rig], project: FakeReaper, script: str
 ) -> None:
-    """REAPER may run a script without `__file__`: its folder comes from the file name that
-    `get_action_context` gives (index 1; index 2 is the section id)."""
+    """REAPER runs a script without `__file__` (and Python has no `get_action_context`): the
+    settings beside it are found in REAPER's Scripts folder."""
     rig = make_rig(project)
     rig.write_settings(variations=20)
     rig.run(script, with_file=False)
