@@ -89,8 +89,10 @@ def test_a_header_promising_more_than_the_file_holds_is_refused_with_both_length
 def test_a_clip_still_being_written_is_used_once_it_completes(
     server: SidecarProcess, tmp_path: Path
 ) -> None:
+    """The first 0.1 s is silence, the rest a tone: read before it is whole, the clip would be
+    refused as silent (or too short); read once whole, it is continued."""
     clip = tmp_path / "rendering.wav"
-    audio = pcm(1.0)
+    audio = bytes(1600) + pcm(1.0)[1600:]
     clip.write_bytes(header(1.0) + audio[:1600])  # 0.1 s there, the rest on its way
     writer = append_slowly(clip, audio[1600:], chunks=6, pause_seconds=0.1)
     replies, _seconds = continue_clip(server, clip, "growing")
