@@ -10,16 +10,13 @@ from . import addresses
 from .link import LinkError, LinkResolveError, SidecarLink
 from .osc_codec import OscMessage
 from .placement import (
-    ClipShape,
     Inserted,
     InsertError,
-    can_insert,
     clip_name,
+    creates_audio_clips,
     free_arrangement_position,
     insert_in_arrangement,
     insert_in_session,
-    is_shaped,
-    shape_clip,
     slot_index,
     track_name,
     warp_mode_for,
@@ -27,6 +24,7 @@ from .placement import (
 from .request import ContinueRequest, build_request, tempo_problem
 from .selection import SelectionError, Target, read_clip_region, read_song_context, read_target
 from .settings import Settings
+from .shaping import ClipShape, ClipShaper, file_seconds
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -71,15 +69,6 @@ class Job:
     next_position_beats: float = 0.0
 
 
-@dataclass
-class Settling:
-    """A new clip to look at again on the next tick: Live may re-read a sample late."""
-
-    clip: Clip
-    shape: ClipShape
-    name: str
-
-
 def _number(value: Any, default: float) -> float:
     """An OSC number (int or float) as float; anything else gives `default`."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -113,7 +102,7 @@ class SidecarController:
         self.ticks = 0
         self._last_request: tuple[ContinueRequest, Target] | None = None
         self._ping_tick: int | None = None
-        self._settling: list[Settling] = []
+        self._shapers: list[ClipShaper] = []
         self._connect_ticks = math.ceil(settings.connect_timeout_seconds / TICK_SECONDS)
         self._stall_ticks = math.ceil(settings.stall_timeout_seconds / TICK_SECONDS)
 
@@ -193,7 +182,7 @@ class SidecarController:
             if not job.cancelling:
                 self._cancel_quietly(job)
         self.jobs.clear()
-        self._settling = []
+        self._shapers = []
 
     def _cancel_quietly(self, job: Job) -> None:
         """Ask the sidecar to drop a request this script gives up on; best effort."""
@@ -250,7 +239,7 @@ class SidecarController:
     def tick(self) -> None:
         """Read every waiting reply, then expire requests the sidecar never answered."""
         self.ticks += 1
-        self._settle()
+        self._shape_new_clips()
         try:
             messages = self._link.poll()
         except LinkError as error:
@@ -269,22 +258,24 @@ class SidecarController:
                 self._say(f"error while applying a reply ({message.address}): {error}")
         self._expire()
 
-    def _settle(self) -> None:
-        """Look again at the clips placed on the last tick: shape any Live re-read since."""
-        settling, self._settling = self._settling, []
-        for item in settling:
-            try:
-                if is_shaped(item.clip, item.shape):
-                    continue
-                problem = shape_clip(item.clip, item.shape)
-            except Exception as error:  # the clip was deleted meanwhile: nothing to shape
-                self._log(f"could not look at '{item.name}' again: {error!r}")
-                continue
+    def _shape_new_clips(self) -> None:
+        """One step for each new clip still being shaped or watched (shaping.ClipShaper)."""
+        shapers, self._shapers = self._shapers, []
+        for shaper in shapers:
+            reshapes = shaper.reshapes
+            problem = shaper.step()
             if problem:
-                self._log(f"'{item.name}': {problem}")
-                self._say(f"'{item.name}': {problem}")
-            else:
-                self._log(f"'{item.name}': Live re-read the clip; its tempo is pinned again")
+                self._log(f"'{shaper.name}': {problem}")
+                self._say(f"'{shaper.name}': {problem}")
+            elif shaper.reshapes > reshapes:
+                self._log(f"'{shaper.name}': Live re-read the clip; its tempo is pinned again")
+            if not shaper.done:
+                self._shapers.append(shaper)
+
+    @property
+    def shaping(self) -> list[ClipShaper]:
+        """The new clips still being shaped or watched."""
+        return list(self._shapers)
 
     def _link_failed(self, error: LinkError) -> None:
         if isinstance(error, LinkResolveError):
@@ -407,12 +398,17 @@ class SidecarController:
             request.variations,
             part if isinstance(part, str) else "",
         )
-        version = self._host.live_version()
-        if not can_insert(version):
-            shown = ".".join(str(part) for part in version)
+        target = job.target
+        # Session stems come from ClipSlot.create_audio_clip, Arrangement ones from the take
+        # lane's (12.2+) or, failing that, the track's.
+        owners: list[Any] = [target.source_slot or target.track]
+        if target.lane is not None:
+            owners.append(target.lane)
+        if not any(creates_audio_clips(owner) for owner in owners):
+            shown = ".".join(str(part) for part in self._host.live_version())
             self._say(
                 f"stem {index + 1} is at {path} (Live {shown} cannot add clips from a script; "
-                "12.0.5 can): drag it in from there"
+                "11.3.25 and 12.0.5 on can): drag it in from there"
             )
             return
         stem_bars = extras.get("bars")
@@ -436,30 +432,52 @@ class SidecarController:
             self._say(f"{error}; the file is at {path}")
             return
         job.stems_inserted += 1
-        if inserted.clip is not None:
-            self._settling.append(Settling(inserted.clip, shape, name))
         self._say(f"'{name}' in {inserted.describe()} of '{track_name(job.target.track)}'")
+        if inserted.clip is not None:
+            shaper = ClipShaper(inserted.clip, shape, name)
+            problem = shaper.start()
+            if problem:
+                self._log(f"'{name}': {problem}")
+                self._say(f"'{name}': {problem}")
+            if not shaper.done:
+                self._shapers.append(shaper)
 
     def _insert(self, job: Job, path: str, name: str, shape: ClipShape) -> Inserted:
         color = self._settings.clip_color_index
         target = job.target
         if target.is_arrangement:
             context = job.request.context
+            lane = target.lane
+            if lane is not None and not creates_audio_clips(lane):
+                lane = None  # a take lane without create_audio_clip: the main lane then
+            clips: list[Clip] = list((lane or target.track).arrangement_clips)
             position = free_arrangement_position(
-                target.track,
+                clips,
                 job.next_position_beats,
                 (shape.bars or job.request.bars) * context.bar_quarters,
                 context.bar_quarters,
             )
-            inserted = insert_in_arrangement(target.track, path, position, name, color, shape)
-            if inserted.end_beats is not None:
-                job.next_position_beats = inserted.end_beats
+            inserted = insert_in_arrangement(target.track, lane, path, position, name, color)
+            job.next_position_beats = self._shaped_end(inserted, shape, position)
             return inserted
         inserted = insert_in_session(
-            self._host.song(), target.track, path, self._anchor_index(job), name, color, shape
+            self._host.song(), target.track, path, self._anchor_index(job), name, color
         )
         job.last_slot = inserted.slot
         return inserted
+
+    @staticmethod
+    def _shaped_end(inserted: Inserted, shape: ClipShape, position: float) -> float:
+        """Where the new Arrangement clip will end once shaped (it is shaped over the next
+        ticks, so its end_time now may still be Live's reading)."""
+        fallback = inserted.end_beats if inserted.end_beats is not None else position
+        if inserted.clip is None:
+            return fallback
+        try:
+            seconds = file_seconds(inserted.clip)
+        except Exception:  # Live's Boost errors: fall back to Live's end
+            return fallback
+        return position + shape.beats(seconds) if seconds > 0 else fallback
 
     def _anchor_index(self, job: Job) -> int:
         """Where the slot search starts, looked up now: scenes inserted or deleted above

@@ -62,7 +62,7 @@ def test_warped_loop_region_goes_through_the_warp_map(file_bpm, loop, seconds) -
 
 def test_unwarped_markers_are_seconds() -> None:
     song: Any = FakeSong(tempo=100.0)
-    select(song, FakeClip("/a.wav", warping=False, looping=False, start_marker=1.0, end_marker=5.8))
+    select(song, FakeClip("/a.wav", warping=False, looping=False, loop_start=1.0, loop_end=5.8))
     region = read_clip_region(song, read_song_context(song, "off"))
     assert (region.start_seconds, region.end_seconds) == (1.0, 5.8)
     assert region.end_beats - region.start_beats == pytest.approx(8.0)
