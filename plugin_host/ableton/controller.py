@@ -23,6 +23,7 @@ from .placement import (
 )
 from .request import ContinueRequest, build_request, tempo_problem
 from .selection import SelectionError, Target, read_clip_region, read_song_context, read_target
+from .selftest import SelfTest
 from .settings import Settings
 from .shaping import ClipShape, ClipShaper, file_seconds
 
@@ -103,6 +104,7 @@ class SidecarController:
         self._last_request: tuple[ContinueRequest, Target] | None = None
         self._ping_tick: int | None = None
         self._shapers: list[ClipShaper] = []
+        self.self_test_run: SelfTest | None = None
         self._connect_ticks = math.ceil(settings.connect_timeout_seconds / TICK_SECONDS)
         self._stall_ticks = math.ceil(settings.stall_timeout_seconds / TICK_SECONDS)
 
@@ -191,6 +193,29 @@ class SidecarController:
         except LinkError as error:
             self._log(f"could not cancel {job.request.request_id}: {error}")
 
+    def self_test(self) -> None:
+        """Probe this Live's API on a scratch track (selftest.SelfTest); the report goes to
+        Log.txt, its result to the status bar."""
+        if self.self_test_run is not None and not self.self_test_run.done:
+            self._say("the self-test is running")
+            return
+        self.self_test_run = SelfTest(self._host.song(), self._host.live_version())
+        self._say("self-test running (a scratch track comes and goes)…")
+        self._step_self_test()
+
+    def _step_self_test(self) -> None:
+        run = self.self_test_run
+        if run is None or run.done:
+            return
+        run.step()
+        if not run.done:
+            return
+        for line in run.lines:
+            self._log("self-test: " + line)
+        unexpected = [line for line in run.lines if line.endswith("[UNEXPECTED]")]
+        first = f"; {unexpected[0]}" if unexpected else ""
+        self._say(f"self-test: {run.result()}{first} (the report is in Log.txt)")
+
     def set_variations(self, count: int) -> None:
         self.variations = min(8, max(1, int(count)))
         self._say(f"variations: {self.variations}")
@@ -240,6 +265,7 @@ class SidecarController:
         """Read every waiting reply, then expire requests the sidecar never answered."""
         self.ticks += 1
         self._shape_new_clips()
+        self._step_self_test()
         try:
             messages = self._link.poll()
         except LinkError as error:

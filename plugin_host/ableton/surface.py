@@ -225,3 +225,5 @@ class SidecarSurface:
             controller.reroll()
         elif action == "variations":
             controller.set_variations(controller.variations % _VARIATION_CYCLE + 1)
+        elif action == "selftest":
+            controller.self_test()

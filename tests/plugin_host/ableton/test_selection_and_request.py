@@ -157,7 +157,13 @@ def test_beats_fallback_when_seconds_are_unknown() -> None:
 
 def test_shipped_settings_parse() -> None:
     settings = load_settings(str(SCRIPT_DIR))
-    assert {name for name, _ in settings.buttons} == {"generate", "cancel", "reroll", "variations"}
+    assert {name for name, _ in settings.buttons} == {
+        "generate",
+        "cancel",
+        "reroll",
+        "variations",
+        "selftest",
+    }
 
 
 def test_default_buttons_are_the_documented_map() -> None:
@@ -167,6 +173,7 @@ def test_default_buttons_are_the_documented_map() -> None:
         "cancel": MidiBinding("note", 15, 61),
         "reroll": MidiBinding("note", 15, 62),
         "variations": MidiBinding("cc", 15, 20),
+        "selftest": MidiBinding("note", 15, 63),
     }
     assert dict(parse_settings({}).buttons) == documented
     assert dict(Settings().buttons) == documented
@@ -190,6 +197,7 @@ def test_buttons_in_the_file_override_the_defaults_one_by_one() -> None:
         "generate": MidiBinding("note", 15, 61),
         "reroll": MidiBinding("note", 15, 62),
         "variations": MidiBinding("cc", 15, 20),
+        "selftest": MidiBinding("note", 15, 63),
     }
 
 
