@@ -21,6 +21,7 @@ __all__ = [
     "Inserted",
     "can_insert",
     "clip_name",
+    "create_audio_clip",
     "creates_audio_clips",
     "free_arrangement_position",
     "insert_in_arrangement",
@@ -77,6 +78,23 @@ def creates_audio_clips(owner: Any) -> bool:
     """Whether this slot, track or take lane has create_audio_clip in the running Live
     (asked of the object: a version table can be wrong about a build)."""
     return callable(getattr(owner, "create_audio_clip", None))
+
+
+def create_audio_clip(
+    owner: ClipSlot | Track | TakeLane, path: str, position_beats: float | None = None
+) -> Clip:
+    """`owner.create_audio_clip(path[, position])`, or InsertError in a Live without it
+    (looked up by name: not every Live the script runs in has it, see INSERT_VERSIONS)."""
+    arguments: tuple[Any, ...] = (path,) if position_beats is None else (path, position_beats)
+    return _create(owner, arguments)
+
+
+def _create(owner: Any, arguments: tuple[Any, ...]) -> Clip:
+    create = getattr(owner, "create_audio_clip", None)
+    if not callable(create):
+        raise InsertError("this Live cannot add clips from a script (11.3.25 and 12.0.5 on can)")
+    clip: Clip = create(*arguments)
+    return clip
 
 
 def clip_name(
@@ -171,7 +189,7 @@ def insert_in_session(
             song.create_scene(-1)
             slots = list(track.clip_slots)
             index = len(slots) - 1
-        clip = slots[index].create_audio_clip(path)
+        clip = create_audio_clip(slots[index], path)
         _finish(clip, name, color_index)
     except Exception as error:  # Live raises RuntimeError or its own Boost error types
         raise InsertError(
@@ -198,8 +216,7 @@ def insert_in_arrangement(
     `position_beats` in the Arrangement. `end_beats` is Live's end for the new clip, before
     it is shaped; the caller takes the shaped length from the shape."""
     try:
-        owner: Any = lane if lane is not None else track
-        clip = owner.create_audio_clip(path, position_beats)
+        clip = create_audio_clip(lane if lane is not None else track, path, position_beats)
         _finish(clip, name, color_index)
         end_beats = float(clip.end_time)
     except Exception as error:  # Live raises RuntimeError or its own Boost error types

@@ -12,7 +12,13 @@ import wave
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .placement import can_insert, creates_audio_clips, insert_in_arrangement, insert_in_session
+from .placement import (
+    can_insert,
+    create_audio_clip,
+    creates_audio_clips,
+    insert_in_arrangement,
+    insert_in_session,
+)
 from .shaping import ClipShape, ClipShaper, is_shaped, on_line, pin
 
 if TYPE_CHECKING:
@@ -178,7 +184,7 @@ class SelfTest:
         yield from self._dry_runs(track, path, seconds, beats, bar_beats)
 
     def _probe_clip(self, track: Track, path: str, seconds: float, beats: float) -> Iterator[None]:
-        clip = track.create_audio_clip(path, 0.0)
+        clip = create_audio_clip(track, path, 0.0)
         first = _markers(clip)
         self._line(
             "import",
