@@ -9,9 +9,11 @@ What Live does, and where that is said:
   script edits an unlooped clip's Start and End through loop_start/loop_end,
   Push2/clip_control.py; probes in Live 12.3). So the region is written with looping off
   first (loop_end, then loop_start), and the loop brace and markers after looping is on.
-* Live applies `warping` later, not in the event that sets it (LOM), and setting `warping`
-  and `looping` in one event could crash Live before 12.1.5 (12.1.5 release notes: "Fixed
-  a crash ... when setting the looping and warping API properties from the same event").
+* Live applies `warping` later, not in the event that sets it (LOM, Clip.warping: "Live will
+  defer the setting of this property"; Clip.looping: "Unwarped audio cannot be looped"),
+  and setting `warping` and `looping` in one event could crash Live before 12.1.5 (12.1.5
+  release notes: "Fixed a crash ... when setting the looping and warping API properties
+  from the same event").
   So Warp is turned on in one tick and the clip is shaped on a later one, once `warping`
   reads back on; a clip Live imported warped is shaped at once (no `warping` write).
 * A first import is analysed in the background (Auto-Warp Long Samples is on by default),

@@ -209,6 +209,8 @@ class FakeClip:
 
     @warping.setter
     def warping(self, value: bool) -> None:
+        """Takes effect on the next `advance()`: "Internally, Live will defer the setting of
+        this property" (Cycling '74 LOM, Clip.warping, technical note)."""
         self._wrote("warping")
         self._pending_warping = bool(value)
 
@@ -343,6 +345,7 @@ class FakeClip:
 
     @looping.setter
     def looping(self, value: bool) -> None:
+        """LOM, Clip.looping: "Unwarped audio cannot be looped"."""
         self._wrote("looping")
         if value and not self._warping:
             raise LiveError("only warped audio clips can loop")
