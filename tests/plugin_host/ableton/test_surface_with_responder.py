@@ -416,6 +416,7 @@ def test_buttons_are_forwarded_in_the_midi_map(
             ("note", 7, 99, 15, 60),
             ("note", 7, 99, 15, 61),
             ("note", 7, 99, 15, 62),
+            ("note", 7, 99, 15, 63),
             ("cc", 7, 99, 15, 20),
         ]
     )
