@@ -301,7 +301,10 @@ class ClipShaper:
         return self._shape()
 
     def _shape(self) -> str:
-        self.problem = shape_clip(self.clip, self.shape)
-        if self.problem.startswith("this Live cannot set warp markers"):
+        """Shape the clip; a problem is said once: the same one again ends the watch."""
+        problem = shape_clip(self.clip, self.shape)
+        repeated = bool(problem) and problem == self.problem
+        self.problem = problem
+        if repeated or problem.startswith("this Live cannot set warp markers"):
             self.done = True  # nothing to watch for: it will not change
-        return self.problem
+        return "" if repeated else problem

@@ -18,6 +18,7 @@ from tests.plugin_host.ableton.fake_live import (
     AUTO_WARP_OFFSET_SECONDS,
     FakeClip,
     FakeSong,
+    LiveError,
     fake_live_module,
 )
 from tests.plugin_host.ableton.test_clip_shape import (
@@ -243,3 +244,25 @@ def test_a_clip_without_a_sample_yet_is_refused() -> None:
     song.view.detail_clip = clip
     with pytest.raises(SelectionError, match="no sample"):
         read_clip_region(song, read_song_context(song, "off"))
+
+
+def test_markers_live_keeps_refusing_are_reported_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugin_host.ableton.shaping import ClipShape, ClipShaper
+
+    song = FakeSong(tempo=120.0, analysis_ticks=0)
+    clip = song.tracks[0].clip_slots[1].create_audio_clip(str(write_wav(tmp_path / "s.wav", 6.0)))
+
+    def refuse(self: FakeClip, marker: object) -> None:
+        raise LiveError("Segment length out of range")
+
+    monkeypatch.setattr(FakeClip, "add_warp_marker", refuse)
+    shape = ClipShape(bars=3, bar_beats=4.0, bar_seconds=2.0, looping=True, warp_mode=4)
+    with fake_live_module():
+        shaper = ClipShaper(clip, shape, "s")
+        first = shaper.start()
+        later = [shaper.step() for _ in range(5)]
+    assert "Segment length out of range" in first
+    assert later == [""] * 5 and shaper.done
+    assert clip.loop_end == 16.0  # Live's reading kept, not cut to 12 beats of it
