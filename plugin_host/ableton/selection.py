@@ -241,13 +241,33 @@ def _take_lane(song: Song, clip: Clip) -> tuple[Track, TakeLane] | None:
     return None
 
 
+def _recording_into(song: Song, track: Track) -> bool:
+    """Whether Live is recording into `track` in the Arrangement now (Arrangement Record on,
+    the transport running, the track armed): its clips may still be being written."""
+    try:
+        return (
+            bool(song.record_mode)
+            and bool(song.is_playing)
+            and bool(track.can_be_armed)
+            and bool(track.arm)
+        )
+    except (AttributeError, RuntimeError):  # a group or return track, or a deleted one
+        return False
+
+
 def read_target(song: Song) -> Target:
-    """Where the selected clip's results belong."""
+    """Where the selected clip's results belong; raises SelectionError while Live records
+    into the selected Arrangement clip's track."""
     clip = _selected_clip(song)
     if clip.is_arrangement_clip:
         on_lane = _take_lane(song, clip)
+        track = on_lane[0] if on_lane else _arrangement_track(song, clip)
+        if _recording_into(song, track):
+            raise SelectionError(
+                f"Live is recording on '{track.name}': stop the recording, then press generate"
+            )
         return Target(
-            track=on_lane[0] if on_lane else _arrangement_track(song, clip),
+            track=track,
             source_slot=None,
             arrangement_end_beats=float(clip.end_time),
             clip_name=str(clip.name),

@@ -158,6 +158,7 @@ class FakeTrack:
         self._arrangement: list[FakeClip] = []
         self._lanes: list[FakeTakeLane] = []
         self._deleted = False
+        self.arm = False
 
     def mark_deleted(self) -> None:
         """Like a track the producer deleted: Live's Python object raises on every access."""
@@ -201,6 +202,10 @@ class FakeTrack:
     @property
     def has_audio_input(self) -> bool:
         return self._audio
+
+    @property
+    def can_be_armed(self) -> bool:
+        return True
 
     @property
     def canonical_parent(self) -> FakeSong:
@@ -301,6 +306,8 @@ class FakeSong:
         self.signature_denominator = denominator
         self.root_note = 0
         self.scale_name = "Major"
+        self.record_mode = False  # Arrangement Record
+        self.is_playing = False
         self._scale_mode = False
         self.auto_warp_long_samples = auto_warp_long_samples
         self.analysis_ticks = analysis_ticks

@@ -266,3 +266,28 @@ def test_markers_live_keeps_refusing_are_reported_once(
     assert "Segment length out of range" in first
     assert later == [""] * 5 and shaper.done
     assert clip.loop_end == 16.0  # Live's reading kept, not cut to 12 beats of it
+
+
+@pytest.mark.parametrize("armed", [True, False])
+def test_an_arrangement_clip_on_a_track_live_records_into_is_not_sent(
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    song: FakeSong,
+    prompt_wav: Path,
+    armed: bool,
+) -> None:
+    """Arrangement Record on, playing, the track armed: Live is writing on that track."""
+    track = song.tracks[1]
+    clip = track.place_arrangement_clip(
+        FakeClip(str(prompt_wav), name="Arr", looping=False, loop_end=8.0, arrangement_start=0.0)
+    )
+    song.view.detail_clip = clip
+    song.record_mode = song.is_playing = True
+    track.arm = armed
+    surface, c_instance = make_surface(responder.port)
+    surface.receive_midi(GENERATE_NOTE)
+    if armed:
+        assert "recording on 'Audio 2'" in c_instance.messages[-1]
+        assert surface.controller is not None and not surface.controller.jobs
+    else:
+        assert responder.receive_address(addresses.CONTINUE)
