@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import addresses
 from .link import LinkError, LinkResolveError, SidecarLink
 from .osc_codec import OscMessage
-from .placement import (
-    ClipShape,
-    Inserted,
-    InsertError,
-    can_insert,
-    clip_name,
-    free_arrangement_position,
-    insert_in_arrangement,
-    insert_in_session,
-    is_shaped,
-    shape_clip,
-    slot_index,
-    track_name,
-    warp_mode_for,
-)
+from .placement import slot_index, track_name
 from .request import ContinueRequest, build_request, tempo_problem
 from .selection import SelectionError, Target, read_clip_region, read_song_context, read_target
+from .selftest import SelfTest
 from .settings import Settings
+from .stems import PREFIX, Job, StemPlacer, osc_number
+
+if TYPE_CHECKING:
+    from .shaping import ClipShaper
 
 if TYPE_CHECKING:
     from typing import Protocol
 
-    from Live.Clip import Clip
-    from Live.ClipSlot import ClipSlot
     from Live.Song import Song
 
     class Host(Protocol):
@@ -51,53 +39,6 @@ __all__ = ["PREFIX", "TICK_SECONDS", "Job", "SidecarController"]
 
 #: Live calls a control surface's update_display about every 100 ms.
 TICK_SECONDS = 0.1
-PREFIX = "MusicGen: "
-
-
-@dataclass
-class Job:
-    """One request in flight (mutable: it advances as replies arrive)."""
-
-    request: ContinueRequest
-    target: Target
-    sent_tick: int
-    last_heard_tick: int
-    accepted: bool = False
-    cancelling: bool = False
-    stems_inserted: int = 0
-    #: the Session slot of the last stem placed (its index is looked up at each insert:
-    #: scenes added or removed meanwhile move it)
-    last_slot: ClipSlot | None = None
-    next_position_beats: float = 0.0
-
-
-@dataclass
-class Settling:
-    """A new clip to look at again on the next tick: Live may re-read a sample late."""
-
-    clip: Clip
-    shape: ClipShape
-    name: str
-
-
-def _number(value: Any, default: float) -> float:
-    """An OSC number (int or float) as float; anything else gives `default`."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return default
-
-
-def _asks_for_loop(request: ContinueRequest) -> bool:
-    """Whether the request asks the sidecar for a seamless loop (a `loop` preset)."""
-    return bool(dict(request.preset_values).get("loop", 0))
-
-
-def _pairs(arguments: tuple[Any, ...]) -> dict[str, Any]:
-    return {
-        str(arguments[i]): arguments[i + 1]
-        for i in range(0, len(arguments) - 1, 2)
-        if isinstance(arguments[i], str)
-    }
 
 
 class SidecarController:
@@ -113,7 +54,8 @@ class SidecarController:
         self.ticks = 0
         self._last_request: tuple[ContinueRequest, Target] | None = None
         self._ping_tick: int | None = None
-        self._settling: list[Settling] = []
+        self._stems = StemPlacer(host, settings)
+        self.self_test_run: SelfTest | None = None
         self._connect_ticks = math.ceil(settings.connect_timeout_seconds / TICK_SECONDS)
         self._stall_ticks = math.ceil(settings.stall_timeout_seconds / TICK_SECONDS)
 
@@ -193,7 +135,7 @@ class SidecarController:
             if not job.cancelling:
                 self._cancel_quietly(job)
         self.jobs.clear()
-        self._settling = []
+        self._stems.clear()
 
     def _cancel_quietly(self, job: Job) -> None:
         """Ask the sidecar to drop a request this script gives up on; best effort."""
@@ -201,6 +143,29 @@ class SidecarController:
             self._link.send(addresses.CANCEL, [job.request.request_id])
         except LinkError as error:
             self._log(f"could not cancel {job.request.request_id}: {error}")
+
+    def self_test(self) -> None:
+        """Probe this Live's API on a scratch track (selftest.SelfTest); the report goes to
+        Log.txt, its result to the status bar."""
+        if self.self_test_run is not None and not self.self_test_run.done:
+            self._say("the self-test is running")
+            return
+        self.self_test_run = SelfTest(self._host.song(), self._host.live_version())
+        self._say("self-test running (a scratch track comes and goes)…")
+        self._step_self_test()
+
+    def _step_self_test(self) -> None:
+        run = self.self_test_run
+        if run is None or run.done:
+            return
+        run.step()
+        if not run.done:
+            return
+        for line in run.lines:
+            self._log("self-test: " + line)
+        unexpected = [line for line in run.lines if line.endswith("[UNEXPECTED]")]
+        first = f"; {unexpected[0]}" if unexpected else ""
+        self._say(f"self-test: {run.result()}{first} (the report is in Log.txt)")
 
     def set_variations(self, count: int) -> None:
         self.variations = min(8, max(1, int(count)))
@@ -250,7 +215,8 @@ class SidecarController:
     def tick(self) -> None:
         """Read every waiting reply, then expire requests the sidecar never answered."""
         self.ticks += 1
-        self._settle()
+        self._stems.step()
+        self._step_self_test()
         try:
             messages = self._link.poll()
         except LinkError as error:
@@ -269,22 +235,10 @@ class SidecarController:
                 self._say(f"error while applying a reply ({message.address}): {error}")
         self._expire()
 
-    def _settle(self) -> None:
-        """Look again at the clips placed on the last tick: shape any Live re-read since."""
-        settling, self._settling = self._settling, []
-        for item in settling:
-            try:
-                if is_shaped(item.clip, item.shape):
-                    continue
-                problem = shape_clip(item.clip, item.shape)
-            except Exception as error:  # the clip was deleted meanwhile: nothing to shape
-                self._log(f"could not look at '{item.name}' again: {error!r}")
-                continue
-            if problem:
-                self._log(f"'{item.name}': {problem}")
-                self._say(f"'{item.name}': {problem}")
-            else:
-                self._log(f"'{item.name}': Live re-read the clip; its tempo is pinned again")
+    @property
+    def shaping(self) -> list[ClipShaper]:
+        """The new clips still being shaped or watched."""
+        return self._stems.shaping
 
     def _link_failed(self, error: LinkError) -> None:
         if isinstance(error, LinkResolveError):
@@ -349,16 +303,17 @@ class SidecarController:
         job.last_heard_tick = self.ticks
         job.accepted = True
         if message.address == addresses.ACCEPTED:
-            position = int(_number(arguments[1], 0.0)) if len(arguments) > 1 else 0
+            position = int(osc_number(arguments[1], 0.0)) if len(arguments) > 1 else 0
             self._say("queued, generating next" if position <= 0 else f"queued at {position}")
         elif message.address == addresses.PROGRESS and not job.cancelling:
-            fraction = _number(arguments[1], 0.0) if len(arguments) > 1 else 0.0
-            eta = _number(arguments[2], 0.0) if len(arguments) > 2 else 0.0
+            fraction = osc_number(arguments[1], 0.0) if len(arguments) > 1 else 0.0
+            eta = osc_number(arguments[2], 0.0) if len(arguments) > 2 else 0.0
             self._say(
                 f"generating '{job.target.clip_name}' {fraction * 100:.0f}%, ~{eta:.0f} s left"
             )
         elif message.address == addresses.STEM:
-            self._on_stem(job, arguments)
+            if not job.cancelling:
+                self._stems.place(job, arguments)
         elif message.address == addresses.DONE:
             del self.jobs[request_id]
             self._say(
@@ -385,92 +340,6 @@ class SidecarController:
                 state, "loading the model…"
             )
             self._say(f"sidecar {version} {detail} ({model} on {device})")
-
-    def _on_stem(self, job: Job, arguments: tuple[Any, ...]) -> None:
-        if job.cancelling or len(arguments) < 3:
-            return
-        index = int(_number(arguments[1], 0.0))
-        path = str(arguments[2])
-        extras = _pairs(arguments[3:])
-        request = job.request
-        seed = int(_number(extras.get("seed"), float(request.seed + index)))
-        # The sidecar's bpm counts the beat of the metre (eighths in 7/8); names say Live's.
-        beat_bpm = _number(extras.get("bpm"), request.context.beat_bpm)
-        bpm = round(beat_bpm * request.context.beat_quarters, 3)
-        part = extras.get("part")
-        take = int(_number(extras.get("variation"), float(index))) + 1
-        name = clip_name(
-            request.preset_name,
-            seed,
-            bpm,
-            take,
-            request.variations,
-            part if isinstance(part, str) else "",
-        )
-        version = self._host.live_version()
-        if not can_insert(version):
-            shown = ".".join(str(part) for part in version)
-            self._say(
-                f"stem {index + 1} is at {path} (Live {shown} cannot add clips from a script; "
-                "12.0.5 can): drag it in from there"
-            )
-            return
-        stem_bars = extras.get("bars")
-        shape = ClipShape(
-            bars=int(stem_bars) if isinstance(stem_bars, int) and stem_bars > 0 else None,
-            bar_beats=request.context.bar_quarters,
-            bar_seconds=request.context.beats_per_bar * 60.0 / beat_bpm if beat_bpm > 0 else 0.0,
-            # Session clips loop (a slot is launched and plays until stopped); in the
-            # Arrangement only a loop preset's stem loops (drag its end to repeat it).
-            looping=not job.target.is_arrangement or _asks_for_loop(request),
-            warp_mode=warp_mode_for(
-                part if isinstance(part, str) else "",
-                request.preset_name,
-                str(dict(request.preset_values).get("preset", "")),
-            ),
-        )
-        try:
-            inserted = self._insert(job, path, name, shape)
-        except Exception as error:  # InsertError, or Live's own on a track deleted meanwhile
-            self._log(f"{error!r}")
-            self._say(f"{error}; the file is at {path}")
-            return
-        job.stems_inserted += 1
-        if inserted.clip is not None:
-            self._settling.append(Settling(inserted.clip, shape, name))
-        self._say(f"'{name}' in {inserted.describe()} of '{track_name(job.target.track)}'")
-
-    def _insert(self, job: Job, path: str, name: str, shape: ClipShape) -> Inserted:
-        color = self._settings.clip_color_index
-        target = job.target
-        if target.is_arrangement:
-            context = job.request.context
-            position = free_arrangement_position(
-                target.track,
-                job.next_position_beats,
-                (shape.bars or job.request.bars) * context.bar_quarters,
-                context.bar_quarters,
-            )
-            inserted = insert_in_arrangement(target.track, path, position, name, color, shape)
-            if inserted.end_beats is not None:
-                job.next_position_beats = inserted.end_beats
-            return inserted
-        inserted = insert_in_session(
-            self._host.song(), target.track, path, self._anchor_index(job), name, color, shape
-        )
-        job.last_slot = inserted.slot
-        return inserted
-
-    def _anchor_index(self, job: Job) -> int:
-        """Where the slot search starts, looked up now: scenes inserted or deleted above
-        since the press have moved the source slot (and the last stem's)."""
-        target = job.target
-        for anchor in (job.last_slot, target.source_slot):
-            if anchor is not None:
-                index = slot_index(target.track, anchor)
-                if index is not None:
-                    return index
-        raise InsertError(f"the scene of '{target.clip_name}' was deleted")
 
     def pending_ids(self) -> list[str]:
         return list(self.jobs)

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from Live.Clip import Clip
     from Live.ClipSlot import ClipSlot
     from Live.Song import Song
+    from Live.TakeLane import TakeLane
     from Live.Track import Track
 
 __all__ = [
@@ -61,7 +62,8 @@ class SongContext:
 
 @dataclass(frozen=True)
 class ClipRegion:
-    """The part of the clip's file that plays: the loop if looping, else start to end marker.
+    """The part of the clip's file that plays: loop_start to loop_end, which are the loop
+    brace when looping and the clip's own start and end when not (Cycling '74 LOM, Clip).
 
     Seconds are positions in the source file; beats are clip beats (at `clip_bpm` when the
     clip is warped, at the song tempo otherwise).
@@ -83,12 +85,14 @@ class ClipRegion:
 
 @dataclass(frozen=True)
 class Target:
-    """Where results go: below the source slot (Session) or after the clip (Arrangement)."""
+    """Where results go: below the source slot (Session) or after the clip (Arrangement),
+    on the clip's take lane when it is on one (Live 12.2+)."""
 
     track: Track
     source_slot: ClipSlot | None
     arrangement_end_beats: float | None
     clip_name: str
+    lane: TakeLane | None = None
 
     @property
     def is_arrangement(self) -> bool:
@@ -98,7 +102,8 @@ class Target:
 def song_key(song: Song) -> str | None:
     """`"F# minor"` from Live 12's root_note/scale_name, when Scale Mode is on; else None."""
     try:
-        if not song.scale_mode:
+        # Song.scale_mode arrived in 12.0.5 (stubs generated inside 12.0.0 and 12.0.5).
+        if not getattr(song, "scale_mode", False):
             return None
         root_note = int(song.root_note)
         scale_name = str(song.scale_name)
@@ -141,30 +146,41 @@ def _selected_clip(song: Song) -> Clip:
         raise SelectionError(f"'{clip.name}' is a MIDI clip; select an audio clip")
     if not clip.file_path:
         raise SelectionError(f"'{clip.name}' has no audio file on disk")
+    # Live is still writing a clip that records (or is armed to): its file is incomplete.
+    if clip.is_recording:
+        raise SelectionError(
+            f"'{clip.name}' is still recording: stop the recording, then press generate"
+        )
+    if int(clip.sample_length) <= 0:  # the stubs: -1 "if there is no sample available"
+        raise SelectionError(f"Live has no sample for '{clip.name}' yet: try again in a moment")
     return clip
 
 
 def _source_seconds(clip: Clip, beat_time: float) -> float | None:
-    """Position in the source file for a clip beat, through the clip's warp markers."""
+    """Position in the source file (seconds) for a clip beat, through its warp markers.
+
+    Clip.beat_to_sample_time answers in samples, not seconds: Live's own MxDCore divides it
+    by the clip's sample_rate to make a WarpMarker (_MxDCore/MxDCore.py), and Push 2 maps
+    sample_length, a frame count, through sample_to_beat_time (Push2/clip_decoration.py).
+    """
     try:
-        position = float(clip.beat_to_sample_time(beat_time))
+        samples = float(clip.beat_to_sample_time(beat_time))
         sample_rate = float(clip.sample_rate)
-        sample_length = float(clip.sample_length)
     except (AttributeError, RuntimeError):
         return None
-    # Live reports this "sample time" in seconds, like WarpMarker.sample_time; a value past
-    # the end of the file can only be a frame count.
-    if sample_rate > 0 and sample_length > 0 and position > 1.01 * sample_length / sample_rate:
-        position /= sample_rate
-    return max(0.0, position)
+    if sample_rate <= 0:
+        return None
+    return max(0.0, samples / sample_rate)
 
 
 def read_clip_region(song: Song, context: SongContext) -> ClipRegion:
     """The selected clip's playing region; raises SelectionError when nothing fits."""
     clip = _selected_clip(song)
     looping = bool(clip.looping)
-    start = float(clip.loop_start if looping else clip.start_marker)
-    end = float(clip.loop_end if looping else clip.end_marker)
+    # loop_start/loop_end are the loop when looping and the clip's start and end when not;
+    # an unlooped clip's start_marker/end_marker are not what plays (LOM; Push 2's script).
+    start = float(clip.loop_start)
+    end = float(clip.loop_end)
     if end <= start:
         raise SelectionError(f"'{clip.name}' has an empty region ({start:g} to {end:g})")
     warping = bool(clip.warping)
@@ -210,15 +226,52 @@ def _arrangement_track(song: Song, clip: Clip) -> Track:
     return song.view.selected_track
 
 
+def _take_lane(song: Song, clip: Clip) -> tuple[Track, TakeLane] | None:
+    """The track and take lane of a take-lane clip (Live 12.2+: Clip.is_take_lane_clip,
+    Track.take_lanes; a take-lane clip is not in its track's arrangement_clips)."""
+    if not getattr(clip, "is_take_lane_clip", False):
+        return None
+    tracks: list[Track] = list(song.tracks)
+    for track in tracks:
+        lanes: list[TakeLane] = list(getattr(track, "take_lanes", ()))
+        for lane in lanes:
+            clips: list[Clip] = list(lane.arrangement_clips)
+            if any(candidate == clip for candidate in clips):
+                return track, lane
+    return None
+
+
+def _recording_into(song: Song, track: Track) -> bool:
+    """Whether Live is recording into `track` in the Arrangement now (Arrangement Record on,
+    the transport running, the track armed): its clips may still be being written."""
+    try:
+        return (
+            bool(song.record_mode)
+            and bool(song.is_playing)
+            and bool(track.can_be_armed)
+            and bool(track.arm)
+        )
+    except (AttributeError, RuntimeError):  # a group or return track, or a deleted one
+        return False
+
+
 def read_target(song: Song) -> Target:
-    """Where the selected clip's results belong."""
+    """Where the selected clip's results belong; raises SelectionError while Live records
+    into the selected Arrangement clip's track."""
     clip = _selected_clip(song)
     if clip.is_arrangement_clip:
+        on_lane = _take_lane(song, clip)
+        track = on_lane[0] if on_lane else _arrangement_track(song, clip)
+        if _recording_into(song, track):
+            raise SelectionError(
+                f"Live is recording on '{track.name}': stop the recording, then press generate"
+            )
         return Target(
-            track=_arrangement_track(song, clip),
+            track=track,
             source_slot=None,
             arrangement_end_beats=float(clip.end_time),
             clip_name=str(clip.name),
+            lane=on_lane[1] if on_lane else None,
         )
     slot = clip.canonical_parent
     return Target(

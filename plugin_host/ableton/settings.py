@@ -23,8 +23,9 @@ __all__ = [
 
 SETTINGS_FILE_NAME = "settings.json"
 
-#: The buttons a controller can press; `variations` takes a CC value (or cycles on a note).
-ACTIONS = ("generate", "cancel", "reroll", "variations")
+#: The buttons a controller can press; `variations` takes a CC value (or cycles on a note);
+#: `selftest` probes this Live's API on a scratch track (docs/daw-scripts.md).
+ACTIONS = ("generate", "cancel", "reroll", "variations", "selftest")
 
 #: Request keys a script preset may set (the sidecar rejects keys it does not know):
 #: `preset` names one of the sidecar's own presets (prompt template, parameters, effect
@@ -68,12 +69,13 @@ class MidiBinding:
 
 
 #: The documented map, used when the settings file has no `buttons` (or cannot be used): notes
-#: 60/61/62 and CC 20 on MIDI channel 16 (stored 0-based).
+#: 60/61/62/63 and CC 20 on MIDI channel 16 (stored 0-based).
 DEFAULT_BUTTONS: tuple[tuple[str, MidiBinding], ...] = (
     ("generate", MidiBinding("note", 15, 60)),
     ("cancel", MidiBinding("note", 15, 61)),
     ("reroll", MidiBinding("note", 15, 62)),
     ("variations", MidiBinding("cc", 15, 20)),
+    ("selftest", MidiBinding("note", 15, 63)),
 )
 
 

@@ -44,8 +44,9 @@ class SidecarSurface:
     """A ControlSurface written against Live's control-surface protocol directly.
 
     Live calls `update_display` about every 100 ms; that is the tick that polls the
-    sidecar's replies and runs what `schedule_message` queued. Nothing here starts a
-    thread or blocks, and no exception raised by this script reaches Live.
+    sidecar's replies and runs what `schedule_message` queued. Nothing here blocks (the one
+    thread, link.py's host-name lookup, touches no Live object), and no exception raised by
+    this script reaches Live.
     """
 
     def __init__(self, c_instance: CInstance, settings_directory: str | None = None) -> None:
@@ -225,3 +226,5 @@ class SidecarSurface:
             controller.reroll()
         elif action == "variations":
             controller.set_variations(controller.variations % _VARIATION_CYCLE + 1)
+        elif action == "selftest":
+            controller.self_test()

@@ -36,7 +36,7 @@ Buttons, presets and the sidecar's address are in {settings}.
 
 def script_source_dir() -> Path:
     """The Remote Script folder in this installation (plugin_host/ableton)."""
-    return Path(__file__).resolve().parent.parent / "plugin_host" / "ableton"
+    return Path(__file__).resolve().parents[2] / "plugin_host" / "ableton"
 
 
 def default_remote_scripts_dir(platform: str | None = None, home: Path | None = None) -> Path:

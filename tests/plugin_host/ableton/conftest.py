@@ -114,6 +114,17 @@ def responder() -> Iterator[Responder]:
     r.close()
 
 
+def run_live_between_ticks(surface: SidecarSurface, song: FakeSong) -> None:
+    """Live runs its main loop (deferred writes, analysis) before each update_display."""
+    script_tick = surface.update_display
+
+    def tick() -> None:
+        song.advance()
+        script_tick()
+
+    surface.update_display = tick  # type: ignore[method-assign]
+
+
 SurfaceFactory = Callable[..., tuple[SidecarSurface, FakeCInstance]]
 
 
@@ -131,6 +142,7 @@ def make_surface(tmp_path: Path, song: FakeSong, live: FakeLiveModule) -> Iterat
         (folder / "settings.json").write_text(json.dumps(settings))
         c_instance = FakeCInstance(song)
         surface = SidecarSurface(cast(Any, c_instance), settings_directory=str(folder))
+        run_live_between_ticks(surface, song)
         surfaces.append(surface)
         return surface, c_instance
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import math
 import sys
 import types
 import wave
@@ -12,11 +10,46 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.plugin_host.ableton.fake_clip import (
+    AUTO_WARP_OFFSET_SECONDS,
+    SHADOW_BEATS,
+    FakeClip,
+    FakeWarpMarker,
+    live_loop_guess,
+)
+from tests.plugin_host.ableton.fake_versions import (
+    CREATE_AUDIO_CLIP_VERSIONS,
+    LATEST,
+    LiveCrash,
+    LiveError,
+    running_version,
+    set_running_version,
+    since,
+)
+
+__all__ = [
+    "AUTO_WARP_OFFSET_SECONDS",
+    "LATEST",
+    "SHADOW_BEATS",
+    "FakeClip",
+    "FakeClipSlot",
+    "FakeSong",
+    "FakeTakeLane",
+    "FakeTrack",
+    "FakeWarpMarker",
+    "LiveCrash",
+    "LiveError",
+    "fake_live_module",
+    "live_loop_guess",
+    "running_version",
+]
+
 # Each fake class names the stub class it stands for; the conformance test reads this.
 STUB_CLASSES = {
     "FakeClip": ("Clip", "Clip"),
     "FakeClipSlot": ("ClipSlot", "ClipSlot"),
     "FakeTrack": ("Track", "Track"),
+    "FakeTakeLane": ("TakeLane", "TakeLane"),
     "FakeSong": ("Song", "Song"),
     "FakeSongView": ("Song", "Song.View"),
     "FakeScene": ("Scene", "Scene"),
@@ -24,11 +57,13 @@ STUB_CLASSES = {
     "FakeWarpMarker": ("Clip", "WarpMarker"),
 }
 
-#: Live's "Auto-Warp Long Samples" is off here: a sample up to this long is read as a loop
-#: (warped, looped, 1/2/4/8... bars); a longer one comes in unwarped.
+#: Live's "Auto-Warp Long Samples" preference (Record, Warp & Launch) is on by default: a
+#: sample up to this long is read as a loop (warped, looped, 1/2/4/8... bars); a longer one
+#: comes in warped at the set's tempo, or unwarped with the preference off.
 LONG_SAMPLE_SECONDS = 60.0
-#: Live keeps a "shadow" warp marker a 32nd note after the last one; it cannot be removed.
-SHADOW_BEATS = 0.125
+#: Main-loop passes (~100 ms each) before a first import's analysis lands: more than one, so
+#: a single look 100 ms after the insert is too soon.
+ANALYSIS_TICKS = 5
 
 
 def wav_seconds(path: str) -> float:
@@ -36,290 +71,9 @@ def wav_seconds(path: str) -> float:
         return handle.getnframes() / float(handle.getframerate())
 
 
-class LiveError(RuntimeError):
-    """What Live's Boost layer raises when a call is refused."""
-
-
-def live_loop_guess(seconds: float, tempo: float, bar_beats: float) -> float:
-    """How Live reads a short sample it imports: a loop of 1, 2, 4, 8, 16 or 32 bars.
-
-    Live is not told the stem's length in bars. Its manual ("Syncing Straight Loops", "Warp
-    As x-Bar Loop") says it proposes the loop length that makes most sense at the set's
-    tempo: here the power-of-two bar count whose tempo is nearest the set's (on a log
-    scale, so 80 and 160 at 120 go to the faster one). Returns the loop's length in beats.
-    """
-    bars = min(
-        (2**n for n in range(6)),
-        key=lambda b: (abs(math.log(b * bar_beats * 60.0 / seconds / tempo)), -b),
-    )
-    return bars * bar_beats
-
-
-class FakeWarpMarker:
-    """Live.Clip.WarpMarker: `WarpMarker(sample_time, beat_time)`, sample time in seconds."""
-
-    def __init__(self, sample_time: float, beat_time: float) -> None:
-        self._sample_time = float(sample_time)
-        self._beat_time = float(beat_time)
-
-    @property
-    def beat_time(self) -> float:
-        return self._beat_time
-
-    @property
-    def sample_time(self) -> float:
-        return self._sample_time
-
-    def __repr__(self) -> str:
-        return f"WarpMarker({self._sample_time:g} s, beat {self._beat_time:g})"
-
-
-class FakeClip:
-    """An audio clip over a file with `file_bpm` beats per minute (for warped beat times).
-
-    A clip with warp markers maps beats to file seconds through them (the last segment's
-    rate carries on past the last marker); one without maps at `file_bpm`. Turning Warp
-    on for a clip without markers gives it Live's own reading (`live_loop_guess`).
-    """
-
-    def __init__(
-        self,
-        file_path: str,
-        *,
-        name: str = "",
-        file_seconds: float = 8.0,
-        file_bpm: float = 120.0,
-        warping: bool = True,
-        looping: bool = True,
-        loop_start: float = 0.0,
-        loop_end: float = 8.0,
-        start_marker: float = 0.0,
-        end_marker: float = 8.0,
-        is_audio_clip: bool = True,
-        arrangement_start: float | None = None,
-        sample_rate: float = 44100.0,
-        length_beats: float | None = None,
-    ) -> None:
-        self._file_path = file_path
-        self.name = name
-        self._file_seconds = file_seconds
-        self._file_bpm = file_bpm
-        self._warping = warping
-        self._looping = looping
-        self._loop_start = loop_start
-        self._loop_end = loop_end
-        self._start_marker = start_marker
-        self._end_marker = end_marker
-        self._is_audio = is_audio_clip
-        self._arrangement_start = arrangement_start
-        self._sample_rate = sample_rate
-        self._markers: list[tuple[float, float]] = []  # (beat, seconds), sorted by beat
-        self._warp_mode = 0
-        self.color_index = 0
-        self._parent: Any = None
-        if length_beats is None:
-            length_beats = loop_end - loop_start if looping else end_marker - start_marker
-        self._length_beats = length_beats
-
-    @property
-    def file_path(self) -> str:
-        return self._file_path
-
-    @property
-    def is_audio_clip(self) -> bool:
-        return self._is_audio
-
-    @property
-    def is_arrangement_clip(self) -> bool:
-        return self._arrangement_start is not None
-
-    @property
-    def canonical_parent(self) -> Any:
-        return self._parent
-
-    @property
-    def sample_rate(self) -> float:
-        return self._sample_rate
-
-    @property
-    def sample_length(self) -> int:
-        return int(self._file_seconds * self._sample_rate)
-
-    @property
-    def start_time(self) -> float:
-        return self._arrangement_start or 0.0
-
-    @property
-    def end_time(self) -> float:
-        return self.start_time + self._length_beats
-
-    # ---- warp ---------------------------------------------------------------------------
-
-    @property
-    def warping(self) -> bool:
-        return self._warping
-
-    @warping.setter
-    def warping(self, value: bool) -> None:
-        if value and not self._warping and not self._markers:
-            self.apply_live_guess()
-        self._warping = bool(value)
-
-    @property
-    def warp_mode(self) -> int:
-        return self._warp_mode
-
-    @warp_mode.setter
-    def warp_mode(self, value: int) -> None:
-        if not 0 <= int(value) <= 6:
-            raise LiveError(f"invalid warp mode {value}")
-        self._warp_mode = int(value)
-
-    def _seconds_per_beat(self) -> float:
-        """The rate past the last marker: the last segment's, else the file's tempo."""
-        if len(self._markers) >= 2:
-            (b0, s0), (b1, s1) = self._markers[-2], self._markers[-1]
-            return (s1 - s0) / (b1 - b0)
-        return 60.0 / self._file_bpm
-
-    def _seconds_at(self, beat: float) -> float:
-        markers = self._markers
-        if not markers:
-            return beat * 60.0 / self._file_bpm
-        for (b0, s0), (b1, s1) in itertools.pairwise(markers):
-            if beat <= b1:
-                return s0 + (beat - b0) * (s1 - s0) / (b1 - b0)
-        b_last, s_last = markers[-1]
-        return s_last + (beat - b_last) * self._seconds_per_beat()
-
-    @property
-    def warp_markers(self) -> list[FakeWarpMarker]:
-        """The markers, then Live's shadow marker a 32nd note after the last one."""
-        markers = [FakeWarpMarker(seconds, beat) for beat, seconds in self._markers]
-        if self._markers:
-            beat = self._markers[-1][0] + SHADOW_BEATS
-            markers.append(FakeWarpMarker(self._seconds_at(beat), beat))
-        return markers
-
-    def add_warp_marker(self, warp_marker: FakeWarpMarker, /) -> None:
-        if not self._warping:
-            raise LiveError("the clip is not warped")
-        beat, seconds = float(warp_marker.beat_time), float(warp_marker.sample_time)
-        if not 0.0 <= seconds <= self._file_seconds:
-            raise LiveError("Warp marker sample time is out of range")
-        for existing_beat, existing_seconds in self._markers:
-            if abs(existing_beat - beat) < 1e-9:
-                if abs(existing_seconds - seconds) < 1e-9:
-                    return
-                raise LiveError("Segment length out of range")
-        markers = sorted([*self._markers, (beat, seconds)])
-        for (b0, s0), (b1, s1) in itertools.pairwise(markers):
-            if s1 <= s0 or not 5.0 <= (b1 - b0) * 60.0 / (s1 - s0) <= 999.0:
-                raise LiveError("Segment length out of range")
-        self._markers = markers
-
-    def remove_warp_marker(self, beat_time: float, /) -> None:
-        for index, (beat, _seconds) in enumerate(self._markers):
-            if abs(beat - beat_time) < 1e-6:
-                rate = self._seconds_per_beat()
-                del self._markers[index]
-                if len(self._markers) == 1:  # one marker left: the tempo it had carries on
-                    self._file_bpm = 60.0 / rate
-                return
-        raise LiveError(f"no warp marker at beat {beat_time:g} (the shadow marker stays)")
-
-    def beat_to_sample_time(self, beat_time: float, /) -> float:
-        if not self._warping:
-            raise LiveError("the sample is not warped")
-        return self._seconds_at(beat_time)
-
-    def apply_live_guess(self) -> None:
-        """Live's reading of the sample as a loop (on import, or when Warp is turned on):
-        markers at the start and the end of the file, the guessed loop, loop on."""
-        song = self._song()
-        tempo = 120.0 if song is None else float(song.tempo)
-        bar_beats = 4.0
-        if song is not None:
-            bar_beats = song.signature_numerator * 4.0 / song.signature_denominator
-        beats = live_loop_guess(self._file_seconds, tempo, bar_beats)
-        self._markers = [(0.0, 0.0), (beats, self._file_seconds)]
-        self._warping = self._looping = True
-        self._start_marker = self._loop_start = 0.0
-        self._end_marker = self._loop_end = beats
-        self._length_beats = beats
-
-    def _song(self) -> FakeSong | None:
-        parent = self._parent
-        if isinstance(parent, FakeClipSlot):
-            return parent.canonical_parent.song
-        if isinstance(parent, FakeTrack):
-            return parent.song
-        return None
-
-    # ---- loop and markers (Live refuses an empty region) ----------------------------
-
-    @property
-    def looping(self) -> bool:
-        return self._looping
-
-    @looping.setter
-    def looping(self, value: bool) -> None:
-        if value and not self._warping:
-            raise LiveError("only warped audio clips can loop")
-        self._looping = bool(value)
-
-    @property
-    def loop_start(self) -> float:
-        return self._loop_start if self._looping else self._start_marker
-
-    @loop_start.setter
-    def loop_start(self, value: float) -> None:
-        if not self._looping:
-            self.start_marker = value
-            return
-        if value >= self._loop_end:
-            raise LiveError("loop start must be before the loop end")
-        self._loop_start = float(value)
-
-    @property
-    def loop_end(self) -> float:
-        return self._loop_end if self._looping else self._end_marker
-
-    @loop_end.setter
-    def loop_end(self, value: float) -> None:
-        if not self._looping:
-            self.end_marker = value
-            return
-        if value <= self._loop_start:
-            raise LiveError("loop end must be after the loop start")
-        self._loop_end = float(value)
-
-    @property
-    def start_marker(self) -> float:
-        return self._start_marker
-
-    @start_marker.setter
-    def start_marker(self, value: float) -> None:
-        if value >= self._end_marker:
-            raise LiveError("start marker must be before the end marker")
-        self._start_marker = float(value)
-        self._follow_markers()
-
-    @property
-    def end_marker(self) -> float:
-        return self._end_marker
-
-    @end_marker.setter
-    def end_marker(self, value: float) -> None:
-        if value <= self._start_marker:
-            raise LiveError("end marker must be after the start marker")
-        self._end_marker = float(value)
-        self._follow_markers()
-
-    def _follow_markers(self) -> None:
-        """An unlooped Arrangement clip spans its markers (a looped one keeps its length)."""
-        if self.is_arrangement_clip and not self._looping and self._warping:
-            self._length_beats = self._end_marker - self._start_marker
+def wav_rate(path: str) -> float:
+    with wave.open(path, "rb") as handle:
+        return float(handle.getframerate())
 
 
 class FakeClipSlot:
@@ -341,18 +95,58 @@ class FakeClipSlot:
             raise LiveError("no clip in slot")
         return self._clip
 
+    @property
+    def is_recording(self) -> bool:
+        return self._clip is not None and self._clip.is_recording
+
     def put(self, clip: FakeClip) -> FakeClip:
         self._clip = clip
         clip._parent = self
         return clip
 
+    def delete_clip(self) -> None:
+        if self._clip is None:
+            raise LiveError("the slot is empty")
+        self._clip = None
+
+    @since((0, 0, 0), ranges=CREATE_AUDIO_CLIP_VERSIONS, is_property=False)
     def create_audio_clip(self, file_path: str, /) -> FakeClip:
+        """Live 11.3.25 and 12.0.5 on; not in 12.0.0 (see CREATE_AUDIO_CLIP_VERSIONS)."""
         self._track._alive()
         if self._clip is not None:
             raise LiveError("slot is not empty")
         if not self._track.has_audio_input:
             raise LiveError("not an audio track")
-        return live_import(self.put(unwarped_clip(file_path, None)))
+        return live_import(self.put(unwarped_clip(file_path, None)), self._track.song)
+
+
+class FakeTakeLane:
+    """Live 12.2's take lane (stubs 12.2.0: arrangement_clips, name, create_audio_clip)."""
+
+    def __init__(self, track: FakeTrack, name: str) -> None:
+        self._track = track
+        self.name = name
+        self._clips: list[FakeClip] = []
+
+    @property
+    def canonical_parent(self) -> FakeTrack:
+        return self._track
+
+    @property
+    def arrangement_clips(self) -> list[FakeClip]:
+        return list(self._clips)
+
+    def place_arrangement_clip(self, clip: FakeClip) -> FakeClip:
+        clip._parent = self
+        self._clips.append(clip)
+        return clip
+
+    def create_audio_clip(self, file_path: str, start_time: float, /) -> FakeClip:
+        self._track._alive()
+        if not self._track.has_audio_input:
+            raise LiveError("not an audio track")
+        clip = unwarped_clip(file_path, start_time)
+        return live_import(self.place_arrangement_clip(clip), self._track.song)
 
 
 class FakeTrack:
@@ -362,7 +156,9 @@ class FakeTrack:
         self._audio = audio
         self._slots = [FakeClipSlot(self) for _ in range(n_slots)]
         self._arrangement: list[FakeClip] = []
+        self._lanes: list[FakeTakeLane] = []
         self._deleted = False
+        self.arm = False
 
     def mark_deleted(self) -> None:
         """Like a track the producer deleted: Live's Python object raises on every access."""
@@ -389,12 +185,27 @@ class FakeTrack:
 
     @property
     def arrangement_clips(self) -> list[FakeClip]:
+        """The main lane's clips (take-lane clips are in `take_lanes`)."""
         self._alive()
         return list(self._arrangement)
+
+    @since((12, 2, 0))
+    def take_lanes(self) -> list[FakeTakeLane]:
+        self._alive()
+        return list(self._lanes)
+
+    def add_take_lane(self, name: str) -> FakeTakeLane:
+        lane = FakeTakeLane(self, name)
+        self._lanes.append(lane)
+        return lane
 
     @property
     def has_audio_input(self) -> bool:
         return self._audio
+
+    @property
+    def can_be_armed(self) -> bool:
+        return True
 
     @property
     def canonical_parent(self) -> FakeSong:
@@ -403,20 +214,36 @@ class FakeTrack:
     def add_slot(self) -> None:
         self._slots.append(FakeClipSlot(self))
 
+    def all_clips(self) -> list[FakeClip]:
+        clips = [slot._clip for slot in self._slots if slot._clip is not None]
+        clips += self._arrangement
+        for lane in self._lanes:
+            clips += lane._clips
+        return clips
+
     def place_arrangement_clip(self, clip: FakeClip) -> FakeClip:
         clip._parent = self
         self._arrangement.append(clip)
         return clip
 
+    def delete_clip(self, clip: FakeClip, /) -> None:
+        self._alive()
+        if clip not in self._arrangement:
+            raise LiveError("the clip belongs to another track")
+        self._arrangement.remove(clip)
+
+    @since((0, 0, 0), ranges=CREATE_AUDIO_CLIP_VERSIONS, is_property=False)
     def create_audio_clip(self, file_path: str, position: float, /) -> FakeClip:
+        """Live 11.3.25 and 12.0.5 on; not in 12.0.0 (see CREATE_AUDIO_CLIP_VERSIONS)."""
         self._alive()
         if not self._audio:
             raise LiveError("not an audio track")
-        return live_import(self.place_arrangement_clip(unwarped_clip(file_path, position)))
+        clip = unwarped_clip(file_path, position)
+        return live_import(self.place_arrangement_clip(clip), self.song)
 
 
 def unwarped_clip(file_path: str, arrangement_start: float | None) -> FakeClip:
-    """A clip over the file as it plays unwarped: markers in seconds, no warp markers."""
+    """A clip over the file as it plays unwarped: its region in seconds, no warp markers."""
     seconds = wav_seconds(file_path)
     return FakeClip(
         file_path,
@@ -424,20 +251,26 @@ def unwarped_clip(file_path: str, arrangement_start: float | None) -> FakeClip:
         warping=False,
         looping=False,
         loop_end=seconds,
-        end_marker=seconds,
         arrangement_start=arrangement_start,
+        sample_rate=wav_rate(file_path),
         length_beats=seconds,  # replaced by the reading below, or by Warp
     )
 
 
-def live_import(clip: FakeClip) -> FakeClip:
-    """What Live makes of an imported file: a short one is read as a loop, a long one is left
-    unwarped (Auto-Warp Long Samples off); its tempo is a guess in both cases."""
+def live_import(clip: FakeClip, song: FakeSong) -> FakeClip:
+    """What Live makes of an imported file: a short one is read as a loop; a long one is
+    warped at the set's tempo (Auto-Warp Long Samples, on by default) or left unwarped
+    (off). A file Live has not analysed before gets Auto-Warp's markers later."""
     if clip._file_seconds <= LONG_SAMPLE_SECONDS:
         clip.apply_live_guess()
+    elif song.auto_warp_long_samples:
+        clip.apply_long_sample_reading()
     elif clip.is_arrangement_clip:
-        song = clip._song()
-        clip._length_beats = clip._file_seconds * (120.0 if song is None else song.tempo) / 60.0
+        clip._length_beats = clip._file_seconds * song.tempo / 60.0
+    if clip.warping and clip.file_path not in song.analysed_files:
+        song.analysed_files.add(clip.file_path)
+        if song.analysis_ticks > 0:
+            clip.analyse_later(song.analysis_ticks)
     return clip
 
 
@@ -453,6 +286,10 @@ class FakeSongView:
 
 
 class FakeSong:
+    """The set. `advance()` is one pass of Live's main loop (tests run it before each tick);
+    `auto_warp_long_samples` is Live's preference (on by default); `analysis_ticks` is how
+    many passes a first import's analysis takes (0: files analysed already)."""
+
     def __init__(
         self,
         *,
@@ -461,16 +298,32 @@ class FakeSong:
         n_scenes: int = 8,
         numerator: int = 4,
         denominator: int = 4,
+        auto_warp_long_samples: bool = True,
+        analysis_ticks: int = ANALYSIS_TICKS,
     ) -> None:
         self.tempo = tempo
         self.signature_numerator = numerator
         self.signature_denominator = denominator
         self.root_note = 0
         self.scale_name = "Major"
-        self.scale_mode = False
+        self.record_mode = False  # Arrangement Record
+        self.is_playing = False
+        self._scale_mode = False
+        self.auto_warp_long_samples = auto_warp_long_samples
+        self.analysis_ticks = analysis_ticks
+        self.analysed_files: set[str] = set()
         self._view = FakeSongView()
         self._scenes = [FakeScene() for _ in range(n_scenes)]
         self._tracks = [FakeTrack(self, f"Audio {i + 1}", n_scenes) for i in range(n_tracks)]
+
+    @since((12, 0, 5))
+    def scale_mode(self) -> bool:
+        """Song.scale_mode arrived in 12.0.5 (stubs 12.0.0 lack it, 12.0.5 have it)."""
+        return self._scale_mode
+
+    @scale_mode.setter
+    def scale_mode(self, value: bool) -> None:
+        self._scale_mode = value
 
     @property
     def view(self) -> FakeSongView:
@@ -490,6 +343,23 @@ class FakeSong:
         for track in self._tracks:
             track.add_slot()
         return scene
+
+    def create_audio_track(self, index: int | None = None, /) -> FakeTrack:
+        track = FakeTrack(self, f"{len(self._tracks) + 1}-Audio", len(self._scenes))
+        position = len(self._tracks) if index is None or index < 0 else index
+        self._tracks.insert(position, track)
+        return track
+
+    def delete_track(self, index: int, /) -> None:
+        if not 0 <= index < len(self._tracks):
+            raise LiveError(f"track index {index} out of range")
+        self._tracks.pop(index).mark_deleted()
+
+    def advance(self) -> None:
+        """One pass of Live's main loop over every clip in the set."""
+        for track in list(self._tracks):
+            for clip in track.all_clips():
+                clip.advance()
 
 
 @dataclass
@@ -542,7 +412,8 @@ def fake_live_module(
     version: tuple[int, int, int] = (12, 1, 0), warp_markers: bool = True
 ) -> Iterator[FakeLiveModule]:
     """Install a `Live` module (Application, MidiMap, Clip) as Live's Python has; remove it
-    after. `warp_markers=False` is a Live before 11.0.5: no `Live.Clip.WarpMarker`."""
+    after. `warp_markers=False` is a Live before 11.0.5: no `Live.Clip.WarpMarker`. The
+    fakes play `version` meanwhile (its members, its 12.1.5 crash)."""
     state = FakeLiveModule(FakeApplication(version))
     live = types.ModuleType("Live")
     application = types.ModuleType("Live.Application")
@@ -578,9 +449,11 @@ def fake_live_module(
     }
     saved = {name: sys.modules.get(name) for name in modules}
     sys.modules.update(modules)
+    set_running_version(state.application)
     try:
         yield state
     finally:
+        set_running_version(None)
         for name, module in saved.items():
             if module is None:
                 sys.modules.pop(name, None)

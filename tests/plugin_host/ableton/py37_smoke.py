@@ -28,7 +28,7 @@ class Clip:
 
     def __init__(self, path, seconds):
         self.file_path, self.name, self.color_index = path, "src", 0
-        self.is_audio_clip, self.is_arrangement_clip = True, False
+        self.is_audio_clip, self.is_arrangement_clip, self.is_recording = True, False, False
         self.warping, self.looping, self.warp_mode = True, True, 0
         self.loop_start, self.loop_end, self.start_marker, self.end_marker = 0.0, 16.0, 0.0, 16.0
         self.sample_rate, self.sample_length = 8000.0, int(seconds * 8000)
@@ -51,7 +51,7 @@ class Clip:
         self.markers = kept
 
     def beat_to_sample_time(self, beat):
-        return beat * 0.5
+        return beat * 0.5 * self.sample_rate  # samples, as Live answers (MxDCore divides)
 
 
 class Slot:

@@ -15,14 +15,8 @@ from typing import Any
 import pytest
 
 from plugin_host.ableton import addresses
-from plugin_host.ableton.placement import (
-    WARP_MODE_BEATS,
-    WARP_MODE_COMPLEX,
-    ClipShape,
-    is_shaped,
-    shape_clip,
-    warp_mode_for,
-)
+from plugin_host.ableton.placement import WARP_MODE_BEATS, WARP_MODE_COMPLEX, warp_mode_for
+from plugin_host.ableton.shaping import ClipShape, ClipShaper, is_shaped, shape_clip
 from plugin_host.ableton.surface import SidecarSurface
 from tests.plugin_host.ableton.conftest import GENERATE_NOTE, Responder, SurfaceFactory, write_wav
 from tests.plugin_host.ableton.fake_live import (
@@ -109,7 +103,7 @@ def test_a_session_stem_is_pinned_to_its_bars_and_loops(
     tick_until(surface, lambda: slot.has_clip)
     clip = slot.clip
     assert markers(clip) == [(0.0, 0.0), (12.0, 6.0)]  # 12 beats in 6 s: 120 bpm
-    assert clip.beat_to_sample_time(6.0) == pytest.approx(3.0)
+    assert clip.beat_to_sample_time(6.0) == pytest.approx(3.0 * 8000)  # samples, at 8 kHz
     assert (clip.start_marker, clip.end_marker) == (0.0, 12.0)
     assert (clip.looping, clip.loop_start, clip.loop_end) == (True, 0.0, 12.0)
     assert clip.warping and clip.warp_mode == WARP_MODE_COMPLEX
@@ -200,8 +194,8 @@ def test_a_live_without_warp_markers_keeps_its_reading_and_says_so(
     clip = slot.clip
     assert clip.warping and clip.looping
     assert clip.loop_end == 16.0  # Live's reading, not cut to 12 beats of it
-    assert "cannot set warp markers" in c_instance.messages[-1]
-    assert "11.0.5" in c_instance.messages[-1]
+    said = [m for m in c_instance.messages if "cannot set warp markers" in m]
+    assert len(said) == 1 and "11.0.5" in said[0]
 
 
 # ---- Arrangement -------------------------------------------------------------------------
@@ -212,7 +206,7 @@ def arrangement_source(song: FakeSong, tmp_path: Path) -> tuple[Any, FakeClip]:
     track = song.tracks[1]
     wav = str(write_wav(tmp_path / "p.wav", 14.0, sample_rate=8000))
     source = track.place_arrangement_clip(
-        FakeClip(wav, name="src", looping=False, end_marker=28.0, arrangement_start=0.0)
+        FakeClip(wav, name="src", looping=False, loop_end=28.0, arrangement_start=0.0)
     )
     mine = track.place_arrangement_clip(
         FakeClip(wav, name="mine", arrangement_start=56.0, length_beats=8.0)
@@ -241,7 +235,9 @@ def test_an_arrangement_stem_spans_its_bars_and_covers_nothing(
     assert new.end_time <= mine.start_time
     assert markers(new) == [(0.0, 0.0), (28.0, 14.0)]
     assert new.looping is bool(loop)
-    assert (new.start_marker, new.end_marker, new.loop_end) == (0.0, 28.0, 28.0)
+    assert (new.loop_start, new.loop_end) == (0.0, 28.0)  # the loop, or the clip's start/end
+    if loop:
+        assert (new.start_marker, new.end_marker) == (0.0, 28.0)
 
 
 # ---- the shaping steps on their own ------------------------------------------------------
@@ -262,14 +258,18 @@ def test_shape_clip_removes_lives_markers_and_survives_the_shadow_marker(tmp_pat
 
 
 def test_shape_clip_turns_warp_on_for_an_unwarped_long_file(tmp_path: Path) -> None:
-    """A file past Live's short-sample length comes in unwarped; Warp on gives Live's guess,
-    which the pin then replaces."""
-    song = FakeSong(tempo=100.0)
+    """With Auto-Warp Long Samples off, a file past Live's short-sample length comes in
+    unwarped; Warp on (a tick later) gives Live's guess, which the pin then replaces."""
+    song = FakeSong(tempo=100.0, auto_warp_long_samples=False)
     wav = str(write_wav(tmp_path / "long.wav", 72.0, sample_rate=2000))
     clip = song.tracks[0].clip_slots[1].create_audio_clip(wav)
     assert not clip.warping
     shape = ClipShape(bars=30, bar_beats=4.0, bar_seconds=2.4, looping=True, warp_mode=4)
     with fake_live_module():
-        assert shape_clip(clip, shape) == ""
+        shaper = ClipShaper(clip, shape, "long")
+        assert shaper.start() == ""
+        assert not clip.warping  # Live applies it later
+        song.advance()
+        assert shaper.step() == ""
     assert markers(clip) == [(0.0, 0.0), (120.0, 72.0)]
     assert clip.loop_end == 120.0

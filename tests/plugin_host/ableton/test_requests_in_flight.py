@@ -5,6 +5,7 @@ during a job, a host name looked up once, and cancels for requests the script gi
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_a_warped_clip_sends_its_own_tempo(
 
 def test_an_unwarped_clip_has_no_tempo_to_send() -> None:
     song: Any = FakeSong(tempo=120.0)
-    selected(song, FakeClip("/a.wav", warping=False, looping=False, end_marker=4.0))
+    selected(song, FakeClip("/a.wav", warping=False, looping=False, loop_end=4.0))
     assert "clip_bpm" not in request_for(song)
 
 
@@ -225,6 +226,14 @@ def counting_lookup(monkeypatch: pytest.MonkeyPatch, names: dict[str, str | None
     return calls
 
 
+def wait_for_lookup(link: SidecarLink, seconds: float = 5.0) -> None:
+    """Let the lookup thread finish (polling, as the tick does)."""
+    deadline = time.monotonic() + seconds
+    while link.looking_up and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not link.looking_up
+
+
 def test_a_host_name_is_looked_up_once_not_on_every_send(
     monkeypatch: pytest.MonkeyPatch, responder: Responder
 ) -> None:
@@ -232,8 +241,10 @@ def test_a_host_name_is_looked_up_once_not_on_every_send(
     link = SidecarLink("sidecar.test", responder.port)
     try:
         for _ in range(5):
-            link.send(addresses.PING)
-        assert [responder.receive()[0] for _ in range(5)] == [addresses.PING] * 5
+            link.send(addresses.PING)  # kept while the name is looked up, then sent
+        wait_for_lookup(link)
+        link.send(addresses.PING)
+        assert [responder.receive()[0] for _ in range(6)] == [addresses.PING] * 6
         assert calls == ["sidecar.test"]
         assert link.address == ("sidecar.test", responder.port)
         assert link.resolved_address == ("127.0.0.1", responder.port)
@@ -248,8 +259,11 @@ def test_a_host_that_cannot_be_found_is_one_clear_message(
 ) -> None:
     calls = counting_lookup(monkeypatch, {"nowhere.invalid": None})
     surface, c_instance = make_surface(9, sidecar_host="nowhere.invalid")
+    assert surface._link is not None
+    wait_for_lookup(surface._link)
     surface.update_display()  # the startup ping
     surface.receive_midi(GENERATE_NOTE)
+    wait_for_lookup(surface._link)
     for _ in range(15):
         surface.update_display()
     expected = (
@@ -267,11 +281,39 @@ def test_a_link_without_an_address_raises_a_resolve_error(
     counting_lookup(monkeypatch, {"nowhere.invalid": None})
     link = SidecarLink("nowhere.invalid", 9)
     try:
+        wait_for_lookup(link)
         assert link.resolved_address is None
         with pytest.raises(LinkResolveError, match="cannot find the sidecar host"):
             link.send(addresses.PING)
     finally:
         link.close()
+
+
+def test_a_slow_name_server_never_holds_up_live(
+    monkeypatch: pytest.MonkeyPatch,
+    make_surface: SurfaceFactory,
+    responder: Responder,
+    session_clip: FakeClip,
+) -> None:
+    """The lookup runs off Live's main thread: loading the script and pressing generate
+    return at once while the name server takes its time; the request goes once it answers."""
+    answer = threading.Event()
+    real = socket.getaddrinfo
+
+    def slow_lookup(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        answer.wait(5.0)
+        return real("127.0.0.1", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    started = time.monotonic()
+    surface, _ = make_surface(responder.port, sidecar_host="sidecar.test")
+    surface.update_display()
+    surface.receive_midi(GENERATE_NOTE)
+    surface.update_display()
+    assert time.monotonic() - started < 1.0
+    answer.set()
+    tick_until(surface, lambda: surface._link is not None and not surface._link.looking_up)
+    assert responder.receive_address(addresses.CONTINUE)[1:3] == ["clip", session_clip.file_path]
 
 
 # ---- requests given up on are cancelled ----------------------------------------------------

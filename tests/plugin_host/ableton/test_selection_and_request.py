@@ -62,7 +62,7 @@ def test_warped_loop_region_goes_through_the_warp_map(file_bpm, loop, seconds) -
 
 def test_unwarped_markers_are_seconds() -> None:
     song: Any = FakeSong(tempo=100.0)
-    select(song, FakeClip("/a.wav", warping=False, looping=False, start_marker=1.0, end_marker=5.8))
+    select(song, FakeClip("/a.wav", warping=False, looping=False, loop_start=1.0, loop_end=5.8))
     region = read_clip_region(song, read_song_context(song, "off"))
     assert (region.start_seconds, region.end_seconds) == (1.0, 5.8)
     assert region.end_beats - region.start_beats == pytest.approx(8.0)
@@ -157,7 +157,13 @@ def test_beats_fallback_when_seconds_are_unknown() -> None:
 
 def test_shipped_settings_parse() -> None:
     settings = load_settings(str(SCRIPT_DIR))
-    assert {name for name, _ in settings.buttons} == {"generate", "cancel", "reroll", "variations"}
+    assert {name for name, _ in settings.buttons} == {
+        "generate",
+        "cancel",
+        "reroll",
+        "variations",
+        "selftest",
+    }
 
 
 def test_default_buttons_are_the_documented_map() -> None:
@@ -167,6 +173,7 @@ def test_default_buttons_are_the_documented_map() -> None:
         "cancel": MidiBinding("note", 15, 61),
         "reroll": MidiBinding("note", 15, 62),
         "variations": MidiBinding("cc", 15, 20),
+        "selftest": MidiBinding("note", 15, 63),
     }
     assert dict(parse_settings({}).buttons) == documented
     assert dict(Settings().buttons) == documented
@@ -190,6 +197,7 @@ def test_buttons_in_the_file_override_the_defaults_one_by_one() -> None:
         "generate": MidiBinding("note", 15, 61),
         "reroll": MidiBinding("note", 15, 62),
         "variations": MidiBinding("cc", 15, 20),
+        "selftest": MidiBinding("note", 15, 63),
     }
 
 

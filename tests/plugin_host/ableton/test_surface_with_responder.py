@@ -148,8 +148,8 @@ def test_arrangement_clip_gets_stems_after_it(
             str(prompt_wav),
             name="Arr",
             looping=False,
-            start_marker=0.0,
-            end_marker=8.0,
+            loop_start=0.0,
+            loop_end=8.0,
             arrangement_start=16.0,
         )
     )
@@ -183,8 +183,8 @@ def test_arrangement_takes_never_cover_earlier_takes_or_other_clips(
             str(prompt_wav),
             name="Arr",
             looping=False,
-            start_marker=0.0,
-            end_marker=3.25,
+            loop_start=0.0,
+            loop_end=3.25,
             arrangement_start=16.0,
             length_beats=6.5,
         )
@@ -416,6 +416,7 @@ def test_buttons_are_forwarded_in_the_midi_map(
             ("note", 7, 99, 15, 60),
             ("note", 7, 99, 15, 61),
             ("note", 7, 99, 15, 62),
+            ("note", 7, 99, 15, 63),
             ("cc", 7, 99, 15, 20),
         ]
     )
