@@ -15,7 +15,6 @@ from sidecar.files.audiofile import read_audio, write_audio_atomic
 from sidecar.post.grid import grid_num_samples
 from sidecar.post.loudness import integrated_loudness
 from sidecar.post.pipeline import PostSpec
-
 from tests.post.synth import drums
 
 
