@@ -16,23 +16,8 @@ from .settings import Settings
 from .stems import PREFIX, Job, StemPlacer, osc_number
 
 if TYPE_CHECKING:
+    from .host import Host
     from .shaping import ClipShaper
-
-if TYPE_CHECKING:
-    from typing import Protocol
-
-    from Live.Song import Song
-
-    class Host(Protocol):
-        """What the controller needs from the control surface that runs it."""
-
-        def song(self) -> Song: ...
-
-        def show_message(self, message: str) -> None: ...
-
-        def log_message(self, message: str) -> None: ...
-
-        def live_version(self) -> tuple[int, int, int]: ...
 
 
 __all__ = ["PREFIX", "TICK_SECONDS", "Job", "SidecarController"]

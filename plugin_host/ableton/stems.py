@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from Live.Clip import Clip
     from Live.ClipSlot import ClipSlot
 
-    from .controller import Host
+    from .host import Host
 
 __all__ = ["Job", "StemPlacer", "osc_number"]
 
