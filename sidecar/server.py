@@ -27,6 +27,10 @@ from sidecar.osc.replier import OscReplier
 from sidecar.osc.schema import Cancelled, ErrorReply, GenerateRequest
 from sidecar.output.delivery import Delivery
 from sidecar.output.history import TakeHistory
+from sidecar.web.app import StudioServer, bind_tcp, build_app
+from sidecar.web.context import StudioContext
+from sidecar.web.events import EventHub
+from sidecar.web.uploads import UploadStore
 
 __all__ = ["Server", "ServerConfig"]
 
@@ -54,6 +58,9 @@ class ServerConfig:
     history_path: Path | None = None
     #: Finish job N (post-processing, delivery) on a second thread while job N+1 decodes.
     pipeline: bool = True
+    #: TCP port of the studio page on `host` (the same loopback/remote rules; 0: any free
+    #: port); None: no page. `sidecar serve` serves it on `DEFAULT_HTTP_PORT` unless --no-http.
+    http_port: int | None = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -98,6 +105,8 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._replier: OscReplier | None = None
+        self.studio: StudioServer | None = None
+        self._hub: EventHub | None = None
         self.journal: Journal | None = None
         self.history: TakeHistory | None = None
         self.presets: PresetLibrary | None = None
@@ -158,6 +167,20 @@ class Server:
         self._transport = transport
         host, port = transport.get_extra_info("sockname")[:2]
         log.info("listening on udp://%s:%d (state: loading)", host, port)
+        if self.config.http_port is not None:
+            try:
+                self.studio = self._start_studio(receiver, self._replier)
+            except OSError as e:
+                log.error(
+                    "cannot serve the page on http://%s:%d: %s (--http-port to move it, "
+                    "--no-http to go without)",
+                    self.config.host,
+                    self.config.http_port,
+                    e,
+                )
+                transport.close()
+                self.journal.close()
+                return 1
         with _signals(loop, self.request_stop):
             try:
                 await loop.run_in_executor(None, self._load)
@@ -170,6 +193,7 @@ class Server:
                             job.reply_to, ErrorReply(job.request_id, e.code, e.message)
                         )
                 await asyncio.sleep(0.05)  # let the replies leave the socket
+                await self._stop_studio()
                 transport.close()
                 self.journal.close()
                 return 1
@@ -188,6 +212,33 @@ class Server:
             await self._stop.wait()
             await self.shutdown()
         return 0
+
+    def _start_studio(self, receiver: OscReceiver, replier: OscReplier) -> StudioServer:
+        """The page, on the same queue: the hub sees every reply the replier sends."""
+        hub = EventHub(asyncio.get_running_loop(), self.queue)
+        replier.observers.append(hub.observe)
+        output = self.delivery.output_dir
+        sock = bind_tcp(self.config.host, self.config.http_port or 0)
+        context = StudioContext(
+            receiver=receiver,
+            hub=hub,
+            uploads=UploadStore(output),
+            files=PathPolicy.of([output]),
+            port=int(sock.getsockname()[1]),
+            token=self.config.token,
+        )
+        studio = StudioServer(build_app(context, self.config.host), sock)
+        studio.start()
+        self._hub = hub
+        log.info("studio page on %s", studio.url)
+        return studio
+
+    async def _stop_studio(self) -> None:
+        if self._hub is not None:
+            self._hub.close()
+        if self.studio is not None:
+            await self.studio.stop()
+            self.studio = None
 
     def _engine(self) -> Engine:
         if self.engine is None:
@@ -273,6 +324,7 @@ class Server:
             if job.finish(JobState.CANCELLED):
                 replier.reply(job.reply_to, Cancelled(job.request_id))
         await asyncio.sleep(0.05)  # let queued replies leave the socket
+        await self._stop_studio()
         if self._transport is not None:
             self._transport.close()
         if self.history is not None and idle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -20,7 +21,15 @@ from sidecar.osc.schema import (
     Stem,
 )
 
-__all__ = ["MAX_DATAGRAM_BYTES", "MAX_ERROR_TEXT", "OscReplier", "encode_message", "fit_error"]
+__all__ = [
+    "MAX_DATAGRAM_BYTES",
+    "MAX_ERROR_TEXT",
+    "PAGE",
+    "OscReplier",
+    "ReplyObserver",
+    "encode_message",
+    "fit_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +38,13 @@ MAX_DATAGRAM_BYTES = 65_507
 #: An error's request id and message are each cut to this many characters, so that a refusal
 #: (≤ 2 × 4 bytes a character, plus the code) fits even macOS's default 9,216-byte datagram.
 MAX_ERROR_TEXT = 1000
+
+#: The reply address of requests made on the web page: its replies reach the observers (the
+#: page's event stream) and no socket. Port 0 is never a UDP sender's port.
+PAGE: tuple[str, int] = ("page", 0)
+
+#: Called with (to, address, args) for every reply, before it is sent, on the sending thread.
+ReplyObserver = Callable[[tuple[str, int], str, list[OscArg]], None]
 
 
 def _cut(text: str, limit: int) -> str:
@@ -69,10 +85,16 @@ class OscReplier:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.DatagramTransport | None = None
+        #: Told of every reply (the web page's event bridge); they must not block.
+        self.observers: list[ReplyObserver] = []
 
     def send(self, to: tuple[str, int], address: str, args: list[OscArg]) -> None:
         if address == A.ERROR:
             args = fit_error(args)
+        for observe in self.observers:
+            observe(to, address, args)
+        if to == PAGE:
+            return
         data = encode_message(address, args)
         if len(data) > MAX_DATAGRAM_BYTES:
             log.error(
