@@ -30,7 +30,7 @@ from sidecar.output.history import TakeHistory
 from sidecar.web.app import StudioServer, bind_tcp, build_app
 from sidecar.web.context import StudioContext
 from sidecar.web.events import EventHub
-from sidecar.web.uploads import UploadStore
+from sidecar.web.uploads import MAX_UPLOAD_BYTES, UploadStore
 
 __all__ = ["Server", "ServerConfig"]
 
@@ -61,6 +61,8 @@ class ServerConfig:
     #: TCP port of the studio page on `host` (the same loopback/remote rules; 0: any free
     #: port); None: no page. `sidecar serve` serves it on `DEFAULT_HTTP_PORT` unless --no-http.
     http_port: int | None = None
+    #: The largest clip the page may upload.
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
 
 
 def _is_loopback(host: str) -> bool:
@@ -222,7 +224,7 @@ class Server:
         context = StudioContext(
             receiver=receiver,
             hub=hub,
-            uploads=UploadStore(output),
+            uploads=UploadStore(output, self.config.max_upload_bytes),
             files=PathPolicy.of([output]),
             port=int(sock.getsockname()[1]),
             token=self.config.token,

@@ -57,7 +57,7 @@ def field_of(error: SidecarError) -> str | None:
     if isinstance(error, RequestError) and error.field:
         return error.field
     head = error.message.split(":", 1)[0]
-    return head if head in FIELDS or head in ("request_id", "take", "take_id", "file") else None
+    return head if head in FIELDS or head in ("request_id", "take", "take_id", "file", "path", "name", "mode", "body") else None
 
 
 def error_response(error: SidecarError) -> JSONResponse:

@@ -14,11 +14,24 @@ from pathlib import Path
 
 from sidecar.osc.client import SidecarClient
 
-__all__ = ["SidecarProcess", "free_udp_port", "running_sidecar", "serve_command", "wait_ready"]
+__all__ = [
+    "SidecarProcess",
+    "free_tcp_port",
+    "free_udp_port",
+    "running_sidecar",
+    "serve_command",
+    "wait_ready",
+]
 
 
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -30,13 +43,22 @@ class SidecarProcess:
     output_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: The studio page's TCP port (None: started with --no-http).
+    http_port: int | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def url(self) -> str:
+        """The studio page's address."""
+        return f"http://{self.host}:{self.http_port}"
+
 
 def serve_command(port: int, output_dir: Path, *extra_args: str) -> list[str]:
-    """`python -m sidecar serve --model tiny` on `port` (later `--model` flags win)."""
+    """`python -m sidecar serve --model tiny` on `port` (later `--model` flags win), without
+    the studio page unless `extra_args` give `--http-port`."""
+    page = [] if "--http-port" in extra_args else ["--no-http"]
     return [
         sys.executable,
         "-m",
@@ -48,6 +70,7 @@ def serve_command(port: int, output_dir: Path, *extra_args: str) -> list[str]:
         str(port),
         "--output-dir",
         str(output_dir),
+        *page,
         *extra_args,
     ]
 
@@ -79,9 +102,14 @@ def running_sidecar(
     ready_timeout_seconds: float = 120.0,
     env: dict[str, str] | None = None,
     token: str | None = None,
+    http: bool = False,
 ) -> Iterator[SidecarProcess]:
-    """Start the server, wait for `/sidecar/pong ... ready`, stop it (SIGTERM) afterwards."""
+    """Start the server (with `http`, its studio page on a free port), wait for
+    `/sidecar/pong ... ready`, stop it (SIGTERM) afterwards."""
     port = free_udp_port()
+    http_port = free_tcp_port() if http else None
+    if http_port is not None:
+        extra_args = (*extra_args, "--http-port", str(http_port))
     tmp_path.mkdir(parents=True, exist_ok=True)
     output_dir = tmp_path / "stems"
     log_path = tmp_path / f"sidecar-{port}.log"
@@ -90,7 +118,7 @@ def running_sidecar(
         proc = subprocess.Popen(
             cmd, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
-    server = SidecarProcess("127.0.0.1", port, output_dir, proc, log_path)
+    server = SidecarProcess("127.0.0.1", port, output_dir, proc, log_path, http_port)
     try:
         wait_ready(port, proc, ready_timeout_seconds, token, server.log)
         yield server

@@ -19,6 +19,7 @@ function el(tag, attrs = {}, ...kids) {
   return node;
 }
 const fmt = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? "—" : Number(x).toFixed(digits));
+const eta = (s) => (s === null || s === undefined || s < 0 ? "…" : `${fmt(s)} s`);
 const fileUrl = (path, download) => `/api/file?path=${encodeURIComponent(path)}${download ? "&download=1" : ""}`;
 const baseName = (path) => path.split(/[\\/]/).pop();
 
@@ -252,7 +253,7 @@ function queueRow(j) {
     el("td", { class: "position", text: j.state === "queued" ? String(j.position) : "" }),
     el("td", {}, el("progress", { max: 1, value: j.progress, "aria-label": `progress of ${j.request_id}` }),
       el("span", { class: "pct", text: ` ${Math.round(j.progress * 100)} %` })),
-    el("td", { class: "eta", text: j.state === "running" && j.eta_seconds !== null ? `${fmt(j.eta_seconds)} s` : "" }),
+    el("td", { class: "eta", text: j.state === "running" ? eta(j.eta_seconds) : "" }),
     el("td", {}, active ? el("button", { class: "quiet cancel", type: "button", "aria-label": `cancel ${j.request_id}`,
       text: "Cancel", onclick: () => post("/api/cancel", { request_id: j.request_id }) }) : null));
   return row;
@@ -266,7 +267,7 @@ function updateRow(j) {
   row.querySelector(".position").textContent = "";
   row.querySelector("progress").value = j.progress;
   row.querySelector(".pct").textContent = ` ${Math.round(j.progress * 100)} %`;
-  row.querySelector(".eta").textContent = `${fmt(j.eta_seconds)} s`;
+  row.querySelector(".eta").textContent = eta(j.eta_seconds);
 }
 
 // ------------------------------------------------------------------ takes
