@@ -27,10 +27,11 @@ from sidecar.osc.replier import OscReplier
 from sidecar.osc.schema import Cancelled, ErrorReply, GenerateRequest
 from sidecar.output.delivery import Delivery
 from sidecar.output.history import TakeHistory
+from sidecar.web import MAX_UPLOAD_BYTES
 from sidecar.web.app import StudioServer, bind_tcp, build_app
 from sidecar.web.context import StudioContext
 from sidecar.web.events import EventHub
-from sidecar.web.uploads import MAX_UPLOAD_BYTES, UploadStore
+from sidecar.web.uploads import UploadStore
 
 __all__ = ["Server", "ServerConfig"]
 

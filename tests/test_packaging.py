@@ -45,6 +45,8 @@ def test_the_wheel_carries_the_shipped_presets(wheel):
     assert shipped
     assert {f"sidecar/shipped_presets/{name}" for name in shipped} <= names
     assert "sidecar/py.typed" in names and "plugin_host/ableton/settings.json" in names
+    static = {p.name for p in (ROOT / "sidecar" / "web" / "static").iterdir()}
+    assert {f"sidecar/web/static/{name}" for name in static} <= names  # the studio page
 
 
 def test_an_installed_wheel_loads_the_shipped_presets(wheel, tmp_path):

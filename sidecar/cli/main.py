@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sidecar import __version__
 from sidecar.cli.args import parse_pairs, positive_int, udp_port
 from sidecar.osc import addresses as A
+from sidecar.web import DEFAULT_HTTP_PORT, MAX_UPLOAD_BYTES
 
 if TYPE_CHECKING:
     from sidecar.output.delivery import Delivery
@@ -106,6 +107,8 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_roots=tuple(Path(p) for p in args.allow_root) if args.allow_root else None,
         presets_dir=args.presets,
         history_path=args.history,
+        http_port=None if args.no_http else args.http_port,
+        max_upload_bytes=args.max_upload_mb * 1024**2,
     )
     return asyncio.run(Server(config).run())
 
@@ -258,6 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="take history database (default: <output-dir>/history.sqlite)",
+    )
+    p.add_argument(
+        "--http-port",
+        type=udp_port,
+        default=DEFAULT_HTTP_PORT,
+        help=f"TCP port of the studio page on --host (default {DEFAULT_HTTP_PORT}; 0: any free)",
+    )
+    p.add_argument("--no-http", action="store_true", help="serve OSC only, without the page")
+    p.add_argument(
+        "--max-upload-mb",
+        type=positive_int,
+        default=MAX_UPLOAD_BYTES // 1024**2,
+        help="largest clip the studio page takes, in MiB (default 64)",
     )
     p.set_defaults(func=_serve)
 

@@ -214,6 +214,43 @@ class TakeHistory:
         )
         return rows[0] if rows else None
 
+    def search(
+        self,
+        *,
+        prompt: str | None = None,
+        preset: str | None = None,
+        key: str | None = None,
+        bpm: float | None = None,
+        bpm_tolerance: float = 2.0,
+        limit: int = 100,
+    ) -> list[Take]:
+        """Takes matching every filter given, newest first: `prompt` within the request's
+        prompt (any case), `preset` by name (any case), `key` as the take's measured key (any
+        case), `bpm` within `bpm_tolerance` of the measured tempo or the session tempo asked."""
+        if limit < 1:
+            raise ValueError(f"limit must be ≥ 1; got {limit}")
+        where: list[str] = []
+        args: list[Any] = []
+        if prompt:
+            escaped = prompt.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("json_extract(params, '$.prompt') LIKE ? ESCAPE '\\'")
+            args.append(f"%{escaped}%")
+        if preset:
+            where.append("json_extract(params, '$.preset') = ? COLLATE NOCASE")
+            args.append(preset)
+        if key:
+            where.append("key = ? COLLATE NOCASE")
+            args.append(key)
+        if bpm is not None:
+            where.append(
+                "(tempo_bpm BETWEEN ? AND ? OR json_extract(params, '$.bpm') BETWEEN ? AND ?)"
+            )
+            args += [bpm - bpm_tolerance, bpm + bpm_tolerance] * 2
+        sql = f"SELECT {_COLUMNS} FROM takes"  # noqa: S608
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._select(f"{sql} ORDER BY take_id DESC LIMIT ?", (*args, limit))
+
     def _select(self, sql: str, args: Sequence[Any]) -> list[Take]:
         with self._lock:
             connection = self._require_open()

@@ -16,6 +16,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from sidecar.web import DEFAULT_HTTP_PORT
 from sidecar.web.api import request_routes
 from sidecar.web.browse import browse_routes
 from sidecar.web.context import StudioContext
@@ -25,7 +26,6 @@ __all__ = ["DEFAULT_HTTP_PORT", "STATIC_DIR", "StudioServer", "build_app"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HTTP_PORT = 9311
 STATIC_DIR = Path(__file__).with_name("static")
 #: Open pages get this long to close when the server stops.
 _GRACEFUL_SECONDS = 2

@@ -13,8 +13,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from sidecar.errors import RequestError, SidecarError
-from sidecar.output.history import Take
 from sidecar.osc.fields import FieldSpec, check_value
+from sidecar.output.history import Take
+from sidecar.post.key import normalize_key
 from sidecar.web.context import StudioContext, error_response
 from sidecar.web.peaks import MAX_BUCKETS, read_peaks
 
@@ -68,6 +69,12 @@ def _text(request: Request, name: str) -> str | None:
     if not raw:
         return None
     return str(check_value(FieldSpec(name, "str", max_length=_TEXT.max_length), raw))
+
+
+def _key(request: Request) -> str | None:
+    """A key to search for, normalized as a request's key is ('am' → 'A minor')."""
+    raw = _text(request, "key")
+    return None if raw is None else normalize_key(raw)
 
 
 def _report_beside(wav: Path) -> dict[str, Any] | None:
@@ -140,7 +147,7 @@ def browse_routes(ctx: StudioContext) -> list[Route]:
             found = receiver.history.search(
                 prompt=_text(request, "prompt"),
                 preset=_text(request, "preset"),
-                key=_text(request, "key"),
+                key=_key(request),
                 bpm=_number(request, _BPM),
                 limit=int(_number(request, _LIMIT) or 100),
             )

@@ -9,10 +9,10 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from sidecar.errors import RequestError, SidecarError
+from sidecar.files.paths import PathPolicy
 from sidecar.osc.fields import FIELDS
 from sidecar.osc.receiver import OscReceiver
 from sidecar.osc.replier import PAGE
-from sidecar.files.paths import PathPolicy
 from sidecar.web.events import EventHub
 from sidecar.web.uploads import UploadStore
 
@@ -57,7 +57,12 @@ def field_of(error: SidecarError) -> str | None:
     if isinstance(error, RequestError) and error.field:
         return error.field
     head = error.message.split(":", 1)[0]
-    return head if head in FIELDS or head in ("request_id", "take", "take_id", "file", "path", "name", "mode", "body") else None
+    return (
+        head
+        if head in FIELDS
+        or head in ("request_id", "take", "take_id", "file", "path", "name", "mode", "body")
+        else None
+    )
 
 
 def error_response(error: SidecarError) -> JSONResponse:

@@ -7,16 +7,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from sidecar.files.audiofile import MAX_CLIP_SECONDS, read_audio, write_bytes_atomic
 from sidecar.errors import AudioError, SidecarError
+from sidecar.files.audiofile import MAX_CLIP_SECONDS, read_audio, write_bytes_atomic
+from sidecar.web import MAX_UPLOAD_BYTES
 
 __all__ = ["AUDIO_SUFFIXES", "MAX_UPLOAD_BYTES", "Upload", "UploadStore"]
 
 log = logging.getLogger(__name__)
 
-#: A clip sent from the page may be at most this big (a 10-minute 48 kHz stereo 24-bit WAV is
-#: ~173 MB, but a continuation uses seconds of it: bring the excerpt).
-MAX_UPLOAD_BYTES = 64 * 1024**2
 #: The file types the clip reader decodes.
 AUDIO_SUFFIXES = (".wav", ".aif", ".aiff", ".flac", ".mp3", ".ogg")
 _MAX_NAME = 255

@@ -263,3 +263,30 @@ def test_sigkill_mid_write_leaves_a_consistent_database(tmp_path: Path) -> None:
             assert take.tempo_bpm == pytest.approx(100 + i / 7)
         assert sorted(takes) == list(range(1, len(takes) + 1))
         h.record(_take("after-crash"))  # still writable
+
+
+def test_search_by_prompt_preset_key_and_tempo(history: TakeHistory) -> None:
+    def take(
+        rid: str, prompt: str, preset: str | None, key: str, measured: float | None, bpm: float
+    ):
+        params = {"prompt": prompt, "preset": preset, "bpm": bpm}
+        return history.record(_take(rid, params=params, key=key, tempo_bpm=measured))
+
+    a = take("a", "Dusty 100%_funk drums", "drum-loop", "A minor", 120.4, 120.0)
+    b = take("b", "warm pads", "pads", "F# major", None, 90.0)
+    c = take("c", "funk bass", None, "A minor", 140.1, 140.0)
+    ids = lambda found: [t.take_id for t in found]  # noqa: E731
+    assert ids(history.search()) == [c, b, a]
+    assert ids(history.search(prompt="FUNK")) == [c, a]
+    assert ids(history.search(prompt="100%_")) == [a]  # LIKE's wildcards are literal here
+    assert ids(history.search(prompt="100%x")) == []
+    assert ids(history.search(preset="Drum-Loop")) == [a]
+    assert ids(history.search(key="a minor")) == [c, a]
+    assert ids(history.search(key="a minor", prompt="bass")) == [c]
+    # The measured tempo, or the session tempo asked for when none was measured.
+    assert ids(history.search(bpm=91.5)) == [b]
+    assert ids(history.search(bpm=119)) == [a]
+    assert ids(history.search(bpm=117)) == []
+    assert ids(history.search(limit=1)) == [c]
+    with pytest.raises(ValueError):
+        history.search(limit=0)

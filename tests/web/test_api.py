@@ -151,7 +151,9 @@ def test_page_and_osc_jobs_share_one_queue_and_stream(
     # The DAW still got its own replies over OSC; the page's job sent none there.
     assert osc_replies[-1][0] == A.DONE
     progress = [e for e in events if e["type"] == "progress" and e["request_id"] == rid]
-    assert progress[-1]["fraction"] == 1.0 and all(e["eta_seconds"] >= 0 or e["eta_seconds"] == -1 for e in progress)
+    assert progress[-1]["fraction"] == 1.0 and all(
+        e["eta_seconds"] >= 0 or e["eta_seconds"] == -1 for e in progress
+    )
     stem = next(e for e in events if e["type"] == "stem" and e["request_id"] == rid)
     assert Path(stem["path"]).is_relative_to(server.output_dir) and stem["info"]["bpm"] == 120.0
     snapshot = http.get("/api/jobs").json()["jobs"]
@@ -273,7 +275,12 @@ def _bad_uploads(limit_bytes: int) -> list[tuple[str, str, bytes, str]]:
         ("a NUL in the name", "a\0b.wav", good, "a name of 7 characters"),
         ("a name too long", "x" * 300 + ".wav", good, "a name of 304 characters"),
         ("random bytes", "noise.wav", np.random.default_rng(7).bytes(20000), "cannot decode"),
-        ("a broken RIFF header", "riff.wav", b"RIFF\x10\0\0\0WAVEjunk" + bytes(100), "cannot decode"),
+        (
+            "a broken RIFF header",
+            "riff.wav",
+            b"RIFF\x10\0\0\0WAVEjunk" + bytes(100),
+            "cannot decode",
+        ),
         ("a truncated header", "cut.wav", good[:30], "cannot decode"),
         ("text named mp3", "song.mp3", b"hello " * 200, "cannot decode"),
         ("NaN samples", "nan.wav", nan.getvalue(), "holds NaN or Inf samples"),
