@@ -339,3 +339,20 @@ def test_a_good_upload_is_kept_under_the_output_and_continued(
         "/api/generate", json={"mode": "continue", "fields": {"clip": "/etc/hostname"}}
     )
     assert outside.status_code == 403 and outside.json()["field"] == "clip"
+
+
+def test_a_taken_page_port_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    from tests.support.server import free_udp_port, serve_command
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cmd = serve_command(free_udp_port(), tmp_path / "out", "--http-port", str(port))
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert f"cannot serve the page on http://127.0.0.1:{port}" in done.stderr
+    assert "--no-http" in done.stderr
