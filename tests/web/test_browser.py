@@ -205,7 +205,7 @@ def test_continue_a_dropped_clip_over_a_bar_range(page: Page, clip: Path, shots:
     page.get_by_role("tab", name=re.compile("Takes")).click()
     take = page.locator(f"#take-{rid}-0")
     expect(take).to_have_attribute("data-ready", "1", timeout=120_000)
-    assert "1 bars of 4 at 120.00 BPM" in take.locator(".report").inner_text()
+    assert "1 bar of 4 at 120.00 BPM" in take.locator(".report").inner_text()
     # The README's picture (docs/images/studio.png is a copy of one such run's).
     page.screenshot(path=shots / "studio.png")
 

@@ -4,7 +4,7 @@
 const Draw = (() => {
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
-  // peaks: {duration_seconds, channels: [[[min, max], ...], ...]}
+  // peaks: {duration_seconds, scale, channels: [[[min, max], ...], ...]} (values × scale)
   // grid: {bpm, beats_per_bar, start_seconds (where bar 1 is), bars (optional)} or null
   // selection: {from_seconds, to_seconds} or null. Returns the milliseconds it took.
   function wave(canvas, peaks, grid, selection) {
@@ -19,13 +19,13 @@ const Draw = (() => {
       ctx.fillStyle = "rgba(79,179,255,0.16)";
       ctx.fillRect(x(selection.from_seconds), 0, x(selection.to_seconds) - x(selection.from_seconds), h);
     }
-    const channels = peaks.channels;
+    const channels = peaks.channels, scale = peaks.scale || 1;
     const laneH = h / channels.length;
     ctx.fillStyle = css("--wave") || "#4fb3ff";
     channels.forEach((pairs, c) => {
       const mid = laneH * c + laneH / 2, half = laneH / 2 - 2, step = w / pairs.length;
       for (let i = 0; i < pairs.length; i++) {
-        const lo = pairs[i][0], hi = pairs[i][1];
+        const lo = pairs[i][0] / scale, hi = pairs[i][1] / scale;
         const top = mid - hi * half, bottom = mid - lo * half;
         ctx.fillRect(i * step, top, Math.max(step, 1), Math.max(bottom - top, 1));
       }

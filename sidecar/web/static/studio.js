@@ -91,8 +91,7 @@ function control(f) {
   return wrap;
 }
 
-async function buildForm() {
-  const { data } = await api("/api/fields");
+function buildForm(data) {
   S.fields = data.fields || [];
   for (const f of S.fields) $("fields-" + f.group).append(control(f));
   for (const id of ["f-bpm", "f-clip_bpm", "f-beats_per_bar"]) $(id)?.addEventListener("input", drawClip);
@@ -287,7 +286,7 @@ function reportWords(rep) {
     const stretch = rep.stretch_ratio && Math.abs(rep.stretch_ratio - 1) > 1e-4
       ? `stretched ×${fmt(rep.stretch_ratio, 3)} (${rep.stretch_engine})` : "not stretched";
     const delivered = rep.delivered_bpm ? `measured ${fmt(rep.delivered_bpm, 2)} BPM on delivery` : "not measured confidently on delivery";
-    lines.push(`Tempo: the generated audio read ${fmt(rep.source_bpm, 2)} BPM at confidence ${fmt(rep.tempo_confidence, 2)}; ${stretch}; ${rep.bars} bars of ${rep.beats_per_bar} at ${fmt(rep.target_bpm, 2)} BPM, bar 1 on sample 0 (from ${rep.downbeat_source}); ${delivered}.`);
+    lines.push(`Tempo: the generated audio read ${fmt(rep.source_bpm, 2)} BPM at confidence ${fmt(rep.tempo_confidence, 2)}; ${stretch}; ${rep.bars} bar${rep.bars === 1 ? "" : "s"} of ${rep.beats_per_bar} at ${fmt(rep.target_bpm, 2)} BPM, bar 1 on sample 0 (from ${rep.downbeat_source}); ${delivered}.`);
   }
   lines.push(rep.key ? `Key: ${rep.key} at confidence ${fmt(rep.key_confidence, 2)}${rep.key_shift_semitones ? `, moved ${rep.key_shift_semitones} semitones` : ""}.` : "Key: not detected.");
   lines.push(`Loudness: ${fmt(rep.loudness_lufs)} LUFS integrated (target ${fmt(rep.loudness_target_lufs)} from the ${rep.loudness_source}), true peak ${fmt(rep.true_peak_dbtp)} dBTP.`);
@@ -304,7 +303,7 @@ async function addTake(e) {
   const title = `${e.request_id} · take ${e.index + 1}${info.part ? ` · ${info.part}` : ""} · seed ${info.seed ?? "—"}`;
   const canvas = el("canvas", { width: 1200, height: 140, role: "img", "aria-label": `waveform of ${title} with its bar lines` });
   const audio = el("audio", { controls: true, preload: "auto", src: fileUrl(e.path), "aria-label": `play ${title}` });
-  const loop = el("input", { type: "checkbox", id: id + "-loop" });
+  const loop = el("input", { type: "checkbox", id: id + "-loop", "aria-label": `loop ${title}` });
   loop.addEventListener("change", () => (audio.loop = loop.checked));
   const card = el("article", { class: "take", id, draggable: "true", "data-request": e.request_id, "aria-labelledby": id + "-title" },
     el("h3", { id: id + "-title", text: title }), canvas, el("div", { class: "report" }),
@@ -358,6 +357,16 @@ async function reroll(take) {
   if (!r.ok) { $("make-status").textContent = r.data.message; return; }
   S.mine.add(r.data.request_id);
   $("make-status").textContent = `re-roll of ${take.request_id} queued as ${r.data.request_id}`;
+}
+
+// The latest takes of the history, so a reloaded page still shows what was made.
+async function recentTakes() {
+  const r = await api("/api/history?limit=6");
+  if (!r.ok) return;
+  for (const t of r.data.takes.slice().reverse()) {
+    const wav = t.files.find((f) => f.endsWith(".wav"));
+    if (wav) addTake({ request_id: t.request_id, index: t.part ? 1000 + t.take_id : t.variation || 0, path: wav, info: { seed: t.seed, bpm: t.bpm, part: t.part } });
+  }
 }
 
 // ------------------------------------------------------------------ history
@@ -438,13 +447,14 @@ async function login(e) {
 let started = false;
 async function start() {
   if (started) return;
-  const s = await api("/api/status");
-  if (!s.ok) return;
+  const [s, f] = await Promise.all([api("/api/status"), api("/api/fields")]);
+  if (!s.ok || !f.ok) return;
   started = true;
-  await buildForm();
+  buildForm(f.data);
+  connect();
+  recentTakes();
   presetList();
   searchHistory();
-  connect();
   setInterval(pollStatus, 2000);
   pollStatus();
   document.body.dataset.ready = "1";
