@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -222,16 +223,33 @@ def request_routes(ctx: StudioContext) -> list[Route | WebSocketRoute]:
         """Every job event, from the page's jobs and the DAW's, as JSON text frames."""
         await websocket.accept()
         with ctx.hub.subscribe() as queue:
-            await websocket.send_json({"type": "jobs", "jobs": ctx.hub.snapshot()})
-            while True:
-                event = await queue.get()
-                if event is None:
-                    await websocket.close(1001)
-                    return
-                try:
-                    await websocket.send_json(event)
-                except (WebSocketDisconnect, RuntimeError, OSError):
-                    return  # the page went away; its subscription ends with this block
+            # The page sends nothing; reading is how its going away is noticed between events.
+            gone = asyncio.ensure_future(websocket.receive())
+            event: asyncio.Future[dict[str, Any] | None] | None = None
+            try:
+                await websocket.send_json({"type": "jobs", "jobs": ctx.hub.snapshot()})
+                while True:
+                    if event is None:
+                        event = asyncio.ensure_future(queue.get())
+                    waiting: set[asyncio.Future[Any]] = {event, gone}
+                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                    if gone.done():
+                        if gone.result()["type"] == "websocket.disconnect":
+                            return
+                        gone = asyncio.ensure_future(websocket.receive())  # ignore what it sent
+                    if not event.done():
+                        continue
+                    item, event = event.result(), None
+                    if item is None:  # the server stops
+                        await websocket.close(1001)
+                        return
+                    await websocket.send_json(item)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return  # the page went away mid-send; its subscription ends with this block
+            finally:
+                gone.cancel()
+                if event is not None:
+                    event.cancel()
 
     return [
         Route("/api/fields", fields),

@@ -356,3 +356,36 @@ def test_a_taken_page_port_is_a_clear_start_up_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"cannot serve the page on http://127.0.0.1:{port}" in done.stderr
     assert "--no-http" in done.stderr
+
+
+def test_history_search_recall_and_model_switch(server: SidecarProcess, http: httpx.Client) -> None:
+    with open_events(server.url) as ws:
+        fields = {"prompt": "needle in a haystack", "bpm": 100, "bars": 1}
+        rid = http.post("/api/generate", json={"fields": fields}).json()["request_id"]
+        events_until(ws, lambda e: e["type"] == "done" and e["request_id"] == rid)
+        found = http.get("/api/history", params={"prompt": "NEEDLE"}).json()["takes"]
+        assert [t["request_id"] for t in found] == [rid] and found[0]["bpm"] == 100.0
+        assert (
+            http.get("/api/history", params={"prompt": "needle", "bpm": 140}).json()["takes"] == []
+        )
+        assert (
+            len(http.get("/api/history", params={"prompt": "needle", "bpm": 101}).json()["takes"])
+            == 1
+        )
+        bad = http.get("/api/history", params={"bpm": 500})
+        assert bad.status_code == 400 and bad.json()["message"].startswith("bpm: 500")
+        assert http.get("/api/history", params={"key": "H major"}).json()["field"] == "key"
+        recall = http.post("/api/recall", json={"take_id": found[0]["take_id"]}).json()[
+            "request_id"
+        ]
+        stems = events_until(ws, lambda e: e["type"] == "done" and e["request_id"] == recall)
+        assert [e["path"] for e in stems if e["type"] == "stem"] == [found[0]["files"][0]]
+        switch = http.post("/api/models/load", json={"name": "tiny"})
+        assert switch.status_code == 202
+        switched = switch.json()["request_id"]
+        events_until(ws, lambda e: e["type"] == "done" and e["request_id"] == switched)
+    models = http.get("/api/models").json()["models"]
+    assert [(m["name"], m["state"]) for m in models] == [("tiny", "current")]
+    r = http.post("/api/models/load", json={})
+    assert r.status_code == 400
+    assert r.json()["message"] == "name: None; allowed: a hub id, a local directory or tiny"

@@ -166,6 +166,7 @@ def test_cancel_mid_take_with_a_daw_request_in_the_same_queue(
 ) -> None:
     page.get_by_text("More fields").click()
     page.get_by_label("seconds", exact=True).fill("60")
+    page.get_by_label("preview", exact=True).fill("2")
     rid = _submit(page)
     page.get_by_role("tab", name=re.compile("Queue")).click()
     row = page.locator(f"#job-{rid}")
@@ -179,6 +180,8 @@ def test_cancel_mid_take_with_a_daw_request_in_the_same_queue(
         page.wait_for_function(
             f"document.querySelector('#job-{rid} progress').value > 0", timeout=60_000
         )
+        # With `preview 2`, the audio decoded so far is linked while the job runs.
+        expect(row.locator("a.preview")).to_contain_text("preview (", timeout=60_000)
         page.screenshot(path=shots / "queue-two-sources.png", full_page=True)
         row.get_by_role("button", name=f"cancel {rid}").click()
         expect(row).to_have_attribute("data-state", "cancelled", timeout=60_000)

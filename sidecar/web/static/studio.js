@@ -225,6 +225,8 @@ function onEvent(e) {
   if (e.type === "progress") {
     S.progressLatencyMs.push(Date.now() - e.sent_at * 1000);
     if (job) { job.state = "running"; job.progress = e.fraction; job.eta_seconds = e.eta_seconds; updateRow(job); }
+  } else if (e.type === "preview") {
+    if (job) { job.preview = e; showPreview(job); }
   } else if (e.type === "stem") {
     addTake(e);
   } else if (e.type === "error" && S.mine.has(e.request_id)) {
@@ -247,7 +249,8 @@ function renderQueue() {
 function queueRow(j) {
   const active = j.state === "queued" || j.state === "running";
   const row = el("tr", { id: "job-" + j.request_id, "data-state": j.state, "data-source": j.source },
-    el("td", { text: j.request_id }), el("td", { text: j.source }), el("td", { text: jobWhat(j) }),
+    el("td", { text: j.request_id }), el("td", { text: j.source }),
+    el("td", { class: "what" }, jobWhat(j), j.state === "running" && j.preview ? previewLink(j) : null),
     el("td", { class: "state state-" + j.state, text: j.error ? `${j.state}: ${j.error}` : j.state }),
     el("td", { class: "position", text: j.state === "queued" ? String(j.position) : "" }),
     el("td", {}, el("progress", { max: 1, value: j.progress, "aria-label": `progress of ${j.request_id}` }),
@@ -256,6 +259,17 @@ function queueRow(j) {
     el("td", {}, active ? el("button", { class: "quiet cancel", type: "button", "aria-label": `cancel ${j.request_id}`,
       text: "Cancel", onclick: () => post("/api/cancel", { request_id: j.request_id }) }) : null));
   return row;
+}
+// `preview N`: the audio decoded so far, while the job runs (the file goes when it ends).
+function previewLink(j) {
+  return el("a", { class: "preview", href: fileUrl(j.preview.path), target: "_blank",
+    text: ` · preview (${fmt(j.preview.seconds_ready)} s)` });
+}
+function showPreview(j) {
+  const cell = $("job-" + j.request_id)?.querySelector(".what");
+  if (!cell) return;
+  cell.querySelector(".preview")?.remove();
+  cell.append(previewLink(j));
 }
 function updateRow(j) {
   const row = $("job-" + j.request_id);
