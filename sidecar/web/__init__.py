@@ -1,5 +1,12 @@
-"""The studio web page: an ASGI app on the server's queue (layer: below server, above osc
-transport: it calls the receiver's handlers and observes the replier; server.py starts it)."""
+"""The studio web page: an ASGI app (Starlette on uvicorn) in the server's process, on its queue.
+
+What goes here: the page (static/), its HTTP and WebSocket routes, the guard (Host, Origin,
+token), uploads and waveform peaks, and the bridge from the replier to the page's event stream.
+Layer: below the server (server.py starts it), above the OSC transport: page requests run the
+receiver's own handlers, and the replier's observers feed the events. May import: the OSC
+transport (receiver, replier), jobs, output, musical, files, the OSC vocabulary, post, errors.
+Never the server or the CLI.
+"""
 
 __all__ = ["DEFAULT_HTTP_PORT", "MAX_UPLOAD_BYTES"]
 
