@@ -250,3 +250,43 @@ def test_keyboard_and_labels(page: Page) -> None:
     page.get_by_label("bpm", exact=True).focus()
     page.keyboard.press("Enter")
     expect(page.locator("#make-status")).to_contain_text("queued as page-")
+
+
+def test_variations_ab_loop_download_and_drag_out(page: Page) -> None:
+    page.get_by_label("bpm", exact=True).fill("120")
+    page.get_by_label("bars", exact=True).fill("1")
+    page.get_by_label("variations", exact=True).fill("2")
+    rid = _submit(page)
+    page.get_by_role("tab", name=re.compile("Takes")).click()
+    a, b = page.locator(f"#take-{rid}-0"), page.locator(f"#take-{rid}-1")
+    for card in (a, b):
+        expect(card).to_have_attribute("data-ready", "1", timeout=120_000)
+    # A/B: the other variation takes over at the same place.
+    page.eval_on_selector(f"#take-{rid}-0 audio", "a => { a.currentTime = 0.5; return a.play(); }")
+    a.get_by_role("button", name=f"switch to the other variation of {rid}").click()
+    assert page.eval_on_selector(f"#take-{rid}-0 audio", "a => a.paused") is True
+    page.wait_for_function(f"!document.querySelector('#take-{rid}-1 audio').paused")
+    assert page.eval_on_selector(f"#take-{rid}-1 audio", "a => a.currentTime") >= 0.5
+    page.eval_on_selector(f"#take-{rid}-1 audio", "a => a.pause()")
+    # Loop.
+    b.get_by_label(re.compile("^loop ")).check()
+    assert page.eval_on_selector(f"#take-{rid}-1 audio", "a => a.loop") is True
+    # Download: the link fetches the file as an attachment.
+    href = b.get_by_role("link", name="Download").get_attribute("href")
+    headers = page.evaluate(
+        "h => fetch(h).then(r => [r.status, r.headers.get('content-disposition')])", href
+    )
+    assert (
+        headers[0] == 200 and headers[1].startswith("attachment;") and f"{rid}-2.wav" in headers[1]
+    )
+    # Drag-out: the drag carries the file for the desktop (DownloadURL) and for other apps.
+    dragged = page.eval_on_selector(
+        f"#take-{rid}-1",
+        """card => {
+            const data = new DataTransfer();
+            card.dispatchEvent(new DragEvent("dragstart", {dataTransfer: data, bubbles: true}));
+            return [data.getData("DownloadURL"), data.getData("text/uri-list")];
+        }""",
+    )
+    assert dragged[0].startswith(f"audio/wav:{rid}-2.wav:http://127.0.0.1:")
+    assert dragged[1].endswith("download=1") and dragged[0].endswith(dragged[1])
