@@ -12,6 +12,7 @@ from functools import cache
 import numpy as np
 
 from sidecar.errors import RequestError
+from sidecar.post.bar_line import grid_start
 from sidecar.post.channels import as_audio, to_channels
 from sidecar.post.cores import usable_cores
 from sidecar.post.fmt import SAMPLE_FORMATS, to_sample_format
@@ -22,10 +23,10 @@ from sidecar.post.loudness import (
     level_stem,
     reference_loudness,
 )
-from sidecar.post.report import Decision, DownbeatSource, StemReport
+from sidecar.post.report import Decision, StemReport
 from sidecar.post.resample import resample
 from sidecar.post.stretch import StretchEngine, needs_stretch, time_stretch
-from sidecar.post.tempo import TempoEstimate, estimate_tempo, tempo_near
+from sidecar.post.tempo import BeatTracker, TempoEstimate, estimate_tempo, tempo_near
 from sidecar.post.tempo_map import build_tempo_map
 
 __all__ = [
@@ -87,6 +88,9 @@ class PostSpec:
     max_stretch_ratio: float | None = None
     #: Length of the loop seam crossfade.
     crossfade_seconds: float = 0.01
+    #: "auto": learned downbeats where madmom is installed; "heuristic": the onset heuristics
+    #: alone, with the old snap rule (bench/tempo_eval.py compares the two).
+    beat_tracker: BeatTracker = "auto"
 
     def __post_init__(self) -> None:
         def bad(name: str, value: object, allowed: str) -> RequestError:
@@ -118,6 +122,8 @@ class PostSpec:
             raise bad("crossfade_seconds", self.crossfade_seconds, "expected 0 to 0.5 s")
         if not 0.0 <= self.overhang_seconds <= 0.5:
             raise bad("overhang_seconds", self.overhang_seconds, "expected 0 to 0.5 s")
+        if self.beat_tracker not in ("auto", "heuristic"):
+            raise bad("beat_tracker", self.beat_tracker, "expected 'auto' or 'heuristic'")
 
     @property
     def stretch_limit(self) -> float:
@@ -175,27 +181,6 @@ def _decide(
     return "stretched", ratio
 
 
-def _grid_start(
-    source: TempoEstimate, spec: PostSpec, confident: bool
-) -> tuple[float, DownbeatSource]:
-    """Where the first downbeat is in the generated audio, in seconds, and why."""
-    if not confident or source.bpm is None or source.first_beat_seconds is None:
-        return 0.0, "sample0"
-    if spec.downbeat_at_start:
-        if not spec.snap_downbeat:
-            return 0.0, "sample0"
-        beat = 60.0 / source.bpm
-        nearest = min(
-            (source.first_beat_seconds, source.first_beat_seconds - beat), key=lambda t: abs(t)
-        )
-        if 0.0 <= nearest <= beat / 4:
-            return nearest, "sample0_snapped"
-        return 0.0, "sample0"
-    if source.first_downbeat_seconds is None:
-        return 0.0, "sample0"
-    return source.first_downbeat_seconds, "tracker"
-
-
 def process(
     audio: np.ndarray,
     sample_rate: int,
@@ -231,7 +216,15 @@ def process(
         duration = work.shape[1] / sample_rate
     decision, ratio = _decide(source, spec, duration, work.shape[1] / sample_rate)
     confident = source.bpm is not None and decision != "unstretched_low_confidence"
-    start_seconds, downbeat_source = _grid_start(source, spec, confident)
+    start_seconds, downbeat_source = grid_start(
+        source,
+        work,
+        sample_rate,
+        confident=confident,
+        downbeat_at_start=spec.downbeat_at_start,
+        snap_downbeat=spec.snap_downbeat,
+        heuristic_snap=spec.beat_tracker == "heuristic",
+    )
     logger.debug(
         "tempo %s BPM (confidence %.2f) -> %s, ratio %.5f",
         source.bpm,
@@ -271,7 +264,8 @@ def process(
         # The attack is sought in this audio only when its own beat was measured: a part
         # following another's tempo keeps that part's downbeat (its own attacks may be slow).
         own_beat = tempo_source == "own"
-        if own_beat and downbeat_source in ("tracker", "sample0_snapped") and start > 0:
+        moved = downbeat_source in ("learned", "tracker", "sample0_snapped")
+        if own_beat and moved and start > 0:
             start = refine_attack(work, rate, start, _SEARCH_SECONDS)
         bars = spec.bars or whole_bars(
             work.shape[1] - max(0, start), spec.beats_per_bar, spec.bpm, rate
@@ -329,6 +323,9 @@ def process(
         stretch_engine=engine,
         delivered_tempo_confidence=round(delivered.confidence, 4),
         downbeat_source=downbeat_source,
+        downbeat_confidence=round(source.downbeat_confidence, 4)
+        if downbeat_source in ("learned", "tracker")
+        else 0.0,
         grid_start_seconds=start_seconds,
         padded_seconds=padded / rate,
         loop_seam=seam,
@@ -364,7 +361,11 @@ def _prepared(audio: np.ndarray, sample_rate: int, spec: PostSpec) -> np.ndarray
 
 def _estimate(work: np.ndarray, sample_rate: int, spec: PostSpec) -> TempoEstimate:
     return estimate_tempo(
-        work, sample_rate, reference_bpm=spec.bpm, beats_per_bar=spec.beats_per_bar
+        work,
+        sample_rate,
+        reference_bpm=spec.bpm,
+        beats_per_bar=spec.beats_per_bar,
+        tracker=spec.beat_tracker,
     )
 
 

@@ -27,10 +27,13 @@ Decision = Literal[
     "unstretched_far_off",
     "no_tempo_contract",
 ]
-#: Where sample 0 of the stem came from: "tracker" (the measured downbeat), "sample0" (the
-#: generated audio's own sample 0), "sample0_snapped" (a bar line trusted at sample 0, moved
-#: to the measured beat within a quarter beat of it), "none" (no grid).
-DownbeatSource = Literal["tracker", "sample0", "sample0_snapped", "none"]
+#: Where sample 0 of the stem came from: "learned" (the bar line of madmom's downbeat networks
+#: folded at the measured tempo), "tracker" (the onset heuristics' downbeat: no learned
+#: tracker installed, or its beats unclear), "sample0" (the generated audio's own sample 0:
+#: a continuation's bar line, or no confident reading), "sample0_snapped" (a bar line trusted
+#: at sample 0, moved to a confident beat within a quarter beat after it over near-silence:
+#: model latency), "none" (no grid).
+DownbeatSource = Literal["learned", "tracker", "sample0", "sample0_snapped", "none"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class StemReport:
     stretch_engine: str = "none"
     delivered_tempo_confidence: float = 0.0
     downbeat_source: DownbeatSource = "none"
+    #: How sure the tracker that placed the bar line was (0-1: its best bar position's margin
+    #: over the runner-up); 0 when no tracker placed it (sample 0, snapped, none).
+    downbeat_confidence: float = 0.0
     #: Whose tempo the contract followed: "own", or "part <name>" (a stem-set part too quiet
     #: or too even to measure follows the most confident part of its set).
     tempo_source: str = "own"
