@@ -29,6 +29,8 @@ STEM_REPLY_FIELDS = (
     "stretch_ratio",
     "delivered_bpm",
     "decision",
+    "downbeat_source",
+    "downbeat_confidence",
     "loudness_lufs",
     "true_peak_dbtp",
     "key",

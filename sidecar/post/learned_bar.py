@@ -27,6 +27,12 @@ class LearnedBar:
     downbeat_seconds: float
     #: How clearly the beat activations fall on one phase of the period (0-1).
     beat_confidence: float
+    #: The folded beat probability at that phase less its median over phases (to compare
+    #: periods: the likelier one is the tempo).
+    beat_rise: float
+    #: The same half a period later: near `beat_rise` when the period is two of the
+    #: networks' beats (half time), whose phase the networks then cannot choose.
+    half_beat_rise: float
     #: How clearly one beat of the bar is the downbeat: the best position's downbeat share
     #: less the runner-up's (0-1).
     downbeat_confidence: float
@@ -53,8 +59,10 @@ def learned_bar(
     times = phases[:, np.newaxis] + period_seconds * np.arange(count)[np.newaxis, :]
     frames = np.arange(beat.size, dtype=np.float64)
     scores = np.interp(times * rate, frames, beat).mean(axis=1)
-    best = int(np.argmax(scores))
-    rise = float(scores[best] - np.median(scores))
+    best = _plateau_centre(scores)
+    floor = float(np.median(scores))
+    rise = float(scores[best] - floor)
+    half = float(scores[(best + phases.size // 2) % phases.size] - floor)
     beat_confidence = float(np.clip(rise / _FULL_RISE, 0.0, 1.0))
     phase = float(phases[best])
 
@@ -73,8 +81,20 @@ def learned_bar(
         beat_seconds=phase,
         downbeat_seconds=phase + first * period_seconds,
         beat_confidence=beat_confidence,
+        beat_rise=rise,
+        half_beat_rise=half,
         downbeat_confidence=float(np.clip(margin, 0.0, 1.0)),
     )
+
+
+def _plateau_centre(scores: np.ndarray) -> int:
+    """The index of the maximum, at the middle of a run of equal maxima (widened peaks)."""
+    best = int(np.argmax(scores))
+    top = scores[best] - 1e-9
+    last = best
+    while last + 1 < scores.size and scores[last + 1] >= top:
+        last += 1
+    return (best + last) // 2
 
 
 def _widened(values: np.ndarray) -> np.ndarray:

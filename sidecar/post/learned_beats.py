@@ -47,15 +47,18 @@ class BeatActivations:
 def learned_available() -> bool:
     """Whether madmom's models can be loaded here."""
     try:
-        _networks()
+        _networks(NETWORKS)
     except MadmomUnavailable:
         return False
     return True
 
 
-def learned_activations(mono: np.ndarray, sample_rate: int) -> BeatActivations:
-    """Beat and downbeat activations of 1-D float `mono` audio (MadmomUnavailable without it)."""
-    layers, output = _networks()
+def learned_activations(
+    mono: np.ndarray, sample_rate: int, networks: int = NETWORKS
+) -> BeatActivations:
+    """Beat and downbeat activations of 1-D float `mono` audio, the mean of the first
+    `networks` (1-8) of madmom's downbeat networks (MadmomUnavailable without madmom)."""
+    layers, output = _networks(networks)
     signal = resample(mono[np.newaxis, :].astype(np.float32), sample_rate, _MODEL_RATE)[0]
     madmom()
     from madmom.audio.signal import Signal
@@ -111,14 +114,14 @@ _Layer = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @cache
-def _networks() -> tuple[tuple[_Layer, ...], tuple[np.ndarray, np.ndarray]]:
+def _networks(count: int) -> tuple[tuple[_Layer, ...], tuple[np.ndarray, np.ndarray]]:
     try:
         madmom()
         from madmom.ml.nn import NeuralNetwork
         from madmom.models import DOWNBEATS_BLSTM
     except ImportError as error:
         raise MadmomUnavailable(f"madmom's downbeat models are not installed: {error}") from error
-    nets = [NeuralNetwork.load(path) for path in sorted(DOWNBEATS_BLSTM)[:NETWORKS]]
+    nets = [NeuralNetwork.load(path) for path in sorted(DOWNBEATS_BLSTM)[:count]]
     depth = len(nets[0].layers) - 1
     layers = []
     for index in range(depth):

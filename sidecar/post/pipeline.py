@@ -366,6 +366,7 @@ def _estimate(work: np.ndarray, sample_rate: int, spec: PostSpec) -> TempoEstima
         reference_bpm=spec.bpm,
         beats_per_bar=spec.beats_per_bar,
         tracker=spec.beat_tracker,
+        bar_line_known=spec.downbeat_at_start,
     )
 
 
