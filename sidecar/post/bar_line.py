@@ -9,13 +9,14 @@ from sidecar.post.tempo import TempoEstimate
 
 __all__ = ["grid_start"]
 
-#: A trusted bar line at sample 0 moves to a later beat only over near-silence: everything
-#: before the beat's attack at most this fraction (-20 dB) of the attack's peak. A late first
-#: hit (model latency) is preceded by silence; a correct sample 0 by its own attack.
+#: A trusted bar line at sample 0 moves to a later beat only over near-silence: the audio
+#: stays under this fraction (-20 dB) of its first hit's peak for the first `_LEAD_SECONDS`.
+#: A late first hit (model latency) is preceded by silence; a correct sample 0 by its own
+#: attack.
 _QUIET_BEFORE = 0.1
-#: The attack's peak is sought this long after the beat.
+#: The first hit's peak is sought up to this long after the beat.
 _ATTACK_SECONDS = 0.03
-#: Margin before the beat left out of the quiet test (a beat a frame early).
+#: A first hit within this of sample 0 leaves it where it is (a correct sample 0).
 _LEAD_SECONDS = 0.003
 
 
@@ -61,11 +62,13 @@ def grid_start(
 
 
 def _quiet_before(audio: np.ndarray, sample_rate: int, beat_seconds: float) -> bool:
-    """Whether `audio` before the beat at `beat_seconds` is near-silent against its attack."""
-    end = round((beat_seconds - _LEAD_SECONDS) * sample_rate)
-    if end <= 0:
-        return False
+    """Whether `audio` is near-silent from sample 0 until its first hit (before the beat at
+    `beat_seconds`, whose flux onset can lag the attack by some ms): nothing reaches
+    `_QUIET_BEFORE` of the loudest sample up to `_ATTACK_SECONDS` after the beat within the
+    first `_LEAD_SECONDS`."""
     stop = round((beat_seconds + _ATTACK_SECONDS) * sample_rate)
-    before = float(np.max(np.abs(audio[:, :end])))
-    attack = float(np.max(np.abs(audio[:, end:stop]), initial=0.0))
-    return attack > 0 and before <= _QUIET_BEFORE * attack
+    level = np.max(np.abs(audio[:, :stop]), axis=0)
+    if level.size == 0 or float(level.max()) <= 0:
+        return False
+    first_hit = int(np.argmax(level >= _QUIET_BEFORE * float(level.max())))
+    return first_hit > _LEAD_SECONDS * sample_rate
