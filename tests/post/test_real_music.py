@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -30,9 +31,8 @@ def _track(name: str) -> tuple[np.ndarray, int, float, int, np.ndarray, np.ndarr
         if os.environ.get("CI"):
             pytest.fail("the real-music set is missing: .ci/run runs python bench/tempo_set.py")
         pytest.skip("no real-music set here: python bench/tempo_set.py builds it")
-    import json
-
-    entry = next(e for e in json.loads((DEFAULT_DIR / "index.json").read_text()) if e["name"] == name)
+    entries = json.loads((DEFAULT_DIR / "index.json").read_text())
+    entry = next(e for e in entries if e["name"] == name)
     audio, rate = sf.read(DEFAULT_DIR / entry["file"], dtype="float32", always_2d=True)
     return (
         audio.T,
