@@ -30,9 +30,9 @@ def warm_up() -> None:
     """Run every post-processing path once on a few seconds of clicks.
 
     Imports and first calls (librosa's lazy modules and numba kernels, Rubber Band R2 and R3,
-    soxr, pyloudnorm, the limiter, the key estimate's constant-Q transform and the key fix's
-    pitch shift) cost seconds cold; call this once at server start so the
-    first request doesn't pay for it.
+    soxr, pyloudnorm, the limiter, the key estimate's constant-Q transform, the key fix's
+    pitch shift, and madmom's downbeat networks: loading them and compiling our LSTM) cost
+    seconds cold; call this once at server start so the first request doesn't pay for it.
     """
     started = time.perf_counter()
     clip = _warm_up_audio(32000, 118.0, 4.0)
