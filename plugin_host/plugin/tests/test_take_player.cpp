@@ -166,6 +166,28 @@ TEST(switch_between_takes_happens_at_the_next_bar_line) {
     CHECK_EQ(run.output[96000], 1000000.0f + 96001.0f);  // take B, same grid position
 }
 
+TEST(before_its_start_a_loop_plays_on_the_grid_and_a_one_shot_waits) {
+    for (const bool loop : {true, false}) {
+        SimHost host;
+        host.ppq = 8.0;
+        const auto take = rampTake(48000.0, 120.0, 1, 4, 4);  // 1 bar = 4 quarters
+        Run run(host);
+        run.player.arm(&take, 1);
+        run.play(4800, 480, loop);
+        CHECK_EQ(run.startedAt, 0);
+        run.host.ppq = 1.0;  // like a host that restarts every render at 0: before the start
+        const std::size_t at = run.output.size();
+        run.play(48000 * 4, 480, loop);
+        if (loop) {
+            CHECK_EQ(run.output[at], static_cast<float>(24000 + 1));  // ppq 1 of the 1-bar loop
+        } else {
+            CHECK_EQ(run.output[at], 0.0f);
+            CHECK_EQ(run.output[at + 7 * 24000 - 1], 0.0f);       // still waiting at ppq 7.99
+            CHECK_EQ(run.output[at + 7 * 24000], 1.0f);           // ppq 8: its start again
+        }
+    }
+}
+
 TEST(one_shot_take_ends_after_its_bars) {
     SimHost host;
     const auto take = rampTake(48000.0, 120.0, 1, 4, 4);

@@ -20,13 +20,14 @@ std::int64_t TakeAudio::loopFrames() const {
 
 double TakePlayer::exactFrameAt(const TakeAudio& take, double startPpq, double ppq, bool loop) {
     double frame = (ppq - startPpq) * take.framesPerPpq();
+    const auto length = static_cast<double>(take.loopFrames());
+    if (loop) {  // a loop lies on the grid both ways: before its start too (a host loop back)
+        double wrapped = std::fmod(frame + kFrameEpsilon, length);
+        if (wrapped < 0.0) wrapped += length;
+        return std::max(0.0, wrapped - kFrameEpsilon);
+    }
     if (frame < -kFrameEpsilon) return -1.0;
     frame = std::max(0.0, frame);
-    const auto length = static_cast<double>(take.loopFrames());
-    if (loop) {
-        const double wrapped = std::fmod(frame + kFrameEpsilon, length) - kFrameEpsilon;
-        return std::max(0.0, wrapped);
-    }
     return frame >= length - kFrameEpsilon ? -1.0 : frame;
 }
 
@@ -148,7 +149,7 @@ TakePlayer::BlockResult TakePlayer::render(const BlockTiming& timing, int numSam
             const GridEvent line = findBarLine(timing, numSamples, 1, 0);
             if (line.found) cuts[numCuts++] = line.offset;
         }
-        if (timing.ppqStart < startPpq_) {  // jumped back before the start: wait for it
+        if (!loop && timing.ppqStart < startPpq_) {  // a one-shot before its start: wait for it
             const double samples = (startPpq_ - timing.ppqStart) / timing.ppqPerSample;
             const auto at = static_cast<std::int64_t>(std::ceil(samples - kFrameEpsilon));
             if (at < numSamples) cuts[numCuts++] = static_cast<int>(at);

@@ -64,7 +64,8 @@ public:
     double startPpq() const { return startPpq_; }
     std::int64_t position() const { return pos_; }
 
-    /// The frame of `take` that sounds at `ppq` (−1: before the start, or past a one-shot end).
+    /// The frame of `take` that sounds at `ppq`. A loop repeats both ways from `startPpq`;
+    /// a one-shot gives −1 before its start and past its end.
     static std::int64_t frameAt(const TakeAudio& take, double startPpq, double ppq, bool loop);
     static double exactFrameAt(const TakeAudio& take, double startPpq, double ppq, bool loop);
 
