@@ -9,10 +9,12 @@
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <link.h>
 
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -41,6 +43,37 @@ thread_local bool counting = false;
 thread_local bool insideHook = false;
 thread_local std::uint64_t allocationCount = 0;
 thread_local std::uint64_t deallocationCount = 0;
+thread_local std::uint64_t pluginAllocationCount = 0;
+thread_local std::uint64_t pluginDeallocationCount = 0;
+
+struct Range
+{
+    std::uintptr_t begin = 0, end = 0;
+};
+constexpr int maxRanges = 16;
+std::array<Range, maxRanges> pluginRanges;
+std::atomic<int> pluginRangeCount { 0 };
+
+/** Whether the calling stack passes through the plugin's code (walks the stack; only ever
+    called for a heap call made inside a counting scope). */
+bool calledFromPlugin() noexcept
+{
+    const int ranges = pluginRangeCount.load (std::memory_order_acquire);
+    if (ranges == 0)
+        return false;
+    std::array<void*, maxFrames> frames {};
+    insideHook = true;
+    const int depth = backtrace (frames.data(), maxFrames);
+    insideHook = false;
+    for (int f = 0; f < depth; ++f)
+        for (int r = 0; r < ranges; ++r)
+        {
+            const auto address = reinterpret_cast<std::uintptr_t> (frames[(size_t) f]);
+            if (address >= pluginRanges[(size_t) r].begin && address < pluginRanges[(size_t) r].end)
+                return true;
+        }
+    return false;
+}
 
 std::array<Site, maxSites> sites;
 std::atomic<int> siteCount { 0 };
@@ -60,6 +93,8 @@ inline void noteAllocation() noexcept
     if (counting && ! insideHook)
     {
         ++allocationCount;
+        if (calledFromPlugin())
+            ++pluginAllocationCount;
         recordSite();
     }
 }
@@ -67,7 +102,11 @@ inline void noteAllocation() noexcept
 inline void noteDeallocation (void* pointer) noexcept
 {
     if (pointer != nullptr && counting && ! insideHook)
+    {
         ++deallocationCount;
+        if (calledFromPlugin())
+            ++pluginDeallocationCount;
+    }
 }
 
 void* alignedOrNull (size_t alignment, size_t size) noexcept
@@ -184,6 +223,8 @@ CountingScope::CountingScope() noexcept
 {
     allocationCount = 0;
     deallocationCount = 0;
+    pluginAllocationCount = 0;
+    pluginDeallocationCount = 0;
     counting = true;
 }
 
@@ -194,7 +235,35 @@ CountingScope::~CountingScope()
 
 AllocationTally CountingScope::tally() const noexcept
 {
-    return { allocationCount, deallocationCount };
+    return { allocationCount, deallocationCount, pluginAllocationCount, pluginDeallocationCount };
+}
+
+void attributeToObjectsUnder (const std::string& folder)
+{
+    struct Search
+    {
+        const std::string* folder;
+        int count;
+    } search { &folder, 0 };
+
+    dl_iterate_phdr (
+        [] (dl_phdr_info* info, size_t, void* data) -> int
+        {
+            auto& s = *static_cast<Search*> (data);
+            if (info->dlpi_name == nullptr || std::strncmp (info->dlpi_name, s.folder->c_str(), s.folder->size()) != 0)
+                return 0;
+            for (int i = 0; i < info->dlpi_phnum && s.count < maxRanges; ++i)
+            {
+                const auto& header = info->dlpi_phdr[i];
+                if (header.p_type != PT_LOAD || (header.p_flags & PF_X) == 0)
+                    continue;
+                const auto begin = (std::uintptr_t) (info->dlpi_addr + header.p_vaddr);
+                pluginRanges[(size_t) s.count++] = { begin, begin + header.p_memsz };
+            }
+            return 0;
+        },
+        &search);
+    pluginRangeCount.store (search.count, std::memory_order_release);
 }
 
 void warmUpAllocationTracing()
@@ -224,7 +293,9 @@ std::vector<std::string> describeFirstCountedAllocations()
             if (dladdr (site.frames[(size_t) f], &info) == 0)
                 continue;
             const char* file = info.dli_fname != nullptr ? std::strrchr (info.dli_fname, '/') : nullptr;
-            std::string name = info.dli_sname != nullptr ? info.dli_sname : "?";
+            char offset[32];
+            std::snprintf (offset, sizeof (offset), "+0x%lx", (unsigned long) ((std::uintptr_t) site.frames[(size_t) f] - (std::uintptr_t) info.dli_fbase));
+            std::string name = info.dli_sname != nullptr ? info.dli_sname : offset;
             int status = 0;
             if (char* demangled = abi::__cxa_demangle (name.c_str(), nullptr, nullptr, &status))
             {

@@ -13,6 +13,8 @@ struct AllocationTally
 {
     std::uint64_t allocations = 0;   // malloc, calloc, realloc, memalign family, operator new
     std::uint64_t deallocations = 0; // free, operator delete
+    std::uint64_t pluginAllocations = 0;   // those with a plugin frame on the call stack
+    std::uint64_t pluginDeallocations = 0;
 };
 
 /** Opens a counting scope on the calling thread (the audio thread, around processBlock).
@@ -31,6 +33,11 @@ public:
 
     AllocationTally tally() const noexcept;
 };
+
+/** Heap calls whose call stack passes through a shared object loaded from under this folder
+    (the plugin's bundle) are also counted as the plugin's; the rest are the host's own (JUCE's
+    hosting wrapper). Call after the plugin is loaded. */
+void attributeToObjectsUnder (const std::string& folder);
 
 /** Call once at start-up, before any counting: warms backtrace() so that it never allocates. */
 void warmUpAllocationTracing();

@@ -71,6 +71,7 @@ juce::String HostSession::load (const juce::File& bundle, double rate, int maxBl
     block.setSize (bufferChannels, maxBlockFrames);
     midi.ensureSize (4096);
     output.assign ((size_t) channels, {});
+    attributeToObjectsUnder (bundle.getFullPathName().toStdString());
     return {};
 }
 
@@ -163,6 +164,7 @@ void HostSession::fillInput (int frames)
 
 void HostSession::processOne (int frames, RenderStats& stats, std::vector<double>& blockMicroseconds)
 {
+    stats.timeline.push_back ({ frames, playhead.ppq(), playhead.bpm(), playhead.isPlaying(), playhead.hasPosition() });
     fillInput (frames);
     midi.clear();
     if (pendingNote >= 0)
@@ -195,6 +197,8 @@ void HostSession::processOne (int frames, RenderStats& stats, std::vector<double
 
     stats.allocations += tally.allocations;
     stats.deallocations += tally.deallocations;
+    stats.pluginAllocations += tally.pluginAllocations;
+    stats.pluginDeallocations += tally.pluginDeallocations;
     blockMicroseconds.push_back (elapsed);
     stats.meanBlockLoad += elapsed / (1.0e6 * frames / sampleRate);
 
@@ -216,6 +220,7 @@ RenderStats HostSession::render (juce::int64 frames, const std::vector<int>& blo
         channel.reserve (channel.size() + (size_t) frames);
     std::vector<double> blockMicroseconds;
     blockMicroseconds.reserve ((size_t) (frames / 16 + 16));
+    stats.timeline.reserve ((size_t) (frames / 16 + 16));
     resetCountedAllocationSites();
 
     const auto wallStart = std::chrono::steady_clock::now();

@@ -20,11 +20,23 @@ struct RenderStats
     juce::int64 frames = 0;
     std::uint64_t allocations = 0;   // heap calls on the audio thread inside processBlock
     std::uint64_t deallocations = 0;
+    std::uint64_t pluginAllocations = 0; // of those, made with the plugin's code on the stack
+    std::uint64_t pluginDeallocations = 0;
     double meanBlockMicroseconds = 0.0;
     double p99BlockMicroseconds = 0.0;
     double maxBlockMicroseconds = 0.0;
     double meanBlockLoad = 0.0; // processBlock time / block duration, mean over blocks
     std::vector<std::string> allocationSites;
+
+    struct Block
+    {
+        int frames;
+        double ppq;      // the position the plugin was shown for the block's first frame
+        double bpm;
+        bool playing;
+        bool positioned; // false: the block had no position
+    };
+    std::vector<Block> timeline; // one entry per processBlock call
 };
 
 /** The plugin under test, with its input source, transport and the output recorded so far. */

@@ -51,6 +51,8 @@ juce::var statsToVar (const testhost::RenderStats& stats)
     reply->setProperty ("frames", stats.frames);
     reply->setProperty ("allocations", (juce::int64) stats.allocations);
     reply->setProperty ("deallocations", (juce::int64) stats.deallocations);
+    reply->setProperty ("plugin_allocations", (juce::int64) stats.pluginAllocations);
+    reply->setProperty ("plugin_deallocations", (juce::int64) stats.pluginDeallocations);
     reply->setProperty ("mean_block_us", stats.meanBlockMicroseconds);
     reply->setProperty ("p99_block_us", stats.p99BlockMicroseconds);
     reply->setProperty ("max_block_us", stats.maxBlockMicroseconds);
@@ -59,6 +61,10 @@ juce::var statsToVar (const testhost::RenderStats& stats)
     for (const auto& site : stats.allocationSites)
         sites.add (juce::String (site));
     reply->setProperty ("allocation_sites", sites);
+    juce::Array<juce::var> timeline;
+    for (const auto& block : stats.timeline)
+        timeline.add (juce::Array<juce::var> { block.frames, block.ppq, block.bpm, block.playing, block.positioned });
+    reply->setProperty ("timeline", timeline); // [frames, ppq, bpm, playing, positioned] a block
     return juce::var (reply.get());
 }
 
@@ -119,7 +125,9 @@ juce::var renderCommand (HostSession& session, const juce::var& command, double 
             sizes.push_back (juce::jmax (1, (int) size));
     if (sizes.empty())
         sizes.push_back ((int) command.getProperty ("block_size", 512));
-    return statsToVar (session.render (frames, sizes, (bool) command.getProperty ("realtime", false)));
+    auto reply = statsToVar (session.render (frames, sizes, (bool) command.getProperty ("realtime", false)));
+    reply.getDynamicObject()->setProperty ("end_ppq", session.transport().ppq());
+    return reply;
 }
 
 juce::var handle (HostSession& session, const juce::var& command, double& sampleRate, bool& quit)

@@ -44,6 +44,7 @@ public:
     double ppq() const noexcept { return ppqPosition; }
     double bpm() const noexcept { return tempoBpm; }
     bool isPlaying() const noexcept { return playing; }
+    bool hasPosition() const noexcept { return positionAvailable; }
     double quartersPerBar() const noexcept { return metreNumerator * 4.0 / metreDenominator; }
     juce::int64 timelineSamples() const noexcept { return timelineSample; }
     juce::int64 hostSamples() const noexcept { return hostSample; }

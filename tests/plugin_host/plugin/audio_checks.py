@@ -1,0 +1,108 @@
+"""Find a delivered stem inside a host's output, exactly, and the bar lines it must start on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import fftconvolve
+
+__all__ = [
+    "HOST_RATE",
+    "Found",
+    "bar_frames",
+    "expected_take",
+    "find_stem",
+    "mono",
+    "read_mono",
+    "resample_to",
+    "tile_loop",
+]
+
+HOST_RATE = 48000
+
+
+def bar_frames(bpm: float, numerator: int, denominator: int, sample_rate: int) -> float:
+    """One bar in frames (bpm in quarter notes a minute, as hosts report it)."""
+    return numerator * 4.0 / denominator * 60.0 / bpm * sample_rate
+
+
+def mono(audio: np.ndarray) -> np.ndarray:
+    """(frames,) float64 from (frames,) or (frames, channels)."""
+    a = np.asarray(audio, dtype=np.float64)
+    return a if a.ndim == 1 else a.mean(axis=1)
+
+
+def read_mono(path: Path) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(str(path), dtype="float64", always_2d=True)
+    return mono(data), int(rate)
+
+
+def resample_to(audio: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
+    if rate_from == rate_to:
+        return audio
+    import soxr
+
+    return np.asarray(soxr.resample(audio, rate_from, rate_to, quality="VHQ"), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Found:
+    offset: int  # output frame where the stem's first frame is
+    max_error: float  # largest |output - stem| over the compared frames
+    correlation: float  # normalised, 1.0 = identical shape
+
+
+def find_stem(
+    output: np.ndarray, stem: np.ndarray, start: int = 0, stop: int | None = None,
+    compare_frames: int = 24000,
+) -> Found:
+    """Where the first `compare_frames` of `stem` occur in output[start:stop] (FFT correlation),
+    and how exactly they match there (sample by sample, no gain or shift allowed)."""
+    n = min(compare_frames, stem.size)
+    template = stem[:n]
+    region = output[start: (stop if stop is not None else output.size)]
+    if region.size < n:
+        raise AssertionError(f"output region of {region.size} frames is shorter than {n}")
+    corr = fftconvolve(region, template[::-1], mode="valid")
+    energy = np.sqrt(np.convolve(region**2, np.ones(n), mode="valid") * float(template @ template))
+    score = corr / np.maximum(energy, 1e-12)
+    best = int(np.argmax(score))
+    offset = start + best
+    error = float(np.max(np.abs(output[offset: offset + n] - template)))
+    return Found(offset, error, float(score[best]))
+
+
+def tile_loop(loop: Path, bars: int, out: Path) -> Path:
+    """`bars` copies of a one-bar loop, back to back."""
+    data, rate = sf.read(str(loop), dtype="float32", always_2d=True)
+    sf.write(str(out), np.tile(data, (bars, 1)), rate, subtype="FLOAT")
+    return out
+
+
+def expected_take(
+    timeline: list[list[float]], stem: np.ndarray, start_ppq: float, take_bpm: float,
+    take_frames: int, sample_rate: int = HOST_RATE,
+) -> np.ndarray:
+    """What a take player locked to the host grid outputs (mix 1), frame by frame.
+
+    `timeline` is the test host's record, one [frames, ppq, bpm, playing, positioned] per
+    block: the host's true position, also for blocks the plugin was shown no position. A frame
+    at ppq p >= start_ppq plays stem[round((p - start_ppq) x 60 / take_bpm x rate) mod
+    take_frames] (INTERFACE.md's timing model); silence while stopped or before the start.
+    """
+    out = []
+    for frames, ppq, bpm, playing, _positioned in timeline:
+        n = int(frames)
+        block = np.zeros(n)
+        if playing:
+            p = ppq + np.arange(n) * bpm / 60.0 / sample_rate
+            pos = np.round((p - start_ppq) * 60.0 / take_bpm * sample_rate).astype(np.int64)
+            live = pos >= 0
+            pos = np.mod(pos, take_frames)
+            live &= pos < stem.size
+            block[live] = stem[pos[live]]
+        out.append(block)
+    return np.concatenate(out) if out else np.zeros(0)

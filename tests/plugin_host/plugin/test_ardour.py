@@ -1,0 +1,137 @@
+"""Ardour 7 headless (ardour7-lua, the dummy backend): the VST3 on an audio track, a real sidecar.
+
+A session at 97 BPM in 3/4 and one in 4/4: roll (real time), press Generate with
+ARDOUR.LuaAPI.set_processor_param, let the tiny sidecar answer, export (freewheel, the
+transport starting again at 0), and find the delivered stem in the export: it must begin on a
+bar line of the session's own metre (to the frame at 48 kHz) and loop every 2 bars. The Lua
+side is ardour_take.lua. Ardour's VST3 cache is made with ardour-vst3-scanner first, in a
+private HOME (reference/plugin.md: a bundle newer than its cache is ignored, so the copy is
+dated into the past).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.plugin_host.plugin.audio_checks import HOST_RATE, bar_frames, find_stem, mono, read_mono
+from tests.plugin_host.plugin.bundles import need, tool, vst3_bundle
+from tests.plugin_host.plugin.observe import PluginWatch
+from tests.support.server import SidecarProcess
+
+ARDOUR_LIB = Path("/usr/lib/ardour7")
+SCANNER = ARDOUR_LIB / "ardour-vst3-scanner"
+SCRIPT = Path(__file__).with_name("ardour_take.lua")
+FLOAT_PRESET_ID = "4d1c9a52-7b0e-4c35-9d0f-5a8e2f3b6c71"
+FLOAT_FORMAT_ID = "20b4ab09-6452-4cb3-bd66-b921cdbd2942"  # Ardour's "BWAV 32float Export"
+
+
+def ardour_env(home: Path) -> dict[str, str]:
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+    }
+
+
+@pytest.fixture(scope="module")
+def ardour_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A HOME whose ~/.vst3 holds a copy of the plugin, scanned into Ardour's VST3 cache, and
+    whose export presets include 32-bit float WAV at the session rate."""
+    tool("ardour7-lua", "ardour")
+    need(SCANNER.exists(), f"{SCANNER} is missing (apt-get install ardour)")
+    home = tmp_path_factory.mktemp("ardour-home")
+    bundle = home / ".vst3" / "MusicGenSidecar.vst3"
+    shutil.copytree(vst3_bundle(), bundle)
+    past = time.time() - 600
+    for path in [bundle, *bundle.rglob("*")]:
+        os.utime(path, (past, past))
+    env = {**os.environ, **ardour_env(home),
+           "LD_LIBRARY_PATH": f"{ARDOUR_LIB}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
+    scan = subprocess.run([str(SCANNER), "-f", str(bundle)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert scan.returncode == 0, scan.stdout + scan.stderr
+    presets = home / ".config" / "ardour7" / "export"
+    presets.mkdir(parents=True)
+    (presets / "sidecar-float.preset").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<ExportPreset id="{FLOAT_PRESET_ID}" name="float WAV">\n'
+        f'  <ExportFormat id="{FLOAT_FORMAT_ID}"/>\n'
+        '  <ExportFilename>\n    <Folder relative="1" path="export"/>\n'
+        '    <Field name="label" enabled="1"/>\n  </ExportFilename>\n</ExportPreset>\n'
+    )
+    return home
+
+
+def run_session(home: Path, watch: PluginWatch, numerator: int, tmp: Path) -> dict[str, str]:
+    export_dir = tmp / "export"
+    env = {
+        **os.environ, **watch.env(), **ardour_env(home),
+        "ARDOUR_TEST_SESSION_DIR": str(tmp / f"session-{uuid.uuid4().hex[:6]}"),
+        "ARDOUR_TEST_EXPORT_DIR": str(export_dir),
+        "ARDOUR_TEST_BPM": "97",
+        "ARDOUR_TEST_NUMERATOR": str(numerator),
+        "ARDOUR_TEST_DENOMINATOR": "4",
+        "ARDOUR_TEST_EXPORT_BARS_AFTER_START": "5",
+        "ARDOUR_TEST_TAKE_TIMEOUT_SECONDS": "90",
+        "ARDOUR_TEST_PRESET": FLOAT_PRESET_ID,
+    }
+    log = tmp / "ardour.log"
+    with open(log, "wb") as out:
+        proc = subprocess.run(["ardour7-lua", str(SCRIPT)], env=env, stdout=out,
+                              stderr=subprocess.STDOUT, timeout=240)
+    text = log.read_text(errors="replace")
+    results = {}
+    for line in text.splitlines():
+        if line.startswith("RESULT "):
+            key, _, value = line[7:].partition(" ")
+            results[key] = value
+    # Ardour 7.3's luasession may abort in its own teardown after quit(); the results above
+    # and the export file are what count, so only a run that never exported fails here.
+    assert results.get("exported") == "true", f"exit {proc.returncode}:\n{text[-3000:]}"
+    results["log"] = text
+    return results
+
+
+@pytest.mark.parametrize("numerator", [3, 4], ids=["3-4", "4-4"])
+def test_take_plays_from_a_bar_line_in_the_export(
+    numerator: int, sidecar: SidecarProcess, ardour_home: Path,
+    watch_for: Callable[[int], PluginWatch], tmp_path: Path,
+) -> None:
+    watch = watch_for(sidecar.port)
+    results = run_session(ardour_home, watch, numerator, tmp_path)
+    assert "no_take_after_seconds" not in results, results["log"][-3000:]
+
+    status = watch.status()
+    assert status["transport"]["numerator"] == numerator  # Ardour passed its metre
+    assert status["capture"]["beats_per_bar"] == numerator
+    assert status["capture"]["bpm"] == pytest.approx(97.0)
+    take = next(t for t in status["takes"] if t.get("loaded"))
+    stem, rate = read_mono(Path(take["path"]))
+    assert rate == HOST_RATE
+
+    exported = sorted((tmp_path / "export").glob("*.wav"))
+    assert exported, f"no export in {tmp_path / 'export'}"
+    audio, export_rate = sf.read(str(exported[0]), dtype="float64", always_2d=True)
+    assert export_rate == HOST_RATE
+    out = mono(audio)
+    bar = bar_frames(97.0, numerator, 4, HOST_RATE)  # 3/4: 89072.16 frames; 4/4: 118762.89
+
+    found = find_stem(out, stem)
+    start_bar = round(found.offset / bar)
+    assert abs(found.offset - start_bar * bar) <= 1.0, (found, bar)  # to the frame
+    assert found.correlation > 0.999 and found.max_error < 1e-3, found
+    before = out[: max(found.offset - 1, 0)]
+    assert before.size == 0 or np.max(np.abs(before)) < 1e-3, "mix 1: nothing before the take"
+    again = find_stem(out, stem, start=int(found.offset + 2 * bar - 400))
+    assert abs(again.offset - (found.offset + 2 * bar)) <= 1.0, (again, found)

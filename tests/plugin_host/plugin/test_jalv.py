@@ -1,0 +1,204 @@
+"""The LV2 in jalv on a private `jackd -d dummy`, rolled by jack_transport as timebase master.
+
+jalv sends the plugin a time:Position only when the transport changes, and JUCE 7's LV2
+client drops it after one run() (JUCE#1641): the plugin sees a position on a handful of
+blocks and must extrapolate the grid itself. Two JACK clients of this test play a drum loop
+into jalv and record its output (in the same cycle, with JACK's transport frame of every
+cycle). The take, pressed through the `generate` control port, must start on a bar line of
+JACK's transport (4/4: jack_transport has no metre command) and loop.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.plugin_host.plugin.audio_checks import HOST_RATE, bar_frames, find_stem, read_mono
+from tests.plugin_host.plugin.bundles import lv2_bundle, need, tool
+from tests.plugin_host.plugin.observe import PluginWatch
+from tests.support.server import SidecarProcess
+
+LV2_URI = "https://github.com/musicgen-sidecar/plugin"  # INTERFACE.md
+BPM = 120.0
+PERIOD = 256
+
+
+class PlayAndRecord:
+    """A player client (loops a drum loop into its outputs) and a recorder client (keeps what
+    arrives at its inputs, with the transport frame and state of each cycle)."""
+
+    def __init__(self, loop: np.ndarray, seconds: float):
+        import jack
+
+        self.loop = loop  # (frames, 2) float32
+        self.player = jack.Client("sidecar_test_player", no_start_server=True)
+        self.recorder = jack.Client("sidecar_test_recorder", no_start_server=True)
+        self.outs = [self.player.outports.register(f"out_{i}") for i in (1, 2)]
+        self.ins = [self.recorder.inports.register(f"in_{i}") for i in (1, 2)]
+        capacity = int(seconds * HOST_RATE)
+        self.recorded = np.zeros((capacity, 2), dtype=np.float32)
+        self.cycles: list[tuple[int, int, bool]] = []  # (recorded index, transport frame, rolling)
+        self.cycles_capacity = capacity // PERIOD + 8
+        self.written = 0
+        self.loop_at = 0
+        self.player.set_process_callback(self._play)
+        self.recorder.set_process_callback(self._record)
+
+    def _play(self, frames: int) -> None:
+        idx = (self.loop_at + np.arange(frames)) % self.loop.shape[0]
+        for ch, port in enumerate(self.outs):
+            port.get_array()[:] = self.loop[idx, ch]
+        self.loop_at = (self.loop_at + frames) % self.loop.shape[0]
+
+    def _record(self, frames: int) -> None:
+        import jack
+
+        full = len(self.cycles) >= self.cycles_capacity
+        if full or self.written + frames > self.recorded.shape[0]:
+            return
+        state, position = self.recorder.transport_query()
+        self.cycles.append((self.written, int(position["frame"]), state == jack.ROLLING))
+        for ch, port in enumerate(self.ins):
+            self.recorded[self.written: self.written + frames, ch] = port.get_array()
+        self.written += frames
+
+    def __enter__(self) -> PlayAndRecord:
+        self.player.activate()
+        self.recorder.activate()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for client in (self.player, self.recorder):
+            client.deactivate()
+            client.close()
+
+
+@pytest.fixture()
+def jack_server() -> Iterator[None]:
+    tool("jackd", "jackd2")
+    try:
+        import jack  # noqa: F401
+    except ImportError:
+        need(False, "the JACK-Client Python package is missing (pip install JACK-Client)")
+    from tests.plugin_host.looper.jack import jack_dummy
+
+    with jack_dummy(HOST_RATE, PERIOD):
+        yield
+
+
+def jack_command(name: str, *args: str) -> None:
+    subprocess.run([name, *args], check=True, timeout=10, capture_output=True)
+
+
+def test_lv2_in_jalv_keeps_the_grid_between_rare_positions(
+    jack_server: None, sidecar: SidecarProcess, amen_bar: tuple[Path, float],
+    watch_for: Callable[[int], PluginWatch], tmp_path: Path,
+) -> None:
+    tool("jalv", "jalv")
+    tool("jack_transport", "jackd2")
+    bundle = lv2_bundle()
+    watch = watch_for(sidecar.port)
+    loop, _ = sf.read(str(amen_bar[0]), dtype="float32", always_2d=True)
+    env = {**os.environ, **watch.env(), "LV2_PATH": str(bundle.parent)}
+    jalv_log = open(tmp_path / "jalv.log", "wb")
+    jalv = subprocess.Popen(
+        ["jalv", "-n", "sidecar_lv2", "-x", "-c", "mix=1", "-c", "bars=1", "-c", "take_bars=2",
+         LV2_URI],
+        stdin=subprocess.PIPE, stdout=jalv_log, stderr=subprocess.STDOUT, env=env,
+    )
+    transport = subprocess.Popen(["jack_transport"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    assert jalv.stdin is not None and transport.stdin is not None
+
+    def control(line: str) -> None:
+        jalv.stdin.write(line.encode() + b"\n")  # type: ignore[union-attr]
+        jalv.stdin.flush()  # type: ignore[union-attr]
+
+    def roll(line: str) -> None:
+        transport.stdin.write(line + "\n")  # type: ignore[union-attr]
+        transport.stdin.flush()  # type: ignore[union-attr]
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            ports = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout.split()
+            jalv_ports = [p for p in ports if p.startswith("sidecar_lv2:")]
+            if len(jalv_ports) >= 4:
+                break
+            assert jalv.poll() is None, (tmp_path / "jalv.log").read_text(errors="replace")
+            assert time.monotonic() < deadline, f"jalv ports never appeared: {ports}"
+            time.sleep(0.2)
+        audio_in = subprocess.run(["jack_lsp", "-p", "-t"], capture_output=True, text=True).stdout
+        ins, outs = _audio_ports(audio_in, "sidecar_lv2:")
+        assert len(ins) == 2 and len(outs) == 2, audio_in
+
+        with PlayAndRecord(loop, seconds=60) as rig:
+            for i in range(2):
+                jack_command("jack_connect", f"sidecar_test_player:out_{i + 1}", ins[i])
+                jack_command("jack_connect", outs[i], f"sidecar_test_recorder:in_{i + 1}")
+            roll("master")
+            roll(f"tempo {BPM:g}")
+            roll("locate 0")
+            roll("play")
+            time.sleep(2.5 * 2.0)  # 2.5 bars of 4/4 at 120
+            control("generate = 1")
+            time.sleep(0.3)
+            control("generate = 0")
+            watch.wait_for_take(timeout_seconds=90)
+            watch.wait_for(lambda s: s["player"]["state"] == "playing", "the take playing", 30)
+            time.sleep(2 * 2.0 + 1.0)  # one whole 2-bar loop of the take and a bit
+            roll("stop")
+            time.sleep(0.2)
+            written = rig.written
+            recorded = rig.recorded[:written].mean(axis=1).astype(np.float64)
+            cycles = list(rig.cycles)
+    finally:
+        for proc in (transport, jalv):
+            if proc.stdin is not None:
+                proc.stdin.close()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        jalv_log.close()
+
+    status = watch.status()
+    take = next(t for t in status["takes"] if t.get("loaded"))
+    stem, rate = read_mono(Path(take["path"]))
+    assert rate == HOST_RATE
+    found = find_stem(recorded, stem)
+    assert found.correlation > 0.999 and found.max_error < 1e-4, found
+
+    # The JACK transport frame of the take's first frame, from the recorder's cycle record.
+    index, frame, rolling = max((c for c in cycles if c[0] <= found.offset), key=lambda c: c[0])
+    assert rolling
+    transport_frame = frame + (found.offset - index)
+    bar = bar_frames(BPM, 4, 4, HOST_RATE)  # 96000
+    start_bar = round(transport_frame / bar)
+    assert transport_frame == start_bar * bar, (transport_frame, bar)
+    assert status["player"]["start_bar"] == start_bar, status["player"]
+    again = find_stem(recorded, stem, start=found.offset + int(2 * bar) - 300)
+    assert again.offset == found.offset + 2 * bar, (again, found)
+
+
+def _audio_ports(listing: str, prefix: str) -> tuple[list[str], list[str]]:
+    """Audio input and output ports of a client, from `jack_lsp -p -t`."""
+    ins, outs = [], []
+    lines = listing.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith(prefix):
+            continue
+        details = " ".join(lines[i + 1: i + 3])
+        if "audio" not in details:
+            continue
+        (ins if "input" in details else outs).append(line.strip())
+    return ins, outs
+
