@@ -59,7 +59,8 @@ def find_stem(
     output: np.ndarray, stem: np.ndarray, start: int = 0, stop: int | None = None,
     compare_frames: int = 24000,
 ) -> Found:
-    """Where the first `compare_frames` of `stem` occur in output[start:stop] (FFT correlation),
+    """Where the first `compare_frames` of `stem` first occur in output[start:stop] (FFT
+    correlation; the earliest of equally good matches, as a looping take repeats),
     and how exactly they match there (sample by sample, no gain or shift allowed)."""
     n = min(compare_frames, stem.size)
     template = stem[:n]
@@ -67,9 +68,11 @@ def find_stem(
     if region.size < n:
         raise AssertionError(f"output region of {region.size} frames is shorter than {n}")
     corr = fftconvolve(region, template[::-1], mode="valid")
-    energy = np.sqrt(np.convolve(region**2, np.ones(n), mode="valid") * float(template @ template))
+    power = np.concatenate([[0.0], np.cumsum(region**2)])
+    window = np.maximum(power[n:] - power[:-n], 0.0)  # energy of each n-frame window
+    energy = np.sqrt(window * float(template @ template))
     score = corr / np.maximum(energy, 1e-12)
-    best = int(np.argmax(score))
+    best = int(np.nonzero(score >= score.max() - 1e-4)[0][0])  # the first of equal matches
     offset = start + best
     error = float(np.max(np.abs(output[offset: offset + n] - template)))
     return Found(offset, error, float(score[best]))
@@ -84,14 +87,15 @@ def tile_loop(loop: Path, bars: int, out: Path) -> Path:
 
 def expected_take(
     timeline: list[list[float]], stem: np.ndarray, start_ppq: float, take_bpm: float,
-    take_frames: int, sample_rate: int = HOST_RATE,
+    take_frames: int, sample_rate: int = HOST_RATE, loop: bool = True,
 ) -> np.ndarray:
     """What a take player locked to the host grid outputs (mix 1), frame by frame.
 
     `timeline` is the test host's record, one [frames, ppq, bpm, playing, positioned] per
     block: the host's true position, also for blocks the plugin was shown no position. A frame
     at ppq p >= start_ppq plays stem[round((p - start_ppq) x 60 / take_bpm x rate) mod
-    take_frames] (INTERFACE.md's timing model); silence while stopped or before the start.
+    take_frames] (INTERFACE.md's timing model); silence while stopped. A looping take lies on
+    the grid both ways from its start bar (before it too); a one-shot is silent before it.
     """
     out = []
     for frames, ppq, bpm, playing, _positioned in timeline:
@@ -100,7 +104,7 @@ def expected_take(
         if playing:
             p = ppq + np.arange(n) * bpm / 60.0 / sample_rate
             pos = np.round((p - start_ppq) * 60.0 / take_bpm * sample_rate).astype(np.int64)
-            live = pos >= 0
+            live = np.ones(n, dtype=bool) if loop else (pos >= 0) & (pos < take_frames)
             pos = np.mod(pos, take_frames)
             live &= pos < stem.size
             block[live] = stem[pos[live]]

@@ -5,7 +5,10 @@ client drops it after one run() (JUCE#1641): the plugin sees a position on a han
 blocks and must extrapolate the grid itself. Two JACK clients of this test play a drum loop
 into jalv and record its output (in the same cycle, with JACK's transport frame of every
 cycle). The take, pressed through the `generate` control port, must start on a bar line of
-JACK's transport (4/4: jack_transport has no metre command) and loop.
+JACK's transport (4/4: jack_transport has no metre command) and loop. The LV2's parameters
+are patch properties, which jalv's console cannot set (INTERFACE.md), so the plugin keeps its
+defaults (mix 0.5, 4 bars captured, 4-bar takes) and Generate is pressed with its trigger file;
+the take is what the output holds beyond half the input, which the recorder also keeps.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from tests.plugin_host.plugin.observe import PluginWatch
 from tests.support.server import SidecarProcess
 
 LV2_URI = "https://github.com/musicgen-sidecar/plugin"  # INTERFACE.md
-BPM = 120.0
+BPM = 240.0  # a 1-second bar: the default 4-bar capture and take stay short
+TAKE_BARS = 4
 PERIOD = 256
 
 
@@ -41,9 +45,10 @@ class PlayAndRecord:
         self.player = jack.Client("sidecar_test_player", no_start_server=True)
         self.recorder = jack.Client("sidecar_test_recorder", no_start_server=True)
         self.outs = [self.player.outports.register(f"out_{i}") for i in (1, 2)]
-        self.ins = [self.recorder.inports.register(f"in_{i}") for i in (1, 2)]
+        # in_1/2: the plugin's output; in_3/4: what the player sent it, in the same cycle
+        self.ins = [self.recorder.inports.register(f"in_{i}") for i in (1, 2, 3, 4)]
         capacity = int(seconds * HOST_RATE)
-        self.recorded = np.zeros((capacity, 2), dtype=np.float32)
+        self.recorded = np.zeros((capacity, 4), dtype=np.float32)
         self.cycles: list[tuple[int, int, bool]] = []  # (recorded index, transport frame, rolling)
         self.cycles_capacity = capacity // PERIOD + 8
         self.written = 0
@@ -106,20 +111,17 @@ def test_lv2_in_jalv_keeps_the_grid_between_rare_positions(
     bundle = lv2_bundle()
     watch = watch_for(sidecar.port)
     loop, _ = sf.read(str(amen_bar[0]), dtype="float32", always_2d=True)
-    env = {**os.environ, **watch.env(), "LV2_PATH": str(bundle.parent)}
+    trigger = tmp_path / "press-generate"
+    env = {**os.environ, **watch.env(MUSICGEN_SIDECAR_TRIGGER_FILE=str(trigger)),
+           "LV2_PATH": str(bundle.parent)}
     jalv_log = open(tmp_path / "jalv.log", "wb")
     jalv = subprocess.Popen(
-        ["jalv", "-n", "sidecar_lv2", "-x", "-c", "mix=1", "-c", "bars=1", "-c", "take_bars=2",
-         LV2_URI],
+        ["jalv", "-n", "sidecar_lv2", "-x", LV2_URI],
         stdin=subprocess.PIPE, stdout=jalv_log, stderr=subprocess.STDOUT, env=env,
     )
     transport = subprocess.Popen(["jack_transport"], stdin=subprocess.PIPE,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     assert jalv.stdin is not None and transport.stdin is not None
-
-    def control(line: str) -> None:
-        jalv.stdin.write(line.encode() + b"\n")  # type: ignore[union-attr]
-        jalv.stdin.flush()  # type: ignore[union-attr]
 
     def roll(line: str) -> None:
         transport.stdin.write(line + "\n")  # type: ignore[union-attr]
@@ -143,21 +145,23 @@ def test_lv2_in_jalv_keeps_the_grid_between_rare_positions(
             for i in range(2):
                 jack_command("jack_connect", f"sidecar_test_player:out_{i + 1}", ins[i])
                 jack_command("jack_connect", outs[i], f"sidecar_test_recorder:in_{i + 1}")
+                jack_command("jack_connect", f"sidecar_test_player:out_{i + 1}",
+                             f"sidecar_test_recorder:in_{i + 3}")
             roll("master")
             roll(f"tempo {BPM:g}")
             roll("locate 0")
             roll("play")
-            time.sleep(2.5 * 2.0)  # 2.5 bars of 4/4 at 120
-            control("generate = 1")
-            time.sleep(0.3)
-            control("generate = 0")
+            time.sleep(4.5)  # 4.5 bars: the 4 bars before the next bar line are complete
+            trigger.touch()
             watch.wait_for_take(timeout_seconds=90)
             watch.wait_for(lambda s: s["player"]["state"] == "playing", "the take playing", 30)
-            time.sleep(2 * 2.0 + 1.0)  # one whole 2-bar loop of the take and a bit
+            time.sleep(TAKE_BARS + 1.5)  # a whole loop of the take and a bit
             roll("stop")
             time.sleep(0.2)
             written = rig.written
-            recorded = rig.recorded[:written].mean(axis=1).astype(np.float64)
+            both = rig.recorded[:written].astype(np.float64)
+            # the take: output = 0.5 input + 0.5 take (mix 0.5), mono
+            recorded = (2.0 * both[:, 0:2] - both[:, 2:4]).mean(axis=1)
             cycles = list(rig.cycles)
     finally:
         for proc in (transport, jalv):
@@ -174,6 +178,7 @@ def test_lv2_in_jalv_keeps_the_grid_between_rare_positions(
     take = next(t for t in status["takes"] if t.get("loaded"))
     stem, rate = read_mono(Path(take["path"]))
     assert rate == HOST_RATE
+    assert watch.events("trigger")[-1]["source"] == "file"
     found = find_stem(recorded, stem)
     assert found.correlation > 0.999 and found.max_error < 1e-4, found
 
@@ -181,12 +186,12 @@ def test_lv2_in_jalv_keeps_the_grid_between_rare_positions(
     index, frame, rolling = max((c for c in cycles if c[0] <= found.offset), key=lambda c: c[0])
     assert rolling
     transport_frame = frame + (found.offset - index)
-    bar = bar_frames(BPM, 4, 4, HOST_RATE)  # 96000
+    bar = bar_frames(BPM, 4, 4, HOST_RATE)  # 48000
     start_bar = round(transport_frame / bar)
     assert transport_frame == start_bar * bar, (transport_frame, bar)
     assert status["player"]["start_bar"] == start_bar, status["player"]
-    again = find_stem(recorded, stem, start=found.offset + int(2 * bar) - 300)
-    assert again.offset == found.offset + 2 * bar, (again, found)
+    again = find_stem(recorded, stem, start=found.offset + int(TAKE_BARS * bar) - 300)
+    assert again.offset == found.offset + TAKE_BARS * bar, (again, found)
 
 
 def _audio_ports(listing: str, prefix: str) -> tuple[list[str], list[str]]:

@@ -144,7 +144,8 @@ def test_three_four_with_a_wrong_bar_start_and_a_jump(
     session, status = start_with_take(testhost, watch_for(sidecar.port), drums, 3, 4, 96.0,
                                       "ardour")
     assert status["capture"]["beats_per_bar"] == 3 and status["capture"]["bpm"] == 96.0
-    assert status["capture"]["end_ppq"] == 9.0  # 3 bars of 3 quarters, pressed in bar 2
+    # 3 bars of 3 quarters, pressed in bar 2
+    assert status["capture"]["end_ppq"] == pytest.approx(9.0, abs=1e-9)
     session.render(3.0)
     session.host.call("transport", ppq=session.ppq() + 7.5)  # forward, into the middle of a bar
     session.render(2.0)
@@ -170,8 +171,8 @@ def test_six_eight_looped_without_bar_start_and_blocks_without_position(
     loop_start = start + 3.0 * (1 + int((here - start) // 3.0))  # the next bar line
     session.host.call("transport", loop=[loop_start, loop_start + 6.0])
     session.render(5.0)  # wraps the two-bar loop twice, splitting blocks at its end
-    ppqs = [b[1] for r in session.renders[-1:] for b in r["timeline"]]
-    assert min(ppqs[5:]) >= loop_start - 1e-9 and max(ppqs) < loop_start + 6.0
+    ppqs = [b[1] for b in session.renders[-1]["timeline"]]
+    assert ppqs.count(loop_start) >= 2 and max(ppqs) < loop_start + 6.0  # wrapped twice
     played, _ = check_against_model(session, tmp_path / "out.wav")
     assert played > 6 * bar_frames(120.0, 6, 8, HOST_RATE)
 

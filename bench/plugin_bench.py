@@ -1,0 +1,196 @@
+"""The VST3 plugin's audio callback cost, audio-thread allocations and trigger-to-take latency.
+
+    PYTHONPATH=. python3 -m bench.plugin_bench [--seconds 10] [--json out.json]
+
+Needs the plugin and the test host built (build/plugin, build/testhost; see
+plugin_host/plugin/INTERFACE.md) and DawDreamer (pip). Starts one real
+`sidecar serve --model tiny`. Printed side by side, in one run:
+
+- callback cost per block at 64 and 512 frames, passing through and playing a take: the test
+  host times each processBlock (mean, p99) against the block's duration (target < 2 %);
+  DawDreamer's number is its render time with the plugin minus without it, per block;
+- heap calls on the audio thread after prepareToPlay (the test host counts them, and says
+  which had the plugin's code on the stack and which were JUCE's hosting wrapper);
+- trigger to first take heard, tiny model, from the plugin's event log: capture write, OSC
+  (sent to accepted), sidecar (accepted to the stem reply), load (stem reply to loaded), wait
+  for the bar (loaded to the first frame out). In DawDreamer every render() restarts the
+  transport at bar 0, so its wait is its next render call; the test host, paced at real time,
+  waits for the next bar line as a DAW does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from tests.plugin_host.plugin.audio_checks import HOST_RATE
+from tests.plugin_host.plugin.bundles import REPO_ROOT, testhost_binary, vst3_bundle
+from tests.plugin_host.plugin.hostproc import HostProcess
+from tests.plugin_host.plugin.observe import PluginWatch
+from tests.support.server import running_sidecar
+
+BPM = 120.0
+BAR_SECONDS = 4 * 60.0 / BPM
+
+
+def drum_input(folder: Path) -> Path:
+    """Eight bars of the project's example drum loop at 120 BPM, stereo, 48 kHz."""
+    from sidecar.examples import drum_loop
+
+    loop = drum_loop(BPM, bars=8, sample_rate=HOST_RATE)[0]
+    path = folder / "drums.wav"
+    sf.write(str(path), np.stack([loop, loop], axis=1), HOST_RATE, subtype="FLOAT")
+    return path
+
+
+def stages(watch: PluginWatch) -> dict[str, float]:
+    """Seconds between the event-log entries of the last request (INTERFACE.md)."""
+    events = watch.events()
+
+    def last(name: str, **match: str) -> float:
+        times = [e["time"] for e in events if e["event"] == name
+                 and all(e.get(k) == v for k, v in match.items())]
+        return float(times[-1]) if times else float("nan")
+
+    trigger, capture = last("trigger"), last("capture")
+    sent = last("sent", address="/sidecar/continue")
+    accepted = last("reply", address="/sidecar/accepted")
+    stem = last("reply", address="/sidecar/stem")
+    loaded, started = last("stem_loaded"), last("started")
+    return {
+        "capture write": capture - trigger,
+        "OSC (sent to accepted)": accepted - sent,
+        "sidecar (accepted to stem)": stem - accepted,
+        "load (stem to loaded)": loaded - stem,
+        "wait for the bar (loaded to heard)": started - loaded,
+        "trigger to first take heard": started - trigger,
+    }
+
+
+def set_up(host: HostProcess, drums: Path, params: dict[str, float], load: dict[str, Any]) -> None:
+    host.call("load", **load)
+    host.call("input", wav=str(drums))
+    for name, value in params.items():
+        host.call("param", name=name, value=value)
+
+
+PARAMS = {"Mix": 0.5, "Capture bars": 1 / 31, "Take bars": 1 / 31, "Capture quantize": 0.0}
+
+
+def testhost_run(watch: PluginWatch, drums: Path, seconds: float) -> dict[str, Any]:
+    host = HostProcess([str(testhost_binary())], watch.folder / "testhost.log", watch.env())
+    out: dict[str, Any] = {}
+    try:
+        set_up(host, drums, PARAMS, {"plugin": str(vst3_bundle()), "sample_rate": HOST_RATE,
+                                     "max_block": 2048})
+        host.call("transport", bpm=BPM, numerator=4, denominator=4, playing=True, ppq=0.0)
+        host.call("render", frames=512, block_size=512)  # warm-up block
+        for frames in (64, 512):
+            out[f"through {frames}"] = host.call("render", seconds=seconds, block_size=frames)
+        # Real-time paced: press, keep playing until the take is heard.
+        host.call("render", seconds=2 * BAR_SECONDS, block_size=512, realtime=True)
+        host.call("param", name="Generate", value=1.0)
+        deadline = time.monotonic() + 180
+        while not watch.events("started"):
+            host.call("render", seconds=0.25, block_size=512, realtime=True)
+            host.call("param", name="Generate", value=0.0)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no take heard in 180 s: {watch.status()}")
+        out["stages"] = stages(watch)
+        for frames in (64, 512):
+            out[f"take {frames}"] = host.call("render", seconds=seconds, block_size=frames)
+    finally:
+        host.close()
+    return out
+
+
+def dawdreamer_run(watch: PluginWatch, drums: Path, seconds: float) -> dict[str, Any]:
+    import os
+
+    argv = [sys.executable, "-m", "tests.plugin_host.plugin.dawdreamer_host"]
+    env = watch.env(PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    out: dict[str, Any] = {}
+
+    def cost(block: int, with_plugin: bool) -> float:
+        host = HostProcess(argv, watch.folder / f"dd-{block}-{with_plugin}.log", env)
+        try:
+            set_up(host, drums, PARAMS, {"plugin": str(vst3_bundle()), "sample_rate": HOST_RATE,
+                                         "block_size": block, "bpm": BPM})
+            if not with_plugin:
+                host.call("param", name="Mix", value=0.0)
+            return float(host.call("render", seconds=seconds)["wall_seconds"])
+        finally:
+            host.close()
+
+    host = HostProcess(argv, watch.folder / "dd-take.log", env)
+    try:
+        set_up(host, drums, PARAMS, {"plugin": str(vst3_bundle()), "sample_rate": HOST_RATE,
+                                     "block_size": 512, "bpm": BPM})
+        for block in (64, 512):
+            host.call("render", seconds=0.1)
+        host.call("automate", name="Generate", points=[[0, 0.0], [1.5 * BAR_SECONDS, 1.0]])
+        host.call("render", seconds=2 * BAR_SECONDS)
+        while not any(t.get("loaded") for t in watch.status().get("takes", [])):
+            time.sleep(0.01)
+        host.call("param", name="Generate", value=0.0)
+        host.call("render", seconds=BAR_SECONDS)
+        out["stages"] = stages(watch)
+    finally:
+        host.close()
+    out["through"] = {b: cost(b, True) for b in (64, 512)}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="audio per cost run")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, running_sidecar(Path(tmp) / "sidecar") as server:
+        folder = Path(tmp)
+        drums = drum_input(folder)
+        (folder / "th").mkdir()
+        (folder / "dd").mkdir()
+        th = testhost_run(PluginWatch(folder / "th", server.port), drums, args.seconds)
+        dd = dawdreamer_run(PluginWatch(folder / "dd", server.port), drums, args.seconds)
+
+    print(f"plugin bench, {time.strftime('%Y-%m-%d')}, {args.seconds:g} s of audio a run, "
+          f"48 kHz stereo, {BPM:g} BPM 4/4")
+    print("\ncallback cost per block (test host, processBlock timed alone)")
+    print(f"{'case':<22}{'mean us':>10}{'p99 us':>10}{'block us':>10}{'mean %':>9}"
+          f"{'plugin allocs':>15}{'host allocs':>13}")
+    for case in ("through 64", "through 512", "take 64", "take 512"):
+        r = th[case]
+        frames = int(case.split()[1])
+        block_us = frames / HOST_RATE * 1e6
+        host_allocs = r["allocations"] - r["plugin_allocations"]
+        print(f"{case:<22}{r['mean_block_us']:>10.2f}{r['p99_block_us']:>10.2f}{block_us:>10.0f}"
+              f"{100 * r['mean_block_us'] / block_us:>8.2f}%{r['plugin_allocations']:>15}"
+              f"{host_allocs:>13}")
+    print("\nDawDreamer render wall time per block, whole graph with the plugin (passing through)")
+    for block, wall in dd["through"].items():
+        blocks = args.seconds * HOST_RATE / block
+        per_block_us = wall / blocks * 1e6
+        print(f"  {block:>4} frames: {per_block_us:8.2f} us a block "
+              f"({100 * per_block_us / (block / HOST_RATE * 1e6):.2f} % of the block)")
+    print("\ntrigger to first take heard, tiny model (seconds)")
+    print(f"{'stage':<38}{'DawDreamer':>12}{'test host (real time)':>24}")
+    for stage in th["stages"]:
+        print(f"{stage:<38}{dd['stages'][stage]:>12.3f}{th['stages'][stage]:>24.3f}")
+    if args.json:
+        args.json.write_text(json.dumps({"testhost": th, "dawdreamer": dd}, default=str,
+                                        indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
