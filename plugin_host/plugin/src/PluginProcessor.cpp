@@ -69,6 +69,12 @@ bool MusicGenProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const
 }
 
 void MusicGenProcessor::prepareToPlay(double sampleRate, int maximumExpectedSamplesPerBlock) {
+    // Some hosts (DawDreamer) prepare again before every render: with the same rate and
+    // block size keep the ring, the takes and the clock (the transport re-syncs by itself).
+    if (maxBlock_ > 0 && sampleRate == sampleRateNow.load() && maximumExpectedSamplesPerBlock <= maxBlock_) {
+        lastMix_ = pMix_->load();
+        return;
+    }
     // The audio thread is not running here: its state can be reset directly.
     maxBlock_ = juce::jmax(32, maximumExpectedSamplesPerBlock);
     scratch_.setSize(2, maxBlock_, false, true, false);

@@ -6,10 +6,14 @@ namespace mgs {
 SidecarClient::SidecarClient(std::function<void(const juce::OSCMessage&)> onMessage)
     : onMessage_(std::move(onMessage)) {}
 
-SidecarClient::~SidecarClient() {
+SidecarClient::~SidecarClient() { close(); }
+
+void SidecarClient::close() {
     receiver_.removeListener(this);
     receiver_.disconnect();
+    std::lock_guard<std::mutex> lock(mutex_);
     sender_.disconnect();
+    senderConnected_ = false;
     if (socket_ != nullptr) socket_->shutdown();
 }
 

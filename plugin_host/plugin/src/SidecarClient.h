@@ -21,6 +21,8 @@ public:
     bool send(const juce::String& address, const juce::Array<juce::OSCArgument>& arguments);
     void setToken(const juce::String& token);
     int localPort() const;
+    /// Stop receiving (no more callbacks once this returns) and close the socket.
+    void close();
 
 private:
     void oscMessageReceived(const juce::OSCMessage& message) override;

@@ -30,7 +30,10 @@ Worker::Worker(MusicGenProcessor& processor)
     if (trigger.isNotEmpty() && juce::File::isAbsolutePath(trigger)) triggerFile_ = juce::File(trigger);
 }
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+    stop();
+    client_.close();  // before the members its callback uses go away
+}
 
 void Worker::start() {
     push(UiCommand::reconnect);
