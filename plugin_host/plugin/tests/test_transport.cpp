@@ -242,3 +242,26 @@ TEST(scheduler_ignores_a_line_before_the_arming_sample) {
     CHECK(e.found);
     CHECK_EQ(e.offset, 100);
 }
+
+TEST(host_ppq_rounded_to_ticks_keeps_a_smooth_clock) {
+    // Ardour rounds its ppq to 1/1920 quarter-note ticks: ~12 samples at 120 BPM, 48 kHz.
+    for (const int blockSize : {64, 512, 1000}) {
+        mgs::TransportTracker tracker;
+        tracker.prepare(48000.0);
+        SimHost host;
+        host.numerator = 3;
+        std::vector<std::int64_t> lines;
+        int jumps = 0;
+        while (host.sample < 48000 * 12) {
+            const std::int64_t start = host.sample;
+            auto position = host.step(blockSize);
+            position.ppq = std::round(position.ppq * 1920.0) / 1920.0;
+            const auto t = tracker.advance(position, blockSize);
+            jumps += t.discontinuity && start > 0 ? 1 : 0;
+            const auto e = mgs::findBarLine(t, blockSize);
+            if (e.found) lines.push_back(start + e.offset);
+        }
+        CHECK_EQ(jumps, 0);
+        CHECK(lines == expectedLines(48000.0, 120.0, {3, 4}, 48000 * 12));
+    }
+}

@@ -1,6 +1,7 @@
 // Transport tracker: bar grid from host ppq, tempo and metre; extrapolation; a free clock.
 #include "core/transport.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace mgs {
@@ -53,13 +54,14 @@ BlockTiming TransportTracker::advance(const HostPosition& position, int numSampl
 
     const bool hasPpq = position.hasPpq && std::isfinite(position.ppq);
     const bool playing = position.hasPlaying ? position.isPlaying : (hasPpq ? true : lastPlaying_);
-    const double tolerancePpq = kJumpToleranceSamples / samplesPerPpq(bpm_, sampleRate_);
+    const double tolerancePpq =
+        std::max(kJumpTolerancePpq, kJumpToleranceSamples / samplesPerPpq(bpm_, sampleRate_));
 
     double ppq = expectedPpq_;
     if (hasPpq && playing) {
-        ppq = position.ppq;
         t.source = ClockSource::host;
-        t.discontinuity = !started_ || !lastPlaying_ || std::fabs(ppq - expectedPpq_) > tolerancePpq;
+        t.discontinuity = !started_ || !lastPlaying_ || std::fabs(position.ppq - expectedPpq_) > tolerancePpq;
+        if (t.discontinuity) ppq = position.ppq;  // else: our clock, the host's rounding aside
         everHadPpq_ = true;
     } else if (!hasPpq && playing) {
         t.source = ClockSource::extrapolated;  // rolling, but this block came without a position

@@ -56,8 +56,11 @@ double samplesPerPpq(double bpm, double sampleRate);
 
 class TransportTracker {
 public:
-    /// Tolerance (in samples) before a reported ppq counts as a jump.
+    /// A reported ppq within this of where our clock says it should be is the same place
+    /// (our sample-exact clock is kept); farther away it is a jump. The larger of 2 samples
+    /// and 1/480 quarter note: hosts that round ppq to ticks (Ardour: 1/1920) stay smooth.
     static constexpr double kJumpToleranceSamples = 2.0;
+    static constexpr double kJumpTolerancePpq = 1.0 / 480.0;
 
     void prepare(double sampleRate);
     void reset();
