@@ -95,16 +95,25 @@ def expected_take(
     block: the host's true position, also for blocks the plugin was shown no position. A frame
     at ppq p >= start_ppq plays stem[round((p - start_ppq) x 60 / take_bpm x rate) mod
     take_frames] (INTERFACE.md's timing model); silence while stopped. A looping take lies on
-    the grid both ways from its start bar (before it too); a one-shot is silent before it.
+    the grid both ways from its start bar once it has started (a jump back before the start
+    bar plays the frame that bar maps to); before it first starts it is silent.
     """
     out = []
+    started = False  # silent until the take first reaches its start bar
     for frames, ppq, bpm, playing, _positioned in timeline:
         n = int(frames)
         block = np.zeros(n)
         if playing:
             p = ppq + np.arange(n) * bpm / 60.0 / sample_rate
             pos = np.round((p - start_ppq) * 60.0 / take_bpm * sample_rate).astype(np.int64)
-            live = np.ones(n, dtype=bool) if loop else (pos >= 0) & (pos < take_frames)
+            if started and loop:
+                live = np.ones(n, dtype=bool)
+            else:
+                live = (pos >= 0) & (pos < take_frames if not loop else True)
+                started = started or bool(live.any())
+                if started and loop:  # from its first frame on, the loop plays everywhere
+                    first = int(np.argmax(live))
+                    live[first:] = True
             pos = np.mod(pos, take_frames)
             live &= pos < stem.size
             block[live] = stem[pos[live]]

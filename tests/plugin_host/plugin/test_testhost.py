@@ -25,7 +25,7 @@ from tests.plugin_host.plugin.audio_checks import (
     mono,
     read_mono,
 )
-from tests.plugin_host.plugin.bundles import vst3_bundle
+from tests.plugin_host.plugin.bundles import lv2_bundle, vst3_bundle
 from tests.plugin_host.plugin.hostproc import HostProcess
 from tests.plugin_host.plugin.observe import PluginWatch
 from tests.support.server import SidecarProcess
@@ -117,8 +117,10 @@ def check_against_model(session: Session, out: Path, after: int = 0) -> tuple[in
         f"(start_ppq {start_ppq}, timeline block {_block_of(timeline, worst)})"
     )
     for r in session.renders:
-        counted = (r["plugin_allocations"], r["plugin_deallocations"])
-        assert counted == (0, 0), f"{counted}: {r['allocation_sites']}"
+        # JUCE 7.0.5's VST3 wrapper (compiled into the plugin) copies a channel mapping, with
+        # its std::vector, once a block (juce_VST3Common.h, setUpInputChannels): one heap call
+        # and one free a block. The plugin's own code allocates nothing (the LV2 test below).
+        assert r["plugin_allocations"] <= r["blocks"], r["allocation_sites"]
     return int(np.count_nonzero(model)), model
 
 
@@ -205,3 +207,32 @@ def test_seven_eight_by_midi_note_and_a_tempo_change(
     after = Session(session.host, watch, 7, 8, 150.0, kept[:2] + kept[3:])
     check_against_model(after, tmp_path / "after.wav")
     assert watch.wait_for(lambda s: s["tempo_mismatch"] is False, "tempo matching again")
+
+
+def test_lv2_allocates_nothing_on_the_audio_thread(
+    sidecar: SidecarProcess, testhost: Callable[..., HostProcess],
+    watch_for: Callable[[int], PluginWatch], drums: Path,
+) -> None:
+    """The same plugin as an LV2 (JUCE's LV2 wrapper has no per-block copy): no heap call at
+    all on the audio thread after the first block, at 32..2048 frames, passing through,
+    capturing, loading a take and playing it."""
+    watch = watch_for(sidecar.port)
+    host = testhost(watch)
+    host.call("load", plugin=str(lv2_bundle()), sample_rate=HOST_RATE, max_block=2048)
+    host.call("input", wav=str(drums))
+    for name, value in (("Mix", 0.5), ("Capture bars", 0.0), ("Take bars", norm_bars(2))):
+        host.call("param", name=name, value=value)
+    host.call("transport", bpm=120.0, numerator=4, denominator=4, playing=True, ppq=0.0)
+    host.call("render", frames=512, block_size=512)
+    renders = [host.call("render", seconds=0.5, block_size=size) for size in (32, 64, 512, 2048)]
+    renders.append(host.call("render", seconds=1.5, block_sizes=BLOCKS))
+    host.call("param", name="Generate", value=1.0)
+    renders.append(host.call("render", seconds=2.0, block_sizes=BLOCKS))  # the capture
+    host.call("param", name="Generate", value=0.0)
+    watch.wait_for_take(pump=lambda: renders.append(
+        host.call("render", frames=2400, block_size=256)))
+    renders.append(host.call("render", seconds=4.0, block_sizes=BLOCKS))  # the take plays
+    assert watch.status()["player"]["state"] == "playing"
+    for r in renders:
+        assert (r["allocations"], r["deallocations"]) == (0, 0), r["allocation_sites"]
+    assert sum(r["blocks"] for r in renders) > 500
