@@ -36,6 +36,7 @@ private:
 
 struct Result {
     double meanMicros = 0.0;
+    double medianMicros = 0.0;
     double p99Micros = 0.0;
     double blockMicros = 0.0;
     unsigned long long allocations = 0;
@@ -107,6 +108,7 @@ Result run(int blockSize, bool withTake, double seconds) {
     double sum = 0.0;
     for (const double t : times) sum += t;
     r.meanMicros = sum / static_cast<double>(times.size());
+    r.medianMicros = times[times.size() / 2];
     r.p99Micros = times[static_cast<std::size_t>(0.99 * static_cast<double>(times.size() - 1))];
     r.blockMicros = blockSize / kRate * 1e6;
     return r;
@@ -119,10 +121,20 @@ int main(int argc, char** argv) {
     // Keep the bench's pings away from a real sidecar.
     setenv("MUSICGEN_SIDECAR_PORT", "9", 0);
     const double seconds = argc > 1 ? std::atof(argv[1]) : 20.0;
-    std::printf("audio callback cost, 48 kHz stereo, %.0f s of audio per case (mean and p99 per block)\n", seconds);
-    std::printf("%-8s %-14s %10s %10s %10s %8s %8s %s\n", "frames", "case", "mean_us", "p99_us", "block_us",
-                "mean_%", "p99_%", "allocations");
+    std::printf("audio callback cost, 48 kHz stereo, %.0f s of audio per case (per block: mean, median, p99)\n",
+                seconds);
+    std::printf("%-7s %-13s %9s %9s %9s %9s %8s %8s %8s %s\n", "frames", "case", "mean_us", "median_us", "p99_us",
+                "block_us", "mean_%", "median_%", "p99_%", "allocations");
     bool ok = true;
+#if MUSICGEN_COUNT_ALLOCATIONS
+    {  // the counter itself counts: one allocation here must read as one
+        mgs::alloc::beginCounting();
+        auto probe = std::make_unique<int>(1);
+        const auto counted = mgs::alloc::endCounting();
+        std::printf("allocation counter self-check: %llu of 1 counted\n", static_cast<unsigned long long>(counted));
+        ok = counted == 1 && *probe == 1;
+    }
+#endif
     for (const int blockSize : {64, 512}) {
         for (const bool withTake : {false, true}) {
             const Result r = run(blockSize, withTake, seconds);
@@ -132,8 +144,9 @@ int main(int argc, char** argv) {
 #else
             const juce::String allocations("(build with -DMUSICGEN_COUNT_ALLOCATIONS=ON)");
 #endif
-            std::printf("%-8d %-14s %10.2f %10.2f %10.1f %7.3f%% %7.3f%% %s%s\n", blockSize, name, r.meanMicros,
-                        r.p99Micros, r.blockMicros, 100.0 * r.meanMicros / r.blockMicros,
+            std::printf("%-7d %-13s %9.2f %9.2f %9.2f %9.1f %7.3f%% %7.3f%% %7.3f%% %s%s\n", blockSize, name,
+                        r.meanMicros, r.medianMicros, r.p99Micros, r.blockMicros,
+                        100.0 * r.meanMicros / r.blockMicros, 100.0 * r.medianMicros / r.blockMicros,
                         100.0 * r.p99Micros / r.blockMicros, allocations.toRawUTF8(),
                         withTake && !r.played ? "  (take did not play!)" : "");
             ok = ok && (!withTake || r.played);

@@ -46,8 +46,10 @@ juce::AudioProcessorValueTreeState::ParameterLayout MusicGenProcessor::createLay
     using juce::ParameterID;
     juce::AudioProcessorValueTreeState::ParameterLayout layout;
     layout.add(std::make_unique<AudioParameterBool>(ParameterID{param::generate, 1}, "Generate", false));
-    layout.add(std::make_unique<AudioParameterFloat>(ParameterID{param::mix, 1}, "Mix",
-                                                     juce::NormalisableRange<float>(0.0f, 1.0f), 0.5f));
+    layout.add(std::make_unique<AudioParameterFloat>(
+        ParameterID{param::mix, 1}, "Mix", juce::NormalisableRange<float>(0.0f, 1.0f), 0.5f,
+        juce::AudioParameterFloatAttributes().withStringFromValueFunction(
+            [](float value, int) { return juce::String(value, 2); })));
     layout.add(std::make_unique<AudioParameterInt>(ParameterID{param::bars, 1}, "Capture bars", 1, 32, 4));
     layout.add(std::make_unique<AudioParameterInt>(ParameterID{param::takeBars, 1}, "Take bars", 1, 32, 4));
     layout.add(std::make_unique<AudioParameterBool>(ParameterID{param::captureQuantize, 1}, "Capture quantize", true));
