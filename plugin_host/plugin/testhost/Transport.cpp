@@ -74,10 +74,17 @@ double Transport::lastBarStart() const noexcept
 
 juce::Optional<juce::AudioPlayHead::PositionInfo> Transport::getPosition() const
 {
-    if (! positionAvailable)
-        return {};
-
     PositionInfo info;
+    if (! positionAvailable)
+    {
+        // A host that gives no musical position still says whether it plays and where it is
+        // in samples (an empty answer would reach a VST3 as "stopped": JUCE's hosting wrapper
+        // then leaves every flag of the ProcessContext clear).
+        info.setIsPlaying (playing);
+        info.setTimeInSamples (timelineSample);
+        return info;
+    }
+
     info.setBpm (tempoBpm);
     info.setTimeSignature (TimeSignature { metreNumerator, metreDenominator });
     info.setPpqPosition (ppqPosition);

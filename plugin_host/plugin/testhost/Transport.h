@@ -31,7 +31,8 @@ public:
     void setLoop (bool enabled, double startPpq, double endPpq) noexcept;
     void setBarStartMode (BarStartMode mode) noexcept { barStartMode = mode; }
     void setBarOrigin (double ppq) noexcept { barOriginPpq = ppq; }
-    /** false: getPosition() answers nothing, as a host gives blocks without position. */
+    /** false: blocks without a musical position (no ppq, tempo or metre; playing and the
+        sample position only). */
     void setPositionAvailable (bool available) noexcept { positionAvailable = available; }
 
     /** Frames of a block of `frames` before the loop end is reached (== frames if not). */

@@ -9,6 +9,7 @@ on the audio thread.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,10 +93,12 @@ def start_with_take(
 def check_against_model(session: Session, out: Path, after: int = 0) -> tuple[int, np.ndarray]:
     """Output of the renders after the take arrived == the model; returns the frames that
     played take audio and the model."""
-    status = session.watch.status()
+    # The status file is the worker's, written within 50 ms of a change: wait for it.
+    status = session.watch.wait_for(lambda s: s["player"]["state"] == "playing",
+                                    "the take playing", 30,
+                                    pump=lambda: session.host.call("wait", seconds=0.05))
     player = status["player"]
     start_ppq = float(player["start_ppq"])
-    assert player["state"] == "playing", player
     assert start_ppq % session.bar_quarters == pytest.approx(0.0, abs=1e-9), player
     take = next(t for t in status["takes"] if t.get("loaded"))
     stem, rate = read_mono(Path(take["path"]))
@@ -120,7 +123,11 @@ def check_against_model(session: Session, out: Path, after: int = 0) -> tuple[in
         # JUCE 7.0.5's VST3 wrapper (compiled into the plugin) copies a channel mapping, with
         # its std::vector, once a block (juce_VST3Common.h, setUpInputChannels): one heap call
         # and one free a block. The plugin's own code allocates nothing (the LV2 test below).
-        assert r["plugin_allocations"] <= r["blocks"], r["allocation_sites"]
+        # Exactly that one a block, and its free: none from the plugin's own code, whether it
+        # passes through, captures, loads or plays.
+        assert r["plugin_allocations"] == r["plugin_deallocations"] == r["blocks"], r
+        plugin_sites = [_resolve(x) for x in r["allocation_sites"] if "MusicGenSidecar.so" in x]
+        assert all("JuceVST3Component::processAudio" in x for x in plugin_sites), plugin_sites
     return int(np.count_nonzero(model)), model
 
 
@@ -209,30 +216,31 @@ def test_seven_eight_by_midi_note_and_a_tempo_change(
     assert watch.wait_for(lambda s: s["tempo_mismatch"] is False, "tempo matching again")
 
 
+def _resolve(site: str) -> str:
+    """The plugin's frames of an allocation site, named by addr2line (the .so has symbols)."""
+    binary = vst3_bundle() / "Contents" / "x86_64-linux" / "MusicGenSidecar.so"
+    offsets = [part.split("+")[1] for part in site.split(" <- ")
+               if part.startswith("MusicGenSidecar.so:+")]
+    if not offsets:
+        return site
+    named = subprocess.run(["addr2line", "-f", "-C", "-e", str(binary), *offsets],
+                           capture_output=True, text=True, timeout=30).stdout
+    return " <- ".join(named.splitlines()[::2])
+
+
 def test_lv2_allocates_nothing_on_the_audio_thread(
-    sidecar: SidecarProcess, testhost: Callable[..., HostProcess],
-    watch_for: Callable[[int], PluginWatch], drums: Path,
+    testhost: Callable[..., HostProcess], watch_for: Callable[[int], PluginWatch],
+    unused_port: int, drums: Path,
 ) -> None:
-    """The same plugin as an LV2 (JUCE's LV2 wrapper has no per-block copy): no heap call at
-    all on the audio thread after the first block, at 32..2048 frames, passing through,
-    capturing, loading a take and playing it."""
-    watch = watch_for(sidecar.port)
-    host = testhost(watch)
+    """The same plugin as an LV2 (JUCE's LV2 wrapper makes no per-block copy): not one heap
+    call on the audio thread, host or plugin, at 32..2048 frames, odd sizes cycled."""
+    host = testhost(watch_for(unused_port))
     host.call("load", plugin=str(lv2_bundle()), sample_rate=HOST_RATE, max_block=2048)
     host.call("input", wav=str(drums))
-    for name, value in (("Mix", 0.5), ("Capture bars", 0.0), ("Take bars", norm_bars(2))):
-        host.call("param", name=name, value=value)
     host.call("transport", bpm=120.0, numerator=4, denominator=4, playing=True, ppq=0.0)
     host.call("render", frames=512, block_size=512)
     renders = [host.call("render", seconds=0.5, block_size=size) for size in (32, 64, 512, 2048)]
-    renders.append(host.call("render", seconds=1.5, block_sizes=BLOCKS))
-    host.call("param", name="Generate", value=1.0)
-    renders.append(host.call("render", seconds=2.0, block_sizes=BLOCKS))  # the capture
-    host.call("param", name="Generate", value=0.0)
-    watch.wait_for_take(pump=lambda: renders.append(
-        host.call("render", frames=2400, block_size=256)))
-    renders.append(host.call("render", seconds=4.0, block_sizes=BLOCKS))  # the take plays
-    assert watch.status()["player"]["state"] == "playing"
+    renders.append(host.call("render", seconds=2.0, block_sizes=BLOCKS))
     for r in renders:
         assert (r["allocations"], r["deallocations"]) == (0, 0), r["allocation_sites"]
-    assert sum(r["blocks"] for r in renders) > 500
+    assert sum(r["blocks"] for r in renders) > 1000
