@@ -29,27 +29,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import soundfile as sf
-
-from tests.plugin_host.plugin.audio_checks import HOST_RATE
+from tests.plugin_host.plugin.audio_checks import HOST_RATE, tile_loop, write_amen_bar
 from tests.plugin_host.plugin.bundles import REPO_ROOT, lv2_bundle, testhost_binary, vst3_bundle
 from tests.plugin_host.plugin.hostproc import HostProcess
 from tests.plugin_host.plugin.observe import PluginWatch
 from tests.support.server import running_sidecar
 
-BPM = 120.0
-BAR_SECONDS = 4 * 60.0 / BPM
+BPM = 120.0  # replaced in main() by the drum loop's own tempo
+BAR_SECONDS = 2.0
 
 
-def drum_input(folder: Path) -> Path:
-    """Eight bars of the project's example drum loop at 120 BPM, stereo, 48 kHz."""
-    from sidecar.examples import drum_loop
-
-    loop = drum_loop(BPM, bars=8, sample_rate=HOST_RATE)[0]
-    path = folder / "drums.wav"
-    sf.write(str(path), np.stack([loop, loop], axis=1), HOST_RATE, subtype="FLOAT")
-    return path
+def drum_input(folder: Path) -> tuple[Path, float]:
+    """Eight bars of a recorded drum loop (the amen break, sonic-pi-samples) at 48 kHz, and
+    its tempo."""
+    bar, bpm = write_amen_bar(folder)
+    return tile_loop(bar, 8, folder / "drums.wav"), bpm
 
 
 def stages(watch: PluginWatch) -> dict[str, float]:
@@ -169,7 +163,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp, running_sidecar(Path(tmp) / "sidecar") as server:
         folder = Path(tmp)
-        drums = drum_input(folder)
+        global BPM, BAR_SECONDS
+        drums, BPM = drum_input(folder)
+        BAR_SECONDS = 4 * 60.0 / BPM
         (folder / "th").mkdir()
         (folder / "dd").mkdir()
         th = testhost_run(PluginWatch(folder / "th", server.port), drums, args.seconds)
@@ -177,7 +173,7 @@ def main() -> int:
         dd = dawdreamer_run(PluginWatch(folder / "dd", server.port), drums, args.seconds)
 
     print(f"plugin bench, {time.strftime('%Y-%m-%d')}, {args.seconds:g} s of audio a run, "
-          f"48 kHz stereo, {BPM:g} BPM 4/4")
+          f"48 kHz stereo, the amen break at {BPM:.2f} BPM 4/4")
     print("\ncallback cost per block (test host, processBlock timed alone; VST3 unless marked)")
     print(f"{'case':<22}{'mean us':>10}{'p99 us':>10}{'block us':>10}{'mean %':>9}"
           f"{'plugin allocs':>15}{'host allocs':>13}")

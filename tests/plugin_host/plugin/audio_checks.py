@@ -19,7 +19,10 @@ __all__ = [
     "read_mono",
     "resample_to",
     "tile_loop",
+    "write_amen_bar",
 ]
+
+AMEN = Path("/usr/share/sonic-pi/samples/loop_amen.flac")  # Debian's sonic-pi-samples
 
 HOST_RATE = 48000
 
@@ -119,3 +122,14 @@ def expected_take(
             block[live] = stem[pos[live]]
         out.append(block)
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def write_amen_bar(folder: Path) -> tuple[Path, float]:
+    """One bar of a recorded drum loop (the amen break) resampled to 48 kHz, as a float WAV in
+    `folder`, and the tempo that makes it one 4/4 bar."""
+    data, rate = sf.read(str(AMEN), dtype="float64", always_2d=True)
+    channels = [resample_to(data[:, c], rate, HOST_RATE) for c in range(data.shape[1])]
+    audio = np.stack(channels, axis=1).astype(np.float32)
+    path = folder / "amen-48k.wav"
+    sf.write(str(path), audio, HOST_RATE, subtype="FLOAT")
+    return path, 4 * 60.0 * HOST_RATE / audio.shape[0]

@@ -7,17 +7,13 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
-from tests.plugin_host.plugin.audio_checks import HOST_RATE, resample_to
+from tests.plugin_host.plugin.audio_checks import AMEN, write_amen_bar
 from tests.plugin_host.plugin.bundles import REPO_ROOT, need, testhost_binary
 from tests.plugin_host.plugin.hostproc import HostProcess
 from tests.plugin_host.plugin.observe import PluginWatch
 from tests.support.server import SidecarProcess, free_udp_port, running_sidecar
-
-AMEN = Path("/usr/share/sonic-pi/samples/loop_amen.flac")  # Debian's sonic-pi-samples
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +30,7 @@ def amen_bar(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     Resampled from 44.1 kHz to the host rate; the tempo is the one that makes it one 4/4 bar.
     """
     need(AMEN.exists(), f"{AMEN} is missing (apt-get install sonic-pi-samples)")
-    data, rate = sf.read(str(AMEN), dtype="float64", always_2d=True)
-    channels = [resample_to(data[:, c], rate, HOST_RATE) for c in range(data.shape[1])]
-    audio = np.stack(channels, axis=1).astype(np.float32)
-    path = tmp_path_factory.mktemp("loops") / "amen-48k.wav"
-    sf.write(str(path), audio, HOST_RATE, subtype="FLOAT")
-    bpm = 4 * 60.0 * HOST_RATE / audio.shape[0]
-    return path, bpm
+    return write_amen_bar(tmp_path_factory.mktemp("loops"))
 
 
 @pytest.fixture()

@@ -70,7 +70,7 @@ class PluginWatch:
         predicate: Callable[[dict[str, Any]], bool],
         what: str,
         timeout_seconds: float = 90.0,
-        pump: Callable[[], None] | None = None,
+        pump: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
         """Poll the status file until `predicate(status)`; `pump` runs between polls."""
         deadline = time.monotonic() + timeout_seconds
