@@ -254,6 +254,7 @@ RenderStats HostSession::render (juce::int64 frames, const std::vector<int>& blo
         stats.meanBlockLoad /= (double) blockMicroseconds.size();
         std::sort (blockMicroseconds.begin(), blockMicroseconds.end());
         stats.maxBlockMicroseconds = blockMicroseconds.back();
+        stats.medianBlockMicroseconds = blockMicroseconds[blockMicroseconds.size() / 2];
         stats.p99BlockMicroseconds = blockMicroseconds[(size_t) ((double) (blockMicroseconds.size() - 1) * 0.99)];
     }
     stats.allocationSites = describeFirstCountedAllocations();

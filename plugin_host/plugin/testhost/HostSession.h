@@ -23,6 +23,7 @@ struct RenderStats
     std::uint64_t pluginAllocations = 0; // of those, made with the plugin's code on the stack
     std::uint64_t pluginDeallocations = 0;
     double meanBlockMicroseconds = 0.0;
+    double medianBlockMicroseconds = 0.0;
     double p99BlockMicroseconds = 0.0;
     double maxBlockMicroseconds = 0.0;
     double meanBlockLoad = 0.0; // processBlock time / block duration, mean over blocks

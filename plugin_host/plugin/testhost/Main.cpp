@@ -54,6 +54,7 @@ juce::var statsToVar (const testhost::RenderStats& stats)
     reply->setProperty ("plugin_allocations", (juce::int64) stats.pluginAllocations);
     reply->setProperty ("plugin_deallocations", (juce::int64) stats.pluginDeallocations);
     reply->setProperty ("mean_block_us", stats.meanBlockMicroseconds);
+    reply->setProperty ("median_block_us", stats.medianBlockMicroseconds);
     reply->setProperty ("p99_block_us", stats.p99BlockMicroseconds);
     reply->setProperty ("max_block_us", stats.maxBlockMicroseconds);
     reply->setProperty ("mean_block_load", stats.meanBlockLoad);
