@@ -149,6 +149,9 @@ def dawdreamer_run(watch: PluginWatch, drums: Path, seconds: float) -> dict[str,
             time.sleep(0.01)
         host.call("param", name="Generate", value=0.0)
         host.call("render", seconds=BAR_SECONDS)
+        deadline = time.monotonic() + 10  # the worker logs "started" within 50 ms or so
+        while not watch.events("started") and time.monotonic() < deadline:
+            time.sleep(0.02)
         out["stages"] = stages(watch)
     finally:
         host.close()
