@@ -68,6 +68,7 @@ end
 set ("Mix", 1)                -- take only
 set ("Capture bars", 0)       -- 1 bar
 set ("Take bars", 1 / 31)     -- 2 bars
+set ("Loop", tonumber (env ("ARDOUR_TEST_LOOP")))  -- 0: a one-shot, silent before its bar
 
 local function status_text ()
 	local file = io.open (status_path, "r")
