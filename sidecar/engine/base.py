@@ -5,8 +5,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from sidecar.errors import ModelError
+
+if TYPE_CHECKING:
+    from sidecar.engine.selfcheck import ConditioningCheck
 
 __all__ = ["Engine", "EngineInfo", "GenerationSpec", "ProgressCallback"]
 
@@ -22,7 +28,8 @@ class GenerationSpec:
     prompt: str | None = None
     #: Audio prompt to continue, float32 `(channels, samples)` at the engine's sample rate.
     audio_prompt: np.ndarray | None = field(default=None, compare=False, repr=False)
-    #: Melody to condition on (melody models), float32 `(channels, samples)` at the engine's rate.
+    #: Melody to condition on (melody models), float32 `(channels, samples)` at the engine's
+    #: rate, or one per row `(batch, channels, samples)`.
     melody: np.ndarray | None = field(default=None, compare=False, repr=False)
     #: One text prompt per batch row (stem sets); overrides `prompt` when given.
     prompts: tuple[str, ...] | None = None
@@ -45,10 +52,15 @@ class EngineInfo:
     max_seconds: float
     supports_melody: bool
     is_random: bool
+    #: The decode path: `stock` (transformers' generate) or a `FastMusicgenEngine` mode.
+    decoder: str = "stock"
 
 
 class Engine(abc.ABC):
     """A loaded model. `generate` returns only the new audio, never the re-synthesized prompt."""
+
+    #: What the start-up self-check found (`sidecar.engine.selfcheck`); None until it ran.
+    conditioning: ConditioningCheck | None = None
 
     @property
     @abc.abstractmethod
@@ -63,6 +75,22 @@ class Engine(abc.ABC):
         `progress` is called after each decoding step; an exception it raises (a cancel)
         propagates out of `generate` and leaves the engine usable.
         """
+
+    def first_step_logits(self, spec: GenerationSpec) -> np.ndarray:
+        """The scores the first new token of `spec` is chosen from (guidance applied), float32
+        `(batch, codebooks, vocab)`: one forward pass, no decoding. For the self-check; an
+        engine that cannot tell raises NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} does not report its logits")
+
+    def refuse_ignored_conditions(self, spec: GenerationSpec) -> None:
+        """Raise `ModelError` (the self-check's message) if `spec` uses a condition that the
+        self-check found this model ignores: never a silently unconditioned take."""
+        check = self.conditioning
+        if check is None or not check.ignored:
+            return
+        used = {"text": bool(spec.prompt or spec.prompts), "melody": spec.melody is not None}
+        if any(used.get(name, False) for name in check.ignored):
+            raise ModelError(check.message)
 
     def warm_up(self) -> None:
         """Run one short generation of every mode so the first request pays no start-up cost."""

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from transformers.audio_utils import chroma_filter_bank
 
+from sidecar.errors import RequestError
+
 __all__ = ["melody_features"]
 
 _N_FFT = 16384
@@ -23,16 +25,11 @@ def _filters(sample_rate: int) -> torch.Tensor:
     return torch.from_numpy(bank).float()
 
 
-def melody_features(audio: np.ndarray, sample_rate: int, batch: int) -> torch.Tensor:
-    """One-hot dominant-chroma frames `(batch, frames, 12)` of mono-mixed `audio` (ch, samples).
-
-    Same recipe as transformers' MusicgenMelodyFeatureExtractor (power STFT of n_fft 16384,
-    hop 4096, window-normalized, chroma filter bank, argmax per frame), computed with torch.stft
-    so no torchaudio is needed. The clip is padded or cut to the 30 s window.
-    """
-    mono = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).mean(dim=0)
-    length = _WINDOW_SECONDS * sample_rate
-    mono = torch.nn.functional.pad(mono[:length], (0, max(0, length - mono.shape[0])))
+def _one_hot_chroma(mono: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """`(frames, 12)` one-hot dominant chroma of one mono signal (already cut to the window)."""
+    if mono.shape[0] < _N_FFT:  # as the feature extractor: centred in zeros up to one FFT
+        pad = _N_FFT - mono.shape[0]
+        mono = torch.nn.functional.pad(mono, (pad // 2, pad - pad // 2))
     window = torch.hann_window(_N_FFT)
     spec = torch.stft(
         mono,
@@ -48,4 +45,28 @@ def melody_features(audio: np.ndarray, sample_rate: int, batch: int) -> torch.Te
     norm = torch.nn.functional.normalize(raw, p=float("inf"), dim=0, eps=1e-6).T
     onehot = torch.zeros_like(norm)
     onehot.scatter_(1, norm.argmax(dim=1, keepdim=True), 1.0)
-    return onehot.unsqueeze(0).expand(batch, -1, -1).contiguous()
+    return onehot
+
+
+def melody_features(audio: np.ndarray, sample_rate: int, batch: int) -> torch.Tensor:
+    """One-hot dominant-chroma frames `(batch, frames, 12)` of mono-mixed `audio`.
+
+    `audio` is one melody `(channels, samples)` for every row, or one per row
+    `(batch, channels, samples)`. Same recipe as transformers' MusicgenMelodyFeatureExtractor
+    (power STFT of n_fft 16384, hop 4096, window-normalized, chroma filter bank, argmax per
+    frame), computed with torch.stft so no torchaudio is needed: a clip is cut to the 30 s
+    window and not padded to it (the extractor pads a batch only to its longest clip), so its
+    `1 + samples // 4096` frames are tiled over the window by the model: a 2-bar loop's chords
+    repeat through the take, as in audiocraft.
+    """
+    rows = audio if audio.ndim == 3 else audio[None]
+    if rows.ndim != 3 or rows.shape[0] not in (1, batch):
+        raise RequestError(
+            f"melody: shape {audio.shape} is not (channels, samples) or ({batch}, channels, "
+            "samples)",
+            "melody",
+        )
+    length = min(rows.shape[-1], _WINDOW_SECONDS * sample_rate)
+    mono = torch.from_numpy(np.ascontiguousarray(rows[..., :length], dtype=np.float32)).mean(dim=1)
+    frames = torch.stack([_one_hot_chroma(row, sample_rate) for row in mono])
+    return frames.expand(batch, -1, -1).contiguous()

@@ -8,9 +8,17 @@ from typing import Any
 import torch
 from transformers.masking_utils import create_bidirectional_mask
 
+from sidecar.engine.kv_cache import StaticKVCache
 from sidecar.engine.sampling import SamplingPlan
 
-__all__ = ["DecodeRequest", "GeneratedCodes", "cross_mask", "padded_cross_mask", "sampling_plan"]
+__all__ = [
+    "DecodeRequest",
+    "GeneratedCodes",
+    "Prefill",
+    "cross_mask",
+    "padded_cross_mask",
+    "sampling_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,8 @@ class DecodeRequest:
     #: `batch`, doubled when classifier-free guidance adds the unconditional half.
     rows: int
     plan: SamplingPlan
-    #: Projected, masked text states `(rows, text_tokens, hidden)`.
+    #: Projected, masked text states `(rows, text_tokens, hidden)` to cross-attend (MusicGen),
+    #: or the prefix `(rows, prefix_length, hidden)` (Melody: chroma, then text).
     encoder_states: torch.Tensor
     encoder_mask: torch.Tensor
     #: `(batch * codebooks, 1 + prompt_frames)`: the start token, then the prompt's codes.
@@ -29,6 +38,23 @@ class DecodeRequest:
     prompt_frames: int
     #: Decoding steps: new frames plus the delay pattern's extra steps.
     steps: int
+    #: Cache positions the prefix takes in front of the codes (0 without one).
+    prefix_length: int = 0
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """The state after the prefill: its hidden states give the first new token."""
+
+    hidden: torch.Tensor
+    #: `(batch * codebooks, total_len)`: the known codes, then the delay pattern's pads.
+    sequence: torch.Tensor
+    pattern: torch.Tensor
+    #: The first position to generate (1 + prompt frames).
+    first: int
+    cache: StaticKVCache
+    #: Per-layer cross-attention keys and values (empty without cross-attention).
+    cross: tuple[list[torch.Tensor], list[torch.Tensor]]
 
 
 @dataclass(frozen=True)

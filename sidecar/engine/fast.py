@@ -14,10 +14,12 @@ import torch
 from sidecar.engine.base import GenerationSpec, ProgressCallback
 from sidecar.engine.buffers import SOURCE_BUCKET, DecodeBuffers
 from sidecar.engine.codec import Codec
+from sidecar.engine.conditions import build_conditions
 from sidecar.engine.decode_modes import DECODE_MODES, DecodeMode, DecodeSettings
 from sidecar.engine.decode_request import (
     DecodeRequest,
     GeneratedCodes,
+    Prefill,
     cross_mask,
     padded_cross_mask,
     sampling_plan,
@@ -51,13 +53,13 @@ class FastMusicgenEngine(MusicgenEngine):
     - `fast`: CPU: bf16 weights prepacked for oneDNN, q/k/v and the four heads fused;
       CUDA: fp16, fused, every decode step replayed from a CUDA graph.
     - `int8`: CPU: weight-only int8 linears (bf16 activations); CUDA: same as `fast`.
-    Melody models fall back to the stock loop.
+
+    Melody models run in the same loop in every mode: their condition (chroma, then text) is
+    a prefix of the sequence in the cache (`sidecar.engine.conditions`), not cross-attended.
     """
 
-    @property
-    def streams_audio(self) -> bool:
-        """Whether `generate(..., on_audio=...)` publishes partial audio (not for melody)."""
-        return not self._info.supports_melody
+    #: `generate(..., on_audio=...)` publishes partial audio, melody models' too.
+    streams_audio = True
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class FastMusicgenEngine(MusicgenEngine):
             self._info,
             dtype=f"{str(self.settings.weight_dtype).removeprefix('torch.')}"
             f"/{self.settings.linear}/{mode}",
+            decoder=self.settings.mode,
         )
         self._weights: DecoderWeights | None = None
         #: Caches per row count (batch × CFG) and captured steps, reused across requests.
@@ -109,11 +112,8 @@ class FastMusicgenEngine(MusicgenEngine):
 
         For an engine that owns its model (`load_engine`): on CPU, `fp32`, `fast` and `int8`
         decode from packed copies, and the originals (1.4 GB for small) only held memory.
-        Packed here, each layer's originals go as soon as its copies exist. Melody models keep
-        theirs: they decode with transformers' generate.
+        Packed here, each layer's originals go as soon as its copies exist.
         """
-        if self._info.supports_melody:
-            return 0
         before = tensor_bytes(self.model.decoder.parameters())
         if self._weights is None:
             self._weights = self._pack(free_originals=True)
@@ -154,8 +154,7 @@ class FastMusicgenEngine(MusicgenEngine):
         (prompt excluded) about every `audio_every_seconds`, decoded by windows; the returned
         array is one full decode of the final codes (identical to stock in exact mode).
         """
-        if self._info.supports_melody:
-            return super().generate(spec, progress)
+        self.refuse_ignored_conditions(spec)
         try:
             with torch.inference_mode():
                 result = self.generate_codes(spec, progress, on_audio, audio_every_seconds)
@@ -198,31 +197,32 @@ class FastMusicgenEngine(MusicgenEngine):
             )
         has_text = "input_ids" in inputs
         plan = sampling_plan(self.sampling_kwargs(spec), has_text)
-        mask = inputs["attention_mask"]
-        if has_text:
-            states = self.model.text_encoder(
-                input_ids=inputs["input_ids"], attention_mask=mask
-            ).last_hidden_state
-        else:
-            states = inputs["encoder_outputs"][0]
-        if plan.guidance_scale is not None:
-            states = torch.cat([states, torch.zeros_like(states)], dim=0)
-            mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
-        proj = getattr(self.model, "enc_to_dec_proj", None)
-        if proj is not None:
-            states = proj(states)
-        states = states * mask[..., None]
-        batch = mask.shape[0] // (2 if plan.guidance_scale is not None else 1)
+        guided = plan.guidance_scale is not None
+        conditions = build_conditions(self.model, inputs, guided)
+        rows = conditions.mask.shape[0]
+        batch = rows // (2 if guided else 1)
         decoder_ids = self._decoder_ids(inputs, batch)
+        steps = new_frames + (self._channel_codebooks - 1)
+        positions = conditions.prefix_length + decoder_ids.shape[-1] + steps
+        available = int(self.model.decoder.config.max_position_embeddings)
+        if positions > available:
+            raise RequestError(
+                f"prompt: its {conditions.states.shape[1] - int(self.model.config.chroma_length)}"
+                f" text tokens, the melody's {self.model.config.chroma_length} chroma frames and "
+                f"{steps} decoding steps need {positions} positions; the decoder has {available}"
+                ": shorten the prompt or the take",
+                "prompt",
+            )
         return DecodeRequest(
-            batch,
-            mask.shape[0],
-            plan,
-            states,
-            mask,
-            decoder_ids,
-            prompt_frames,
-            new_frames + (self._channel_codebooks - 1),
+            batch=batch,
+            rows=rows,
+            plan=plan,
+            encoder_states=conditions.states,
+            encoder_mask=conditions.mask,
+            decoder_ids=decoder_ids,
+            prompt_frames=prompt_frames,
+            steps=steps,
+            prefix_length=conditions.prefix_length,
         )
 
     @property
@@ -257,28 +257,12 @@ class FastMusicgenEngine(MusicgenEngine):
         w = self.weights
         k = w.num_codebooks
         lm = self.model.decoder
-        prefix_len = request.decoder_ids.shape[-1]
-        total_len = prefix_len + request.steps
-        ids, pattern = lm.build_delay_pattern_mask(
-            request.decoder_ids, pad_token_id=self._start_token, max_length=total_len
-        )
-        first = ids.shape[-1]  # the first position to generate (1 + prompt frames)
-        cache = self._buffers.cache(w, request.rows, total_len)
-        keys, values = w.cross_kv(request.encoder_states.to(w.act_dtype))
-        cache.set_cross(keys, values)
+        offset = request.prefix_length
         generator = torch.Generator(device=self.device).manual_seed(spec.seed)
-        sequence = lm.apply_delay_pattern_mask(ids, pattern)
-        sequence = torch.cat([sequence, pattern[:, first:]], dim=-1)
-
-        # prefill: every known position at once, then the first new token
-        tokens = sequence[:, :first].reshape(request.batch, k, first)
-        hidden = w.forward(
-            self._embed(tokens, 0, request),
-            cache,
-            0,
-            cross_mask(lm.config, request, first, w.hidden_size, w.act_dtype),
-        )
-        chosen = self._choose(hidden, request.plan, generator)
+        start = self._prefill(request)
+        sequence, pattern, first, cache = start.sequence, start.pattern, start.first, start.cache
+        total_len = pattern.shape[-1]
+        chosen = self._choose(start.hidden, request.plan, generator)
         place_column(sequence, pattern, first, chosen)
 
         stream = self._stream(request, spec, on_audio)
@@ -293,12 +277,19 @@ class FastMusicgenEngine(MusicgenEngine):
                 first,
                 pattern,
                 sequence,
-                (keys, values),
-                padded_cross_mask(request, stepper.key.source_length),
+                start.cross,
+                padded_cross_mask(request, stepper.key.source_length)
+                if w.cross_attends
+                else stepper.cross_mask,
                 seed=spec.seed + 1,
+                offset=offset,
             )
         else:
-            step_mask = cross_mask(lm.config, request, 1, w.hidden_size, w.act_dtype)
+            step_mask = (
+                cross_mask(lm.config, request, 1, w.hidden_size, w.act_dtype)
+                if w.cross_attends
+                else None
+            )
         for step in range(1, request.steps + 1):
             if progress is not None:
                 progress(step, request.steps)
@@ -321,9 +312,8 @@ class FastMusicgenEngine(MusicgenEngine):
                 stepper.step()
             else:
                 tokens = sequence[:, position].reshape(request.batch, k, 1)
-                hidden = w.forward(
-                    self._embed(tokens, position, request), cache, position, step_mask
-                )
+                at = offset + position  # in the cache, behind the prefix
+                hidden = w.forward(self._embed(tokens, at, request), cache, at, step_mask)
                 place_column(
                     sequence, pattern, position + 1, self._choose(hidden, request.plan, generator)
                 )
@@ -339,6 +329,44 @@ class FastMusicgenEngine(MusicgenEngine):
         if stream is not None:
             stream.push(codes, codes.shape[-1], final=True)
         return GeneratedCodes(codes, request.prompt_frames, request.steps)
+
+    def _prefill(self, request: DecodeRequest) -> Prefill:
+        """Run every known position at once: the condition's prefix (Melody), the start token
+        and the prompt's codes; the hidden states give the first new token."""
+        w = self.weights
+        k = w.num_codebooks
+        lm = self.model.decoder
+        total_len = request.decoder_ids.shape[-1] + request.steps
+        ids, pattern = lm.build_delay_pattern_mask(
+            request.decoder_ids, pad_token_id=self._start_token, max_length=total_len
+        )
+        first = ids.shape[-1]  # the first position to generate (1 + prompt frames)
+        offset = request.prefix_length
+        cache = self._buffers.cache(w, request.rows, offset + total_len)
+        mask = None
+        if w.cross_attends:
+            keys, values = w.cross_kv(request.encoder_states.to(w.act_dtype))
+            mask = cross_mask(lm.config, request, first, w.hidden_size, w.act_dtype)
+        else:
+            keys, values = [], []
+        cache.set_cross(keys, values)
+        sequence = lm.apply_delay_pattern_mask(ids, pattern)
+        sequence = torch.cat([sequence, pattern[:, first:]], dim=-1)
+        tokens = sequence[:, :first].reshape(request.batch, k, first)
+        embeds = self._embed(tokens, offset, request)
+        if offset:
+            prefix = request.encoder_states.to(w.act_dtype) + w.positions[:offset]
+            embeds = torch.cat([prefix, embeds], dim=1)
+        hidden = w.forward(embeds, cache, 0, mask)
+        return Prefill(hidden, sequence, pattern, first, cache, (keys, values))
+
+    def first_step_logits(self, spec: GenerationSpec) -> np.ndarray:
+        with torch.inference_mode():
+            request = self._prepare(spec)
+            hidden = self._prefill(request).hidden
+            logits = self.weights.logits(hidden).reshape(-1, self.weights.vocab_size)
+            guided = guide(logits, request.plan.guidance_scale)
+        return guided.reshape(request.batch, self.weights.num_codebooks, -1).cpu().numpy()
 
     def _embed(self, tokens: torch.Tensor, start: int, request: DecodeRequest) -> torch.Tensor:
         n = tokens.shape[-1]
@@ -357,7 +385,9 @@ class FastMusicgenEngine(MusicgenEngine):
         return undelay(sequence, frames, batch, self.weights.num_codebooks, stereo)
 
     def _stepper(self, request: DecodeRequest, cache: StaticKVCache) -> StaticStepper:
-        source = SOURCE_BUCKET * math.ceil(request.encoder_states.shape[1] / SOURCE_BUCKET)
+        source = 0  # a prefix (Melody) is in the cache: nothing to cross-attend
+        if self.weights.cross_attends:
+            source = SOURCE_BUCKET * math.ceil(request.encoder_states.shape[1] / SOURCE_BUCKET)
         key = StepKey(request.batch, request.rows, cache.shape.max_positions, source, request.plan)
         try:
             return self._buffers.stepper(self.weights, cache, key, self.settings.cuda_graphs)

@@ -109,16 +109,23 @@ class _LayerNorm:
 
 
 @dataclass(frozen=True)
+class _Cross:
+    norm: _LayerNorm
+    q: PackedLinear
+    k: PackedLinear
+    v: PackedLinear
+    out: PackedLinear
+
+
+@dataclass(frozen=True)
 class _Layer:
     self_norm: _LayerNorm
     #: Either three projections q, k, v (exact) or one fused qkv projection.
     self_qkv: tuple[PackedLinear, ...]
     self_out: PackedLinear
-    cross_norm: _LayerNorm
-    cross_q: PackedLinear
-    cross_k: PackedLinear
-    cross_v: PackedLinear
-    cross_out: PackedLinear
+    #: Cross-attention (MusicGen); None for MusicGen-Melody, which reads its condition as a
+    #: prefix of the sequence instead.
+    cross: _Cross | None
     ffn_norm: _LayerNorm
     fc1: PackedLinear
     fc2: PackedLinear
@@ -144,6 +151,11 @@ class DecoderWeights:
     def hidden_size(self) -> int:
         return self.num_heads * self.head_dim
 
+    @property
+    def cross_attends(self) -> bool:
+        """Whether the layers cross-attend to the condition (False: it is a prefix)."""
+        return self.layers[0].cross is not None
+
     # ------------------------------------------------------------------ pieces
 
     def embed(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -156,13 +168,16 @@ class DecoderWeights:
     def cross_kv(
         self, encoder_states: torch.Tensor
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per-layer cross-attention keys/values `(rows, heads, source, head_dim)`."""
+        """Per-layer cross-attention keys/values `(rows, heads, source, head_dim)` (none for a
+        decoder without cross-attention)."""
         rows, source = encoder_states.shape[:2]
         shape = (rows, source, self.num_heads, self.head_dim)
         keys, values = [], []
         for layer in self.layers:
-            keys.append(layer.cross_k(encoder_states).view(shape).transpose(1, 2))
-            values.append(layer.cross_v(encoder_states).view(shape).transpose(1, 2))
+            if layer.cross is None:
+                continue
+            keys.append(layer.cross.k(encoder_states).view(shape).transpose(1, 2))
+            values.append(layer.cross.v(encoder_states).view(shape).transpose(1, 2))
         return keys, values
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -248,18 +263,20 @@ class DecoderWeights:
         cache: StaticKVCache,
         cross_mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        rows, n = hidden.shape[:2]
-        residual = hidden
-        q = layer.cross_q(layer.cross_norm(hidden))
-        q = q.view(rows, n, self.num_heads, self.head_dim).transpose(1, 2)
-        attn = F.scaled_dot_product_attention(
-            q,
-            cache.cross_keys[index],
-            cache.cross_values[index],
-            attn_mask=cross_mask,
-            scale=self.head_dim**-0.5,
-        )
-        hidden = residual + layer.cross_out(self._merge(attn))
+        cross = layer.cross
+        if cross is not None:
+            rows, n = hidden.shape[:2]
+            residual = hidden
+            q = cross.q(cross.norm(hidden))
+            q = q.view(rows, n, self.num_heads, self.head_dim).transpose(1, 2)
+            attn = F.scaled_dot_product_attention(
+                q,
+                cache.cross_keys[index],
+                cache.cross_values[index],
+                attn_mask=cross_mask,
+                scale=self.head_dim**-0.5,
+            )
+            hidden = residual + cross.out(self._merge(attn))
         residual = hidden
         hidden = layer.fc2(layer.fc1(layer.ffn_norm(hidden)))
         return residual + hidden
@@ -274,7 +291,7 @@ def pack_decoder(
     batch_rows: int = 2,
     free_originals: bool = False,
 ) -> DecoderWeights:
-    """Pack a transformers `MusicgenForCausalLM`'s weights for `DecoderWeights`.
+    """Pack a transformers `MusicgenForCausalLM`'s (or Melody's) weights for `DecoderWeights`.
 
     `kind="torch"`, `fuse=False` and the model's own dtype reuse its tensors unchanged (no copy),
     which makes the arithmetic identical to transformers'. `fuse=True` concatenates q/k/v and the
@@ -297,7 +314,17 @@ def pack_decoder(
 
     layers = []
     for layer in decoder.layers:
-        sa, ca = layer.self_attn, layer.encoder_attn
+        sa, ca = layer.self_attn, getattr(layer, "encoder_attn", None)
+        cross = None
+        if ca is not None:
+            cross = _Cross(
+                norm=_LayerNorm.of(layer.encoder_attn_layer_norm, act_dtype),
+                q=lin(ca.q_proj.weight),
+                # cross k/v run once per request: keep them in the activation dtype, unpacked
+                k=PackedLinear.pack(ca.k_proj.weight, "torch", act_dtype, batch_rows),
+                v=PackedLinear.pack(ca.v_proj.weight, "torch", act_dtype, batch_rows),
+                out=lin(ca.out_proj.weight),
+            )
         if fuse:
             fused = lin(sa.q_proj.weight, sa.k_proj.weight, sa.v_proj.weight)
             qkv: tuple[PackedLinear, ...] = (fused,)
@@ -308,12 +335,7 @@ def pack_decoder(
                 self_norm=_LayerNorm.of(layer.self_attn_layer_norm, act_dtype),
                 self_qkv=qkv,
                 self_out=lin(sa.out_proj.weight),
-                cross_norm=_LayerNorm.of(layer.encoder_attn_layer_norm, act_dtype),
-                cross_q=lin(ca.q_proj.weight),
-                # cross k/v run once per request: keep them in the activation dtype, unpacked
-                cross_k=PackedLinear.pack(ca.k_proj.weight, "torch", act_dtype, batch_rows),
-                cross_v=PackedLinear.pack(ca.v_proj.weight, "torch", act_dtype, batch_rows),
-                cross_out=lin(ca.out_proj.weight),
+                cross=cross,
                 ffn_norm=_LayerNorm.of(layer.final_layer_norm, act_dtype),
                 fc1=lin(layer.fc1.weight, activation="gelu"),
                 fc2=lin(layer.fc2.weight),

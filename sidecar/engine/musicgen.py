@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from sidecar.engine.base import Engine, EngineInfo, GenerationSpec, ProgressCallback
 from sidecar.engine.precision import decoder_dtype, place_model
+from sidecar.engine.sampling import guide
 from sidecar.errors import ModelError, ModelLoadError, OutOfMemoryError, RequestError
 
 __all__ = ["WINDOW_SECONDS", "MusicgenEngine", "pick_device"]
@@ -53,6 +54,21 @@ def pick_device(requested: str | None = None) -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+class _FirstLogits(Exception):
+    """Ends `generate` at its first step, once `_LogitsTrap` holds that step's logits."""
+
+
+class _LogitsTrap(LogitsProcessor):
+    """Keeps the first step's logits (every row, guidance's null half too), then stops."""
+
+    def __init__(self) -> None:
+        self.logits: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
+        self.logits = scores.detach().float().clone()
+        raise _FirstLogits
 
 
 class _StepHook(StoppingCriteria):
@@ -240,6 +256,31 @@ class MusicgenEngine(Engine):
     def generate(
         self, spec: GenerationSpec, progress: ProgressCallback | None = None
     ) -> np.ndarray:
+        self.refuse_ignored_conditions(spec)
+        steps = self.frames_for(spec.duration_seconds) + _EXTRA_STEPS
+        audio, prompt_frames = self._generate(spec, _StepHook(steps, progress))
+        return self.cut(audio, prompt_frames, spec.duration_seconds)
+
+    def first_step_logits(self, spec: GenerationSpec) -> np.ndarray:
+        trap = _LogitsTrap()
+        try:
+            self._generate(spec, _StepHook(1, None), trap)
+        except _FirstLogits:
+            pass
+        if trap.logits is None:
+            raise ModelError("generate returned before its first step")
+        scores = guide(trap.logits, self.sampling_kwargs(spec)["guidance_scale"])
+        k = int(self.model.decoder.num_codebooks)
+        return scores.reshape(-1, k, scores.shape[-1]).cpu().numpy()
+
+    def _generate(
+        self,
+        spec: GenerationSpec,
+        hook: StoppingCriteria,
+        trap: LogitsProcessor | None = None,
+    ) -> tuple[torch.Tensor, int]:
+        """transformers' generate for `spec` (the audio, the prompt's frames): `hook` sees
+        every step, `trap` (a logits processor) the raw logits of each."""
         inputs, prompt_frames = self.build_inputs(spec)
         new_frames = self.frames_for(spec.duration_seconds)
         max_frames = int(WINDOW_SECONDS * self._frame_rate)
@@ -248,15 +289,14 @@ class MusicgenEngine(Engine):
                 f"seconds: prompt ({prompt_frames / self._frame_rate:.2f} s) + continuation "
                 f"({spec.duration_seconds:.2f} s) exceed the model's {WINDOW_SECONDS:.0f} s window"
             )
-        steps = new_frames + _EXTRA_STEPS
-        hook = _StepHook(steps, progress)
         torch.manual_seed(spec.seed)
         try:
             with torch.inference_mode():
                 audio = self.model.generate(
                     **inputs,
-                    max_new_tokens=steps,
+                    max_new_tokens=new_frames + _EXTRA_STEPS,
                     stopping_criteria=StoppingCriteriaList([hook]),
+                    logits_processor=LogitsProcessorList([trap] if trap is not None else []),
                     **self.sampling_kwargs(spec),
                 )
         except torch.OutOfMemoryError as e:
@@ -265,7 +305,7 @@ class MusicgenEngine(Engine):
                 f"out of memory on {self.device} generating {spec.duration_seconds:.1f} s "
                 f"for a batch of {spec.variations if spec.prompts is None else len(spec.prompts)}"
             ) from e
-        return self.cut(audio, prompt_frames, spec.duration_seconds)
+        return audio, prompt_frames
 
     def cut(self, audio: torch.Tensor, prompt_frames: int, duration_seconds: float) -> np.ndarray:
         """Drop the re-synthesized prompt and return exactly `duration_seconds` of new audio."""

@@ -51,7 +51,11 @@ class StaticStepper:
         self.generator = torch.Generator(device=device)
         k = weights.num_codebooks
         self.tokens = torch.zeros((key.batch, k, 1), dtype=torch.long, device=device)
+        #: The sequence position of `tokens` (the delay pattern's column).
         self.position = torch.zeros((1,), dtype=torch.long, device=device)
+        #: Positions a conditioning prefix holds in front of the codes (Melody; 0 otherwise):
+        #: the cache and the position embeddings are at `position + offset`.
+        self.offset = torch.zeros((1,), dtype=torch.long, device=device)
         self.pattern = torch.zeros(
             (key.batch * k, key.max_positions), dtype=torch.long, device=device
         )
@@ -61,8 +65,9 @@ class StaticStepper:
         )
         self._arange = torch.arange(key.max_positions, device=device)
         dims = (key.rows, weights.num_heads, key.source_length, weights.head_dim)
+        cross_layers = len(weights.layers) if weights.cross_attends else 0
         self.cross_keys = [
-            torch.zeros(dims, dtype=weights.act_dtype, device=device) for _ in weights.layers
+            torch.zeros(dims, dtype=weights.act_dtype, device=device) for _ in range(cross_layers)
         ]
         self.cross_values = [torch.zeros_like(t) for t in self.cross_keys]
         cache.set_cross(self.cross_keys, self.cross_values)
@@ -79,8 +84,10 @@ class StaticStepper:
         cross: tuple[list[torch.Tensor], list[torch.Tensor]],
         cross_mask: torch.Tensor,
         seed: int,
+        offset: int = 0,
     ) -> None:
-        """Copy a request in: tokens at `position`, pattern, sequence, cross K/V (padded)."""
+        """Copy a request in: tokens at `position`, pattern, sequence, cross K/V (padded), and
+        the length of the prefix already in the cache (`offset`)."""
         for dst, src in zip(self.cross_keys + self.cross_values, cross[0] + cross[1], strict=True):
             dst.zero_()
             dst[:, :, : src.shape[2]].copy_(src)
@@ -88,6 +95,7 @@ class StaticStepper:
         self.generator.manual_seed(seed)
         self.tokens.copy_(tokens.view_as(self.tokens))
         self.position.fill_(position)
+        self.offset.fill_(offset)
         self.pattern.fill_(-1)
         self.pattern[:, : pattern.shape[1]].copy_(pattern)
         self.sequence.zero_()
@@ -97,11 +105,12 @@ class StaticStepper:
     def _body(self) -> None:
         w = self.weights
         pos = self.position
-        embeds = w.embed(self.tokens, w.positions.index_select(0, pos))
+        at = pos + self.offset  # where this step sits in the cache and the positions
+        embeds = w.embed(self.tokens, w.positions.index_select(0, at))
         if self.key.rows != self.key.batch:
             embeds = torch.cat([embeds, embeds], dim=0)
-        self_mask = (self._arange <= pos).view(1, 1, 1, -1)
-        hidden = w.forward_static(embeds, self.cache, pos, self_mask, self.cross_mask)
+        self_mask = (self._arange <= at).view(1, 1, 1, -1)
+        hidden = w.forward_static(embeds, self.cache, at, self_mask, self.cross_mask)
         logits = w.logits(hidden).reshape(-1, w.vocab_size)
         chosen = choose_tokens(
             guide(logits, self.key.plan.guidance_scale), self.key.plan, self.generator
@@ -120,6 +129,7 @@ class StaticStepper:
         a prefill may already hold (every position is written before it is read).
         """
         self.position.fill_(self.key.max_positions - 4)
+        self.offset.zero_()
         for _ in range(2):
             self._body()
 

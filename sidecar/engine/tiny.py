@@ -193,7 +193,37 @@ def build_tiny_model(
         text_d_model=text_width,
         audio_channels=audio_channels,
     )
-    return _build(config, seed, melody)
+    model, tokenizer = _build(config, seed, melody)
+    _widen_init(model, seed)
+    return model, tokenizer
+
+
+def _widen_init(model: Any, seed: int) -> None:
+    """Give the tiny model weights through which every condition reaches the logits.
+
+    transformers initializes MusicGen's linears with std 0.02: on a 32-wide decoder the text
+    (cross-attention) and the chroma prefix then move the logits by ~1e-3 of their spread, so
+    greedy takes ignore them. Here the decoder's and the projections' linears get std
+    1/sqrt(fan_in) and the code embeddings std 1 (random, still seeded), as a trained model's
+    conditions matter: a different text, melody or prompt changes the first token's logits by
+    a fair share of their spread (tests/engine/test_conditioning.py checks it).
+    """
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed + 1)
+    try:
+        with torch.no_grad():
+            linears = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)]
+            for name in ("enc_to_dec_proj", "audio_enc_to_dec_proj"):
+                if isinstance(getattr(model, name, None), torch.nn.Linear):
+                    linears.append(getattr(model, name))
+            for linear in linears:
+                linear.weight.normal_(0.0, linear.in_features**-0.5)
+                if linear.bias is not None:
+                    linear.bias.normal_(0.0, 0.1)
+            for embedding in model.decoder.model.decoder.embed_tokens:
+                embedding.weight.normal_(0.0, 1.0)
+    finally:
+        torch.random.set_rng_state(state)
 
 
 def _build(config: Any, seed: int, melody: bool) -> tuple[Any, PreTrainedTokenizerFast]:
