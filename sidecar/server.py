@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.engine.base import Engine
+from sidecar.engine.selfcheck import check_conditioning
 from sidecar.errors import ModelLoadError, SidecarError, UnauthorizedError
 from sidecar.files.paths import PathPolicy, default_roots
 from sidecar.jobs.journal import Journal
@@ -22,7 +23,7 @@ from sidecar.jobs.runner import JobRunner
 from sidecar.jobs.worker import Worker
 from sidecar.musical.presets import PresetLibrary, default_presets_dir
 from sidecar.osc.addresses import DEFAULT_HOST, DEFAULT_PORT
-from sidecar.osc.receiver import OscReceiver, ServerState
+from sidecar.osc.receiver import OscReceiver, ServerState, ServerStateName
 from sidecar.osc.replier import OscReplier
 from sidecar.osc.schema import Cancelled, ErrorReply, GenerateRequest
 from sidecar.output.delivery import Delivery
@@ -203,10 +204,11 @@ class Server:
             if self._stop.is_set():
                 await self.shutdown()
                 return 0
-            self.state.state = "ready"
+            self.state.state = self._serving_state()
             info = self._engine().info
             log.info(
-                "ready: %s on %s (%s) — output in %s",
+                "%s: %s on %s (%s) — output in %s",
+                self.state.state,
                 info.name,
                 info.device,
                 info.dtype,
@@ -256,7 +258,20 @@ class Server:
         if self.config.warm_up:
             log.info("warming up %s", name)
             engine.warm_up()
+        # One forward pass, warm-up or not: a model that ignores its text or melody is
+        # served as degraded and refuses what it would silently ignore.
+        check = check_conditioning(engine)
+        if check is not None and not check.ok:
+            log.error("%s", check.message)
+        elif check is not None:
+            log.info("self-check of %s passed: %s", name, check.summary())
         return engine
+
+    def _serving_state(self) -> ServerStateName:
+        """`ready`, or `degraded` when the current model's self-check found an ignored
+        condition (its requests that use it get model_error)."""
+        check = self.engine.conditioning if self.engine is not None else None
+        return "degraded" if check is not None and not check.ok else "ready"
 
     def _load(self) -> None:
         from sidecar.post.warm import warm_up as warm_post
@@ -287,8 +302,8 @@ class Server:
         try:
             self.models.switch(name)
         finally:
-            self.state.state = "ready"
             self._use_current_model()
+            self.state.state = self._serving_state()
 
     def _use_current_model(self) -> None:
         if self.runner is None:

@@ -1,4 +1,4 @@
-"""③ What the decoder is conditioned on: text states to cross-attend (MusicGen) or a prefix (Melody).
+"""③ What the decoder is conditioned on: text states to cross-attend, or a prefix (Melody).
 
 MusicGen cross-attends to the projected T5 states. MusicGen-Melody has no cross-attention: the
 projected chroma (`audio_enc_to_dec_proj`, tiled or cut to `chroma_length` frames) and then the

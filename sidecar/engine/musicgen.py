@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from sidecar.engine.base import Engine, EngineInfo, GenerationSpec, ProgressCallback
 from sidecar.engine.precision import decoder_dtype, place_model

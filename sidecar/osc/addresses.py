@@ -100,11 +100,14 @@ REPLIES: dict[str, tuple[str, str]] = {
     CANCELLED: ("request_id", "terminal: the request was cancelled"),
     STATUS_REPLY: (
         "request_id state queue_position progress | '' server_state queue_length running_id",
-        "answer to /sidecar/status",
+        "answer to /sidecar/status; server_state as in /sidecar/pong",
     ),
     PONG: (
         "version model device state",
-        "answer to /sidecar/ping; state is loading, ready or stopping (shutting down)",
+        "answer to /sidecar/ping; state is loading, ready, degraded (serving, but the model's "
+        "start-up self-check found that its text or melody does not reach the logits: requests "
+        "that use it get model_error with the fix; the server log says why) or stopping "
+        "(shutting down)",
     ),
     PRESETS_REPLY: ("count [name description]...", "answer to /sidecar/presets"),
     HISTORY_TAKE: (

@@ -8,7 +8,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
@@ -34,9 +34,13 @@ from sidecar.osc.schema import (
 from sidecar.osc.take_handlers import TakeHandlers
 from sidecar.output.history import TakeHistory
 
-__all__ = ["OscReceiver", "ServerState"]
+__all__ = ["OscReceiver", "ServerState", "ServerStateName"]
 
 log = logging.getLogger(__name__)
+
+
+#: The server's own state in `/sidecar/pong` and `/sidecar/status` (documented at `A.PONG`).
+ServerStateName = Literal["loading", "ready", "degraded", "stopping"]
 
 
 class ServerState:
@@ -45,7 +49,7 @@ class ServerState:
     def __init__(self, model: str, device: str) -> None:
         self.model = model
         self.device = device
-        self.state = "loading"
+        self.state: ServerStateName = "loading"
 
 
 class _RateLimitedLog:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sidecar.engine.base import GenerationSpec
 from sidecar.engine.musicgen import MusicgenEngine
@@ -146,8 +147,11 @@ def test_melody_model_is_conditioned_on_the_clips_chroma() -> None:
     )
     assert audio.shape == (2, 1, 32000)
     features = seen["input_features"]
-    assert features.shape == (2, 235, 12)  # 30 s of one-hot chroma frames, one per row
-    # While the tone sounds (3 s ≈ 23 frames of 4096 samples), the dominant pitch class is A.
+    # One-hot chroma frames of the 3 s clip, one set per row (the model tiles them over its
+    # 30 s window, as transformers' feature extractor leaves them): 1 + 96000 // 4096.
+    assert features.shape == (2, 24, 12)
+    assert torch.equal(features.sum(dim=-1), torch.ones(2, 24))
+    # While the tone sounds, the dominant pitch class is A.
     assert (features[0, 2:20].argmax(dim=-1) == 9).all()
     assert "input_values" not in seen  # conditioned on, not continued
 

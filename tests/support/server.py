@@ -81,15 +81,16 @@ def wait_ready(
     timeout_seconds: float = 120.0,
     token: str | None = None,
     log: Callable[[], str] = lambda: "",
+    states: tuple[str, ...] = ("ready",),
 ) -> None:
-    """Ping until the server answers `ready`; fail at once if the process exits."""
+    """Ping until the server answers one of `states` (`ready`); fail at once if it exits."""
     deadline = time.monotonic() + timeout_seconds
     with SidecarClient("127.0.0.1", port, token=token) as client:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"sidecar exited with {proc.returncode}:\n{log()}")
             pong = client.ping(0.5)
-            if pong is not None and pong[3] == "ready":
+            if pong is not None and pong[3] in states:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"sidecar not ready in {timeout_seconds} s:\n{log()}")
@@ -103,9 +104,11 @@ def running_sidecar(
     env: dict[str, str] | None = None,
     token: str | None = None,
     http: bool = False,
+    ready_states: tuple[str, ...] = ("ready",),
 ) -> Iterator[SidecarProcess]:
     """Start the server (with `http`, its studio page on a free port), wait for
-    `/sidecar/pong ... ready`, stop it (SIGTERM) afterwards."""
+    `/sidecar/pong ... ready` (or another of `ready_states`, such as `degraded`), stop it
+    (SIGTERM) afterwards."""
     port = free_udp_port()
     http_port = free_tcp_port() if http else None
     if http_port is not None:
@@ -120,7 +123,7 @@ def running_sidecar(
         )
     server = SidecarProcess("127.0.0.1", port, output_dir, proc, log_path, http_port)
     try:
-        wait_ready(port, proc, ready_timeout_seconds, token, server.log)
+        wait_ready(port, proc, ready_timeout_seconds, token, server.log, ready_states)
         yield server
     finally:
         if proc.poll() is None:

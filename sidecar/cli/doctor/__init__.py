@@ -1,6 +1,7 @@
 """`sidecar doctor`: checks this machine can serve (torch, device, model, host, folder, port).
 
-One module per subject: `machine`, `model`, `serving`; `check` is the report line they share.
+One module per subject: `machine`, `model`, `conditions` (the server's start-up self-check),
+`serving`; `check` is the report line they share.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.cli.doctor.check import Check
+from sidecar.cli.doctor.conditions import check_conditions
 from sidecar.cli.doctor.machine import check_decoder, check_device, check_dsp, check_looper
 from sidecar.cli.doctor.model import check_model, check_transformers
 from sidecar.cli.doctor.serving import check_host, check_output_dir, check_port
@@ -29,13 +31,29 @@ def run_checks(
     decoder: str = "auto",
     allow_remote: bool = False,
     token: str | None = None,
+    self_check: bool = True,
 ) -> list[Check]:
-    """Every check, in the order a first start would meet them."""
+    """Every check, in the order a first start would meet them.
+
+    `self_check` loads the model, as `sidecar serve` does, and checks that its text and
+    melody change the logits (the server's start-up self-check).
+    """
+    found: list[Check] = []
+
+    def model_check() -> Check:
+        found.append(check_model(model))
+        return found[0]
+
+    def conditions() -> Check:
+        usable = bool(found) and found[0].status == "ok"
+        return check_conditions(model, device, decoder, usable)
+
     checks: list[Callable[[], Check]] = [
         lambda: check_device(device),
         check_transformers,
-        lambda: check_model(model),
+        model_check,
         lambda: check_decoder(decoder, device),
+        *([conditions] if self_check else []),
         check_dsp,
         lambda: check_host(host, allow_remote, token),
         lambda: check_output_dir(output_dir),
@@ -59,6 +77,7 @@ def _doctor(args: argparse.Namespace) -> int:
         args.decoder,
         args.allow_remote,
         token,
+        not args.no_self_check,
     )
     for check in results:
         print(f"{check.status:<4}  {check.name:<12}  {check.detail}")
@@ -81,6 +100,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", default="facebook/musicgen-small")
     p.add_argument("--device", default=None, help="auto (the best available), cuda, mps or cpu")
     p.add_argument("--decoder", default="auto", help="as for `sidecar serve`")
+    p.add_argument(
+        "--no-self-check",
+        action="store_true",
+        help="do not load the model to check that its text and melody reach the logits",
+    )
     p.add_argument("--host", default=A.DEFAULT_HOST)
     p.add_argument("--port", type=udp_port, default=A.DEFAULT_PORT)
     p.add_argument("--output-dir", default=None)
