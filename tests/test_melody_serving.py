@@ -41,7 +41,9 @@ def _take(client: SidecarClient, rid: str, clip: Path) -> np.ndarray:
 def test_two_melodies_give_two_takes_through_a_real_server(tmp_path: Path) -> None:
     a4, eb4 = _tone_clip(tmp_path, 440.0), _tone_clip(tmp_path, 311.13)
     with (
-        running_sidecar(tmp_path / "srv", "--model", "tiny-melody", "--no-warm-up") as server,
+        running_sidecar(
+            tmp_path / "srv", "--model", "tiny-melody", "--no-warm-up", ready_timeout_seconds=300
+        ) as server,
         SidecarClient(server.host, server.port) as client,
     ):
         assert client.ping(5)[1:] == ("tiny-melody", "cpu", "ready")
@@ -49,9 +51,10 @@ def test_two_melodies_give_two_takes_through_a_real_server(tmp_path: Path) -> No
         other = _take(client, "c", eb4)
     assert np.array_equal(first, again)  # same clip, same seed: the same take
     assert first.shape == other.shape
-    # Not a level change (the stem is matched to each clip's loudness): other audio.
-    correlation = np.corrcoef(first.ravel(), other.ravel())[0, 1]
-    assert abs(correlation) < 0.9, correlation
+    # Another melody, another take: by far more than the 24-bit rounding (6e-8). The tiny
+    # random codec turns different codes into small changes on a code-independent waveform
+    # (0.1 % of full scale here), so the difference is measured, not the sound.
+    assert np.mean(np.abs(first - other)) > 1e-5
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +75,13 @@ def test_a_model_that_ignores_the_melody_is_degraded_and_refuses_melody_requests
 ) -> None:
     clip = _tone_clip(tmp_path, 440.0)
     with (
-        running_sidecar(
-            tmp_path / "srv", "--model", str(chroma_blind_model), ready_states=("degraded",)
+        running_sidecar(  # the self-check runs with or without the warm-up
+            tmp_path / "srv",
+            "--model",
+            str(chroma_blind_model),
+            "--no-warm-up",
+            ready_states=("degraded",),
+            ready_timeout_seconds=300,
         ) as server,
         SidecarClient(server.host, server.port) as client,
     ):
@@ -97,6 +105,5 @@ def test_a_model_that_ignores_the_melody_is_degraded_and_refuses_melody_requests
     assert f"model '{chroma_blind_model}' ignores the melody" in message
     assert f"transformers {transformers.__version__}" in message
     assert "Fix: " in message and "audio_enc_to_dec_proj" in message
-    errors = [line for line in log.splitlines() if "ignores the melody" in line]
-    assert len(errors) == 1 and "ERROR" in errors[0], log
-    assert message in errors[0]
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and message in errors[0], log  # said once, at start-up

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import transformers
@@ -121,11 +122,16 @@ def _fix(
     if "melody" in ignored:
         parts.append("audio_enc_to_dec_proj (the chroma projection)")
     ran = f"transformers {version}'s generate" if decoder == "stock" else f"the sidecar's {decoder}"
+    local = model.startswith((".", "/", "~")) or Path(model).expanduser().is_dir()
+    again = (
+        "save the checkpoint this folder came from again (save_pretrained)"
+        if local
+        else f"download it again (hf download {model} --force-download)"
+    )
     return (
         f"{ran} decoder conditions correctly, so the weights are at fault: "
-        f"{' and '.join(parts)} map different inputs to the same states; re-download the "
-        f"checkpoint (hf download {model}, or save_pretrained it again) or load a trained "
-        "MusicGen model"
+        f"{' and '.join(parts)} {'map' if len(parts) > 1 else 'maps'} different inputs to the "
+        f"same states; {again}, or load a trained MusicGen model"
     )
 
 
@@ -155,8 +161,9 @@ def check_conditioning(engine: Engine, record: bool = True) -> ConditioningCheck
         what = " and the ".join(ignored)
         message = (
             f"model '{info.name}' ignores the {what}: the first step's logits do not change "
-            f"with it (decoder {info.decoder}, transformers {version}); requests that use it "
-            f"are refused. Fix: {fix}"
+            f"with {'it' if len(ignored) == 1 else 'them'} (decoder {info.decoder}, "
+            f"transformers {version}); requests that use {'it' if len(ignored) == 1 else 'them'}"
+            f" are refused. Fix: {fix}"
         )
     check = ConditioningCheck(
         info.name, info.decoder, version, text_change, melody_change, tuple(ignored), message

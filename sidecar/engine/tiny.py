@@ -222,8 +222,34 @@ def _widen_init(model: Any, seed: int) -> None:
                     linear.bias.normal_(0.0, 0.1)
             for embedding in model.decoder.model.decoder.embed_tokens:
                 embedding.weight.normal_(0.0, 1.0)
+            _codec_encoder_hears_its_input(model.audio_encoder)
     finally:
         torch.random.set_rng_state(state)
+
+
+def _codec_encoder_hears_its_input(codec: Any) -> None:
+    """Make the random EnCodec's encoder map different audio to different codes.
+
+    At transformers' init its output is mostly its biases (the input moves it by ~1 % of its
+    spread), so every prompt quantizes to nearly the same codes (all the same with 5.0.0's
+    init) and a continuation's clip cannot matter. Without the biases and scaled to the
+    codebooks' spread (std 1), the codes follow the audio. The decoder is left as it is.
+    """
+    for module in codec.encoder.modules():
+        bias = getattr(module, "bias", None)
+        if isinstance(bias, torch.Tensor):
+            bias.zero_()
+    probe = torch.randn(2, 1, 32000, generator=torch.Generator().manual_seed(0)) * 0.2
+    out = codec.encoder(probe)
+    last = [m for m in codec.encoder.modules() if isinstance(m, torch.nn.Conv1d)][-1]
+    scale = 1.0 / float(out.std())
+    parametrized = getattr(last, "parametrizations", None)
+    if parametrized is not None and hasattr(parametrized, "weight"):  # weight norm: g · v/|v|
+        parametrized.weight.original0.mul_(scale)
+    else:
+        last.weight.mul_(scale)
+    if last.bias is not None:
+        last.bias.zero_()
 
 
 def _build(config: Any, seed: int, melody: bool) -> tuple[Any, PreTrainedTokenizerFast]:

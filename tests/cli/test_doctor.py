@@ -123,6 +123,7 @@ def test_ready_with_the_built_in_model(tmp_path: Path) -> None:
         "transformers",
         "model",
         "decoder",
+        "conditions",
         "dsp",
         "host",
         "output",
@@ -132,6 +133,11 @@ def test_ready_with_the_built_in_model(tmp_path: Path) -> None:
     assert names == expected
     assert lines[-1] == "ready to serve"
     assert any(line.startswith("ok    model") and "built in code" in line for line in lines)
+    # the server's start-up self-check, on the model as serve loads it
+    conditions = next(line for line in lines if line.split()[1] == "conditions")
+    assert conditions.split()[0] == "ok"
+    assert "tiny: the text reaches the logits (logits change with the text" in conditions
+    assert "decoder fp32" in conditions and "transformers " in conditions
 
 
 def test_a_model_not_downloaded_fails_offline_and_is_a_warning_with_the_hub_reachable(
@@ -438,3 +444,27 @@ def test_a_device_this_torch_cannot_use_is_one_clear_error(tmp_path) -> None:
     assert result.returncode == 1
     assert "--device: 'cuda' is not available here" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_self_check_fails_for_a_model_that_ignores_its_melody_and_prints_the_fix(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    model, tokenizer = build_tiny_model(melody=True)
+    with torch.no_grad():
+        model.audio_enc_to_dec_proj.weight.zero_()
+    folder = tmp_path / "melody-blind"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    args = ["--model", str(folder), "--output-dir", str(tmp_path), "--port", str(free_udp_port())]
+    done = run_sidecar("doctor", *args)  # it loads the model: more time than the others
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[1:2] == ["conditions"])
+    assert lines[at].startswith("fail  conditions")
+    assert f"model '{folder}' ignores the melody" in lines[at]
+    assert lines[at + 1].split()[0] == "fix:" and "audio_enc_to_dec_proj" in lines[at + 1]
+    assert lines[-1].startswith("not ready: conditions")
+    skipped = run_sidecar("doctor", *args, "--no-self-check")
+    assert "conditions" not in skipped.stdout

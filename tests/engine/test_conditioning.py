@@ -41,8 +41,13 @@ def _noise(seed: int) -> np.ndarray:
 A440, EB311 = _tone(440.0), _tone(311.13)
 
 
-def _stock_is_blind() -> bool:
-    return stock_drops_melody_conditions(transformers.__version__)
+def _blind(model: str, mode: str) -> bool:
+    """This transformers' own generate drops the melody model's conditions (5.1 to 5.17)."""
+    return (
+        model == "tiny-melody"
+        and mode == "stock"
+        and stock_drops_melody_conditions(transformers.__version__)
+    )
 
 
 @functools.cache
@@ -97,7 +102,7 @@ def _sampled(model: str, **changes: Any) -> GenerationSpec:
 
 
 def _assert_changes(model: str, mode: str, base: GenerationSpec, changed: GenerationSpec) -> None:
-    if model == "tiny-melody" and mode == "stock" and _stock_is_blind():
+    if _blind(model, mode):
         # This transformers' own generate drops the melody model's conditions: what the
         # start-up self-check catches, after which such takes are refused, not made.
         chosen = engine(model, mode)
@@ -144,8 +149,9 @@ def test_the_seed_changes_sampled_tokens_and_the_same_seed_repeats_them(
     model: str, mode: str
 ) -> None:
     base = _sampled(model)
-    assert torch.equal(tokens(model, mode, base), tokens(model, mode, base))
     _assert_changes(model, mode, base, dataclasses.replace(base, seed=4))
+    if not _blind(model, mode):
+        assert torch.equal(tokens(model, mode, base), tokens(model, mode, base))
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -32,12 +32,12 @@ def check_conditions(model: str, device: str | None, decoder: str, model_found: 
     info = engine.info
     if check is None:
         return Check("conditions", "warn", f"{info.name}: this engine cannot report its logits")
-    what = "text and melody" if info.supports_melody else "text"
+    what = "text and melody reach" if info.supports_melody else "text reaches"
     if check.ok:
         return Check(
             "conditions",
             "ok",
-            f"{info.name}: the {what} reach the logits ({check.summary()}; decoder "
+            f"{info.name}: the {what} the logits ({check.summary()}; decoder "
             f"{info.decoder}, transformers {check.transformers_version})",
         )
     message, _, fix = check.message.partition(" Fix: ")
