@@ -5,16 +5,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sidecar.errors import ModelError
 
-if TYPE_CHECKING:
-    from sidecar.engine.selfcheck import ConditioningCheck
-
-__all__ = ["Engine", "EngineInfo", "GenerationSpec", "ProgressCallback"]
+__all__ = ["ConditioningCheck", "Engine", "EngineInfo", "GenerationSpec", "ProgressCallback"]
 
 #: Called with (steps_done, steps_total) after every decoding step; may raise to cancel.
 ProgressCallback = Callable[[int, int], None]
@@ -54,6 +50,32 @@ class EngineInfo:
     is_random: bool
     #: The decode path: `stock` (transformers' generate) or a `FastMusicgenEngine` mode.
     decoder: str = "stock"
+
+
+@dataclass(frozen=True)
+class ConditioningCheck:
+    """What the start-up self-check (`sidecar.engine.selfcheck`) measured on one engine."""
+
+    model: str
+    decoder: str
+    transformers_version: str
+    #: Relative change of the first step's logits when only the text changes.
+    text_change: float
+    #: The same for the melody (chroma); None for a model without melody conditioning.
+    melody_change: float | None
+    #: The conditions that did not change the logits: "text", "melody".
+    ignored: tuple[str, ...]
+    #: One line naming the model, the transformers version and the fix ('' when none ignored).
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.ignored
+
+    def summary(self) -> str:
+        """The numbers, for logs and `sidecar doctor`."""
+        melody = "" if self.melody_change is None else f", melody {self.melody_change:.3g}"
+        return f"logits change with the text {self.text_change:.3g}{melody}"
 
 
 class Engine(abc.ABC):

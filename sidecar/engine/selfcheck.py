@@ -14,13 +14,12 @@ requests that use it (`Engine.refuse_ignored_conditions`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import transformers
 
-from sidecar.engine.base import Engine, GenerationSpec
+from sidecar.engine.base import ConditioningCheck, Engine, GenerationSpec
 
 __all__ = [
     "MIN_RELATIVE_CHANGE",
@@ -54,32 +53,6 @@ def stock_drops_melody_conditions(version: str) -> bool:
     except ValueError:
         return False
     return _BROKEN_RELEASES[0] <= (major, minor) < _BROKEN_RELEASES[1]
-
-
-@dataclass(frozen=True)
-class ConditioningCheck:
-    """What the self-check measured on one loaded engine."""
-
-    model: str
-    decoder: str
-    transformers_version: str
-    #: Relative change of the first step's logits when only the text changes.
-    text_change: float
-    #: The same for the melody (chroma); None for a model without melody conditioning.
-    melody_change: float | None
-    #: The conditions that did not change the logits: "text", "melody".
-    ignored: tuple[str, ...]
-    #: One line naming the model, the transformers version and the fix ('' when none ignored).
-    message: str
-
-    @property
-    def ok(self) -> bool:
-        return not self.ignored
-
-    def summary(self) -> str:
-        """The numbers, for logs and `sidecar doctor`."""
-        melody = "" if self.melody_change is None else f", melody {self.melody_change:.3g}"
-        return f"logits change with the text {self.text_change:.3g}{melody}"
 
 
 def probe_spec(sample_rate: int, frame_rate: int, melody: bool) -> GenerationSpec:
