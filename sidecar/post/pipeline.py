@@ -12,11 +12,12 @@ from functools import cache
 import numpy as np
 
 from sidecar.errors import RequestError
+from sidecar.post.attack import refine_attack
 from sidecar.post.bar_line import grid_start
 from sidecar.post.channels import as_audio, to_channels
 from sidecar.post.cores import usable_cores
 from sidecar.post.fmt import SAMPLE_FORMATS, to_sample_format
-from sidecar.post.grid import cut_to_grid, grid_num_samples, refine_attack, whole_bars
+from sidecar.post.grid import cut_to_grid, grid_num_samples, whole_bars
 from sidecar.post.loudness import (
     DEFAULT_LOUDNESS_LUFS,
     LoudnessResult,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import scipy.signal
 
+from sidecar.post.attack import refine_attack
 from sidecar.post.grid import (
     cut_to_grid,
     grid_num_samples,
-    refine_attack,
     whole_bars,
     wrap_overhang,
 )
