@@ -1,11 +1,9 @@
-"""③ Demucs source-separation models: the released names, their parts, and ones built in code."""
+"""③ Demucs models: released names and their parts, and ones built in code (no torch at load)."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 from typing import Any
-
-import torch
 
 __all__ = [
     "RANDOM_PREFIX",
@@ -72,6 +70,8 @@ def separator_parts(name: str) -> tuple[str, ...] | None:
 
 
 def _seeded(build: Any, seed: int) -> Any:
+    import torch
+
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:

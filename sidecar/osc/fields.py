@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sidecar.engine.demucs_models import separator_names
 from sidecar.errors import RequestError
 
 __all__ = ["FIELDS", "MAX_SHOWN", "FieldSpec", "Kind", "check_value", "shown"]
@@ -118,6 +119,26 @@ FIELDS: dict[str, FieldSpec] = {
             "str",
             help="parts generated as one batch, e.g. 'drums,bass,keys' ('none': the whole mix, "
             "overriding a preset's default parts)",
+        ),
+        _field(
+            "separate",
+            "bool",
+            help="one take split into its parts by Demucs: the mix and each part on one grid "
+            "(default 0; see stems for text-steered parts)",
+        ),
+        _field(
+            "separator",
+            "choice",
+            help="the Demucs model that separates (implies separate 1; default: the server's "
+            "--separator, htdemucs): 4 parts, htdemucs_6s adds guitar and piano",
+            choices=separator_names(),
+        ),
+        _field(
+            "separate_levels",
+            "choice",
+            help="separated parts: 'set' keeps their levels in the mix (one gain for the set, "
+            "default), 'each' levels every part on its own",
+            choices=("set", "each"),
         ),
         _field("genre", "str", help="genre for the prompt template, e.g. 'deep house'"),
         _field("melody", "bool", help="melody models: condition on the clip's chroma instead"),

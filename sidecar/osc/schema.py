@@ -89,6 +89,9 @@ class GenerateRequest:
     fix_key: bool = False
     preset: str | None = None
     stems: str | None = None
+    separate: bool = False
+    separator: str | None = None
+    separate_levels: str = "set"
     genre: str | None = None
     melody: bool = False
     preview: float = 0.0
@@ -110,6 +113,11 @@ class GenerateRequest:
         if parts and self.bpm is not None:
             parts.append(f"{self.bpm:g} bpm")
         return ", ".join(parts) if parts else None
+
+    @property
+    def separating(self) -> bool:
+        """The take is separated into its parts (`separate`, or a `separator` named)."""
+        return self.separate or self.separator is not None
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -182,6 +190,16 @@ class GenerateRequest:
             ):
                 if getattr(self, name) is not None:
                     raise RequestError(f"{name}: only /sidecar/continue takes a clip", name)
+        if self.separating and self.stems is not None:
+            raise RequestError(
+                f"separate: give stems {self.stems!r} (one take per part, text-steered) or "
+                "separate (one take split into its parts), not both",
+                "separate",
+            )
+        if self.separate_levels != "set" and not self.separating:
+            raise RequestError(
+                f"separate_levels: {self.separate_levels!r} needs separate 1", "separate_levels"
+            )
         if self.bars is not None and self.bpm is None:
             raise RequestError(f"bars: {self.bars} needs bpm to make a length", "bars")
         if self.bars is not None and self.seconds is not None:
