@@ -12,10 +12,13 @@ __all__ = ["MAX_CHANNELS", "as_audio", "to_channels", "to_mono"]
 MAX_CHANNELS = 8
 
 
-def as_audio(audio: np.ndarray, what: str = "audio") -> np.ndarray:
+def as_audio(
+    audio: np.ndarray, what: str = "audio", max_channels: int = MAX_CHANNELS
+) -> np.ndarray:
     """Return `audio` as a contiguous float32 `(channels, samples)` array, or raise `AudioError`.
 
-    A 1-D array is taken as mono. `what` names the array in error messages.
+    A 1-D array is taken as mono. `what` names the array in error messages; `max_channels`
+    is more only for stems stacked to be processed as one (a separated set).
     """
     array = np.asarray(audio)
     if array.ndim == 1:
@@ -25,9 +28,9 @@ def as_audio(audio: np.ndarray, what: str = "audio") -> np.ndarray:
     if not np.issubdtype(array.dtype, np.floating):
         raise AudioError(f"{what}: expected float samples in [-1, 1]; got dtype {array.dtype}")
     channels, samples = array.shape
-    if channels < 1 or channels > MAX_CHANNELS:
+    if channels < 1 or channels > max_channels:
         raise AudioError(
-            f"{what}: {channels} channels in shape {array.shape}; expected 1 to {MAX_CHANNELS} "
+            f"{what}: {channels} channels in shape {array.shape}; expected 1 to {max_channels} "
             "(is the array (samples, channels)? transpose it)"
         )
     if samples == 0:

@@ -14,7 +14,7 @@ import numpy as np
 from sidecar.errors import RequestError
 from sidecar.post.attack import refine_attack
 from sidecar.post.bar_line import grid_start
-from sidecar.post.channels import as_audio, to_channels
+from sidecar.post.channels import MAX_CHANNELS, as_audio, to_channels
 from sidecar.post.cores import usable_cores
 from sidecar.post.fmt import SAMPLE_FORMATS, to_sample_format
 from sidecar.post.grid import cut_to_grid, grid_num_samples, whole_bars
@@ -191,6 +191,7 @@ def process(
     reference_lufs: float | None = None,
     tempo: TempoEstimate | None = None,
     tempo_source: str = "own",
+    members: int = 1,
 ) -> tuple[np.ndarray, StemReport]:
     """Turn generated float32 `(channels, samples)` audio into the stem `spec` asks for.
 
@@ -203,10 +204,12 @@ def process(
     loudness when it was measured already (`reference_loudness`, once for a batch of takes).
     `tempo` is the estimate to work from when it was made already (`measure_tempo`), possibly
     of another part of the same stem set (`tempo_source` says which, for the report).
+    `members` > 1: `audio` is that many stems' channels stacked (a separated set,
+    `post.separated`), cut and stretched as one so that they line up to the sample.
     Pure: no I/O, inputs untouched.
     """
     clock = _Clock()
-    work = _prepared(audio, sample_rate, spec)
+    work = _prepared(audio, sample_rate, spec, members)
     clock.lap("channels")
 
     source = tempo if tempo is not None else _estimate(work, sample_rate, spec)
@@ -350,11 +353,11 @@ def measure_tempo(audio: np.ndarray, sample_rate: int, spec: PostSpec) -> TempoE
     return _estimate(_prepared(audio, sample_rate, spec), sample_rate, spec)
 
 
-def _prepared(audio: np.ndarray, sample_rate: int, spec: PostSpec) -> np.ndarray:
+def _prepared(audio: np.ndarray, sample_rate: int, spec: PostSpec, members: int = 1) -> np.ndarray:
     """The generated audio checked, downmixed when fewer channels are asked for, DC removed."""
     if not isinstance(sample_rate, int) or sample_rate < 1:
         raise RequestError(f"sample_rate: got {sample_rate!r}; expected a positive integer Hz")
-    work = as_audio(audio, "generated audio")
+    work = as_audio(audio, "generated audio", max_channels=MAX_CHANNELS * members)
     if spec.channels is not None and spec.channels < work.shape[0]:
         work = to_channels(work, spec.channels)
     return _without_dc(work)
