@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.engine.base import Engine
+from sidecar.engine.separator import SeparatorSlot
 from sidecar.engine.selfcheck import check_conditioning
 from sidecar.errors import ModelLoadError, SidecarError, UnauthorizedError
 from sidecar.files.paths import PathPolicy, default_roots
@@ -65,6 +66,10 @@ class ServerConfig:
     http_port: int | None = None
     #: The largest clip the page may upload.
     max_upload_bytes: int = MAX_UPLOAD_BYTES
+    #: The Demucs model that `separate` requests use unless they name one.
+    separator: str = "htdemucs"
+    #: Load the separator at start (else on the first request that separates).
+    load_separator: bool = False
 
 
 def _is_loopback(host: str) -> bool:
@@ -283,8 +288,19 @@ class Server:
         self.models.add(self.config.model, engine)
         self.state.device = engine.info.device
         self.engine = engine
+        separators = SeparatorSlot(self.config.separator, engine.info.device)
+        if self.config.load_separator:
+            log.info("loading the separator %s", self.config.separator)
+            separators.get()
+        self.models.separators = separators
         self.runner = JobRunner(
-            engine, self.delivery, self._reply(), self.policy, self.journal, self.history
+            engine,
+            self.delivery,
+            self._reply(),
+            self.policy,
+            self.journal,
+            self.history,
+            separators,
         )
         self.worker = Worker(self.queue, self.runner, self.config.pipeline)
         self.worker.start()

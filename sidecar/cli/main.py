@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sidecar import __version__
 from sidecar.cli.args import parse_pairs, positive_int, udp_port
+from sidecar.cli.separator import add_separator_args
 from sidecar.osc import addresses as A
 from sidecar.web import DEFAULT_HTTP_PORT, MAX_UPLOAD_BYTES
 
@@ -29,6 +30,7 @@ log = logging.getLogger("sidecar")
 _PLUGINS = {
     "conform": "sidecar.cli.conform",
     "doctor": "sidecar.cli.doctor",
+    "fetch-separator": "sidecar.cli.separator",
     "install-ableton": "sidecar.cli.install_ableton",
     "loop": "plugin_host.looper.cli",
 }
@@ -36,6 +38,7 @@ _PLUGINS = {
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     """Flags of everything that loads a model: serve and generate."""
+    add_separator_args(p)
     p.add_argument(
         "--presets",
         type=Path,
@@ -109,6 +112,8 @@ def _serve(args: argparse.Namespace) -> int:
         history_path=args.history,
         http_port=None if args.no_http else args.http_port,
         max_upload_bytes=args.max_upload_mb * 1024**2,
+        separator=args.separator,
+        load_separator=args.load_separator,
     )
     return asyncio.run(Server(config).run())
 
@@ -160,7 +165,9 @@ def _generate(args: argparse.Namespace) -> int:
         return 2 if e.code == "bad_request" else 1
     job = Job(request=request, reply_to=("", 0), preset=preset)
     job.start()
-    runner = JobRunner(engine, delivery, _Bar())
+    from sidecar.engine.separator import SeparatorSlot
+
+    runner = JobRunner(engine, delivery, _Bar(), separators=SeparatorSlot(args.separator))
     try:
         runner.run(job)
     finally:

@@ -30,6 +30,7 @@ __all__ = [
     "SeparationProgress",
     "Separator",
     "SeparatorInfo",
+    "SeparatorSlot",
     "fetch_command",
     "is_cached",
 ]
@@ -268,3 +269,38 @@ class Separator:
         if parts.shape[-1] < samples:
             parts = torch.nn.functional.pad(parts, (0, samples - parts.shape[-1]))
         return np.asarray(parts.float().cpu().numpy())
+
+
+class SeparatorSlot:
+    """The one separator kept warm: loaded at start (`load`) or on first use (`get`), on the
+    model's device; asking for another model replaces it. Safe to use from any thread."""
+
+    def __init__(self, default: str = DEFAULT_SEPARATOR, device: str | None = None) -> None:
+        if separator_parts(default) is None:
+            raise ModelLoadError(
+                f"--separator: got {default!r}; expected one of {', '.join(separator_names())}"
+            )
+        self.default = default
+        self.device = device
+        self._loaded: Separator | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> Separator | None:
+        return self._loaded
+
+    def get(self, name: str | None = None, device: str | None = None) -> Separator:
+        """The separator `name` (default: the server's), loading it if it is not warm."""
+        wanted = name or self.default
+        where = device or self.device or "cpu"
+        with self._lock:
+            current = self._loaded
+            if current is not None and (current.info.name, current.info.device) == (
+                wanted,
+                where,
+            ):
+                return current
+            self._loaded = None  # let go of the old one before the new one loads
+            del current
+            self._loaded = Separator.load(wanted, where)
+            return self._loaded

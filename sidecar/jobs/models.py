@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from sidecar.engine.base import Engine
+from sidecar.engine.separator import SeparatorSlot
 from sidecar.errors import ModelLoadError, OutOfMemoryError
 
 __all__ = ["LoadedModel", "ModelManager", "available_memory_bytes", "engine_bytes"]
@@ -33,6 +34,8 @@ class LoadedModel:
     device: str
     bytes: int
     current: bool
+    #: "model" (MusicGen) or "separator" (the Demucs separator kept warm beside it).
+    role: str = "model"
 
 
 def engine_bytes(engine: Engine) -> int:
@@ -82,6 +85,8 @@ class ModelManager:
         self._current: str | None = None
         self._lock = threading.Lock()
         self.loading: str | None = None
+        #: The separator kept warm beside the models (listed once it is loaded).
+        self.separators: SeparatorSlot | None = None
 
     @property
     def current(self) -> Engine:
@@ -96,10 +101,15 @@ class ModelManager:
 
     def listing(self) -> list[LoadedModel]:
         with self._lock:
-            return [
+            out = [
                 LoadedModel(name, e.info.device, engine_bytes(e), name == self._current)
                 for name, e in self._engines.items()
             ]
+        separator = None if self.separators is None else self.separators.loaded
+        if separator is not None:
+            info = separator.info
+            out.append(LoadedModel(info.name, info.device, info.memory_bytes, False, "separator"))
+        return out
 
     def switch(self, name: str) -> Engine:
         """Make `name` current, loading it if needed; on failure the previous one stays."""

@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from sidecar.engine.base import Engine, EngineInfo
+from sidecar.engine.separator import SeparatorSlot
 from sidecar.errors import CancelledError, ModelLoadError, RequestError, SidecarError
 from sidecar.files.audiofile import MAX_CLIP_SECONDS, read_audio
 from sidecar.files.paths import PathPolicy
@@ -34,6 +35,13 @@ log = logging.getLogger(__name__)
 
 #: Share of a job's progress that decoding takes (the rest: post-processing and delivery).
 _DECODE_SHARE = 0.9
+#: With separation: decoding, then separation up to `_DECODE_SHARE` (on a CPU, separating a
+#: take costs about a third to a half of making it: bench/separation_bench.py).
+_SEPARATED_DECODE_SHARE = 0.6
+
+
+def _decode_share(req: GenerateRequest) -> float:
+    return _SEPARATED_DECODE_SHARE if req.separating else _DECODE_SHARE
 
 
 class Reporter(Protocol):
@@ -93,6 +101,7 @@ class JobRunner:
         policy: PathPolicy | None = None,
         journal: Journal | None = None,
         history: TakeHistory | None = None,
+        separators: SeparatorSlot | None = None,
     ) -> None:
         self.delivery = delivery
         self.reporter = reporter
@@ -100,7 +109,9 @@ class JobRunner:
         self.journal = journal
         self.history = history
         self.pool = TakePool()
-        self._maker: TakeMaker | None = TakeMaker(engine, self.pool)
+        #: The Demucs separator kept warm beside the model (loaded on first use).
+        self.separators = separators if separators is not None else SeparatorSlot()
+        self._maker: TakeMaker | None = TakeMaker(engine, self.pool, self.separators)
 
     @property
     def maker(self) -> TakeMaker:
@@ -161,7 +172,7 @@ class JobRunner:
     def set_engine(self, engine: Engine | None) -> None:
         """Use `engine` from the next job on (after a model switch); None lets go of the old
         one while its successor loads, so that evicting it really frees its memory."""
-        self._maker = None if engine is None else TakeMaker(engine, self.pool)
+        self._maker = None if engine is None else TakeMaker(engine, self.pool, self.separators)
 
     def close(self) -> None:
         """Stops the post-processing threads (after the take each is on)."""
@@ -249,7 +260,7 @@ class JobRunner:
 
         def on_fraction(fraction: float) -> None:
             self._check_cancel(job)
-            self._report(job, clock, _DECODE_SHARE * fraction)
+            self._report(job, clock, _decode_share(req) * fraction)
 
         t = time.monotonic()
         previews = None
@@ -288,7 +299,12 @@ class JobRunner:
         t = time.monotonic()
         timings["finish_wait_seconds"] = t - decoded.decoded_at
         self._check_cancel(job)
-        takes = decoded.takes.finish(self.pool, lambda: self._check_cancel(job))
+        share = _decode_share(req)
+        takes = decoded.takes.finish(
+            self.pool,
+            lambda: self._check_cancel(job),
+            lambda f: self._report(job, clock, share + (_DECODE_SHARE - share) * f),
+        )
         timings["make_seconds"] += time.monotonic() - t
         timings.update(decoded.takes.timings)
         self._check_cancel(job)

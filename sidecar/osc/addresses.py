@@ -118,7 +118,8 @@ REPLIES: dict[str, tuple[str, str]] = {
     HISTORY_END: ("clip count", "after the takes of /sidecar/history"),
     MODEL_LIST_REPLY: (
         "count [name device megabytes state]...",
-        "state is current, loaded or loading; megabytes: the weights plus what the decoder "
+        "state is current, loaded, loading or separator (the Demucs separator kept warm "
+        "beside the model, once loaded); megabytes: the weights plus what the decoder "
         "keeps beside them (packed weights, KV caches, captured steps)",
     ),
 }

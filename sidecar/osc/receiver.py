@@ -272,7 +272,9 @@ class OscReceiver(TakeHandlers, asyncio.DatagramProtocol):
                 model.name,
                 model.device,
                 round(model.bytes / 1e6, 1),
-                "current" if model.current else "loaded",
+                "separator"
+                if model.role == "separator"
+                else ("current" if model.current else "loaded"),
             ]
         loading = self.models.loading if self.models is not None else None
         if loading is not None:

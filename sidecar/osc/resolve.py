@@ -38,7 +38,7 @@ def apply_preset(
         changes["bars"] = preset.bars
     if preset.loudness_lufs is not None and "loudness" not in request.sent:
         changes["loudness"] = preset.loudness_lufs
-    if preset.stems and "stems" not in request.sent:
+    if preset.stems and "stems" not in request.sent and not request.separating:
         changes["stems"] = ",".join(preset.stems)  # the preset's default parts
     resolved = dataclasses.replace(request, **changes)  # type: ignore[arg-type]
     resolved.check()

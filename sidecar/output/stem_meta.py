@@ -39,6 +39,7 @@ STEM_REPLY_FIELDS = (
     "windows",
     "sample_rate",
     "channels",
+    "separator",
 )
 
 

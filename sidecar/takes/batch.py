@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sidecar.engine.base import Engine, GenerationSpec, ProgressCallback
+from sidecar.engine.separator import SeparatorSlot
 from sidecar.errors import OutOfMemoryError, RequestError
 from sidecar.musical.presets import Preset
 from sidecar.musical.stemsets import stem_prompts
@@ -21,6 +22,7 @@ from sidecar.post.pipeline import PostSpec
 from sidecar.post.resample import resample
 from sidecar.takes.finish import DecodedTakes, MadeTake, WindowPost, key_of
 from sidecar.takes.parallel import TakePool
+from sidecar.takes.separated import Separation
 from sidecar.takes.windows import (
     CONTEXT_SECONDS,
     MIN_PROMPT_SECONDS,
@@ -45,10 +47,17 @@ SEAM_SECONDS = 0.015
 class TakeMaker:
     """Decodes a request's rows (variations × stem parts) into `DecodedTakes` to be finished."""
 
-    def __init__(self, engine: Engine, pool: TakePool | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        pool: TakePool | None = None,
+        separators: SeparatorSlot | None = None,
+    ) -> None:
         self.engine = engine
         #: Post-processes a batch's takes side by side.
         self.pool = pool if pool is not None else TakePool()
+        #: The warm Demucs separator, for requests that `separate` their takes.
+        self.separators = separators
 
     # ------------------------------------------------------------------ rows
 
@@ -128,6 +137,7 @@ class TakeMaker:
                 "musicgen model",
                 "seconds",
             )
+        separation = self._separation(req, len(plan))
         if audio_prompt is not None:
             # The end of the clip is what gets continued: keep its tail where room is short.
             first = plan[0][0]
@@ -255,6 +265,24 @@ class TakeMaker:
             clip_key=clip_key,
             started=started_tasks,
             timings=timings,
+            separation=separation,
+        )
+
+    def _separation(self, req: GenerateRequest, windows: int) -> Separation | None:
+        """How `req`'s takes are separated (None: they are not), or why they cannot be."""
+        if not req.separating:
+            return None
+        if windows > 1:
+            raise RequestError(
+                f"separate: a {req.duration_seconds:.0f} s take is made in {windows} windows, "
+                f"and a separated set is cut as one; ask for at most "
+                f"{self.engine.info.max_seconds:.0f} s (with tempo slack)",
+                "separate",
+            )
+        if self.separators is None:
+            raise RequestError("separate: this server has no separator", "separate")
+        return Separation(
+            self.separators, req.separator, self.engine.info.device, req.separate_levels
         )
 
     def _decode(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pedalboard
@@ -22,6 +22,9 @@ from sidecar.post.loudness import level_stem
 from sidecar.post.pipeline import PostSpec, measure_tempo, process
 from sidecar.post.tempo import TempoEstimate
 from sidecar.takes.parallel import TakePool
+
+if TYPE_CHECKING:
+    from sidecar.takes.separated import Separation
 
 __all__ = [
     "MAX_KEY_FIX_SEMITONES",
@@ -188,10 +191,25 @@ class DecodedTakes:
     started: list[Future[Any]]
     #: Seconds per stage: decode (and earlier windows' post) here, post and key added by finish.
     timings: dict[str, float]
+    #: The takes are split into their parts (`takes.separated`); None: delivered as made.
+    separation: Separation | None = None
 
-    def finish(self, pool: TakePool, check_cancel: Callable[[], None]) -> list[MadeTake]:
-        """The last window through the tempo contract, then each take's key; in row order."""
+    def finish(
+        self,
+        pool: TakePool,
+        check_cancel: Callable[[], None],
+        on_fraction: Callable[[float], None] | None = None,
+    ) -> list[MadeTake]:
+        """The last window through the tempo contract, then each take's key; in row order.
+
+        Separated takes (`separation`) are split into their parts first; `on_fraction`
+        follows that separation (0..1).
+        """
         try:
+            if self.separation is not None:
+                from sidecar.takes.separated import finish_separated
+
+                return finish_separated(self, self.separation, pool, check_cancel, on_fraction)
             return self._finish(pool, check_cancel)
         finally:
             wait(self.started)

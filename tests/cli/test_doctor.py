@@ -124,6 +124,7 @@ def test_ready_with_the_built_in_model(tmp_path: Path) -> None:
         "model",
         "decoder",
         "conditions",
+        "separator",
         "dsp",
         "host",
         "output",

@@ -1,7 +1,7 @@
 """`sidecar doctor`: checks this machine can serve (torch, device, model, host, folder, port).
 
 One module per subject: `machine`, `model`, `conditions` (the server's start-up self-check),
-`serving`; `check` is the report line they share.
+`separator`, `serving`; `check` is the report line they share.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sidecar.cli.doctor.check import Check
 from sidecar.cli.doctor.conditions import check_conditions
 from sidecar.cli.doctor.machine import check_decoder, check_device, check_dsp, check_looper
 from sidecar.cli.doctor.model import check_model, check_transformers
+from sidecar.cli.doctor.separator import check_separator
 from sidecar.cli.doctor.serving import check_host, check_output_dir, check_port
 from sidecar.cli.send import token_from
 from sidecar.osc import addresses as A
@@ -32,6 +33,7 @@ def run_checks(
     allow_remote: bool = False,
     token: str | None = None,
     self_check: bool = True,
+    separator: str = "htdemucs",
 ) -> list[Check]:
     """Every check, in the order a first start would meet them.
 
@@ -54,6 +56,7 @@ def run_checks(
         model_check,
         lambda: check_decoder(decoder, device),
         *([conditions] if self_check else []),
+        lambda: check_separator(separator),
         check_dsp,
         lambda: check_host(host, allow_remote, token),
         lambda: check_output_dir(output_dir),
@@ -78,6 +81,7 @@ def _doctor(args: argparse.Namespace) -> int:
         args.allow_remote,
         token,
         not args.no_self_check,
+        args.separator,
     )
     for check in results:
         print(f"{check.status:<4}  {check.name:<12}  {check.detail}")
@@ -100,6 +104,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", default="facebook/musicgen-small")
     p.add_argument("--device", default=None, help="auto (the best available), cuda, mps or cpu")
     p.add_argument("--decoder", default="auto", help="as for `sidecar serve`")
+    p.add_argument("--separator", default="htdemucs", help="as for `sidecar serve`")
     p.add_argument(
         "--no-self-check",
         action="store_true",
