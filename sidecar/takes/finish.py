@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pedalboard
@@ -23,15 +23,13 @@ from sidecar.post.pipeline import PostSpec, measure_tempo, process
 from sidecar.post.tempo import TempoEstimate
 from sidecar.takes.parallel import TakePool
 
-if TYPE_CHECKING:
-    from sidecar.takes.separated import Separation
-
 __all__ = [
     "MAX_KEY_FIX_SEMITONES",
     "MIN_KEY_CONFIDENCE",
     "MIN_KEY_SECONDS",
     "DecodedTakes",
     "MadeTake",
+    "SetFinisher",
     "WindowPost",
     "finish_take",
     "key_of",
@@ -166,6 +164,18 @@ class WindowPost:
         return out
 
 
+class SetFinisher(Protocol):
+    """Finishes decoded takes as sets of parts instead (`takes.separated.Separation`)."""
+
+    def finish(
+        self,
+        decoded: DecodedTakes,
+        pool: TakePool,
+        check_cancel: Callable[[], None],
+        on_fraction: Callable[[float], None] | None,
+    ) -> list[MadeTake]: ...
+
+
 @dataclass
 class DecodedTakes:
     """What the model made for a request, handed from decoding ④ to post-processing ⑤.
@@ -191,8 +201,8 @@ class DecodedTakes:
     started: list[Future[Any]]
     #: Seconds per stage: decode (and earlier windows' post) here, post and key added by finish.
     timings: dict[str, float]
-    #: The takes are split into their parts (`takes.separated`); None: delivered as made.
-    separation: Separation | None = None
+    #: The takes are split into their parts (`takes.separated.Separation`); None: as made.
+    separation: SetFinisher | None = None
 
     def finish(
         self,
@@ -207,9 +217,7 @@ class DecodedTakes:
         """
         try:
             if self.separation is not None:
-                from sidecar.takes.separated import finish_separated
-
-                return finish_separated(self, self.separation, pool, check_cancel, on_fraction)
+                return self.separation.finish(self, pool, check_cancel, on_fraction)
             return self._finish(pool, check_cancel)
         finally:
             wait(self.started)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from sidecar.engine.separator import SeparatorSlot
 from sidecar.post.separated import contract_set, level_set
-from sidecar.takes.finish import TRUE_PEAK_DBTP, MadeTake, finish_take, key_of
+from sidecar.takes.finish import TRUE_PEAK_DBTP, DecodedTakes, MadeTake, finish_take, key_of
 from sidecar.takes.parallel import TakePool
-
-if TYPE_CHECKING:
-    from sidecar.takes.finish import DecodedTakes
 
 __all__ = ["MIX_PART", "Separation", "finish_separated"]
 
@@ -33,6 +30,15 @@ class Separation:
     #: The device of the model that made the takes.
     device: str
     levels: str = "set"
+
+    def finish(
+        self,
+        decoded: DecodedTakes,
+        pool: TakePool,
+        check_cancel: Callable[[], None],
+        on_fraction: Callable[[float], None] | None = None,
+    ) -> list[MadeTake]:
+        return finish_separated(decoded, self, pool, check_cancel, on_fraction)
 
 
 def finish_separated(
