@@ -72,12 +72,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     lengths = [float(s) for s in args.seconds.split(",")]
 
-    generation: dict[float, float] = {}
-    if not args.no_generation:
-        for seconds in lengths:
-            generation[seconds] = time_generation(args.model, args.device, seconds)
-            print(f"generation {args.model} {seconds:4.0f} s: {generation[seconds]:7.2f} s")
-
     rows = []
     for name in args.separators.split(","):
         started = time.perf_counter()
@@ -96,10 +90,6 @@ def main(argv: list[str] | None = None) -> None:
                 "take_seconds": seconds,
                 "separate_seconds": round(took, 3),
                 "realtime_factor": round(seconds / took, 2),
-                "generate_seconds": generation.get(seconds),
-                "separate_over_generate": (
-                    round(took / generation[seconds], 3) if seconds in generation else None
-                ),
                 "load_seconds": round(load_seconds, 2),
                 "weights_mb": round(separator.info.memory_bytes / 1e6, 1),
                 "parts": ",".join(separator.info.parts),
@@ -107,14 +97,27 @@ def main(argv: list[str] | None = None) -> None:
                 "part_lags_samples": lags,
             }
             rows.append(row)
-            ratio = row["separate_over_generate"]
             print(
                 f"{name:<20} {seconds:4.0f} s take: separate {took:7.2f} s "
-                f"({row['realtime_factor']:5.2f}x real time"
-                + (f", {ratio:5.2f} of its generation" if ratio is not None else "")
-                + f"); {row['weights_mb']} MB; same length {row['same_length']}; "
-                f"lags {lags}"
+                f"({row['realtime_factor']:5.2f}x real time); {row['weights_mb']} MB; "
+                f"same length {row['same_length']}; lags {lags}",
+                flush=True,
             )
+        del separator
+    # The generation each separation follows, in the same run (the separator let go first).
+    if not args.no_generation:
+        for seconds in lengths:
+            generated = time_generation(args.model, args.device, seconds)
+            print(f"generation {args.model} {seconds:4.0f} s: {generated:7.2f} s", flush=True)
+            for row in rows:
+                if row["take_seconds"] == seconds:
+                    row["generate_seconds"] = round(generated, 3)
+                    row["separate_over_generate"] = round(row["separate_seconds"] / generated, 3)
+                    print(
+                        f"  {row['separator']:<20} separation / generation "
+                        f"{row['separate_over_generate']:.3f}",
+                        flush=True,
+                    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

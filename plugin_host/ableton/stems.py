@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .placement import (
@@ -21,10 +21,12 @@ from .request import ContinueRequest
 from .selection import Target
 from .settings import Settings
 from .shaping import ClipShape, ClipShaper, file_seconds
+from .siblings import MIX_PART, is_separated_part, part_track
 
 if TYPE_CHECKING:
     from Live.Clip import Clip
     from Live.ClipSlot import ClipSlot
+    from Live.Track import Track
 
     from .host import Host
 
@@ -49,6 +51,10 @@ class Job:
     #: scenes added or removed meanwhile move it)
     last_slot: ClipSlot | None = None
     next_position_beats: float = 0.0
+    #: Separated takes: the track made for each part, and where each variation's mix went
+    #: (Session slot or Arrangement beat) for its parts to line up with.
+    part_tracks: dict[str, Track] = field(default_factory=dict)
+    mix_places: dict[int, Inserted] = field(default_factory=dict)
 
 
 def osc_number(value: Any, default: float) -> float:
@@ -161,14 +167,21 @@ class StemPlacer:
                 str(dict(request.preset_values).get("preset", "")),
             ),
         )
+        separated = is_separated_part(extras)
         try:
-            inserted = self._insert(job, path, name, shape)
+            if separated:
+                inserted = self._insert_part(job, str(part), take - 1, path, name)
+            else:
+                inserted = self._insert(job, path, name, shape)
+                if part == MIX_PART:
+                    job.mix_places[take - 1] = inserted
         except Exception as error:  # InsertError, or Live's own on a track deleted meanwhile
             self._log(f"{error!r}")
             self._say(f"{error}; the file is at {path}")
             return
         job.stems_inserted += 1
-        self._say(f"'{name}' in {inserted.describe()} of '{track_name(job.target.track)}'")
+        shown_track = job.part_tracks[str(part)] if separated else job.target.track
+        self._say(f"'{name}' in {inserted.describe()} of '{track_name(shown_track)}'")
         if inserted.clip is not None:
             shaper = ClipShaper(inserted.clip, shape, name)
             problem = shaper.start()
@@ -214,6 +227,22 @@ class StemPlacer:
         except Exception:  # Live's Boost errors: fall back to Live's end
             return fallback
         return position + shape.beats(seconds) if seconds > 0 else fallback
+
+    def _insert_part(self, job: Job, part: str, variation: int, path: str, name: str) -> Inserted:
+        """One separated part on its own track beside the source: in the Session, in the
+        slot row of its mix; in the Arrangement, at its mix's bar."""
+        mix = job.mix_places.get(variation)
+        if mix is None:
+            raise InsertError(f"the mix of take {variation + 1} was not placed")
+        song = self._host.song()
+        track = part_track(song, job.target.track, part, job.part_tracks)
+        color = self._settings.clip_color_index
+        if mix.start_beats is not None:
+            return insert_in_arrangement(track, None, path, mix.start_beats, name, color)
+        row = slot_index(job.target.track, mix.slot) if mix.slot is not None else None
+        if row is None:
+            raise InsertError(f"the scene of the mix of take {variation + 1} was deleted")
+        return insert_in_session(song, track, path, row - 1, name, color)
 
     def _anchor_index(self, job: Job) -> int:
         """Where the slot search starts, looked up now: scenes inserted or deleted above
