@@ -13,6 +13,7 @@ from plugin_host.ableton.osc_codec import OscMessage
 from plugin_host.ableton.placement import clip_name
 from plugin_host.ableton.request import MAX_BPM, MIN_BPM
 
+from .folder import MIX_PART, PartFolder, is_separated_part
 from .host import current_project, delete_item, new_item_with_file, track_exists
 from .request import (
     CANCEL_KEY,
@@ -167,6 +168,10 @@ class ReaperSession:
         self._not_inserted = 0
         self._reported_decile = -1
         self._project = ""
+        #: Separated takes: the parts' folder under the item's track, and where each
+        #: variation's mix went (position, length) for its parts to line up with.
+        self._parts: PartFolder | None = None
+        self._mix_places: dict[int, tuple[float, float]] = {}
 
     def say(self, text: str) -> None:
         self._api.RPR_ShowConsoleMsg("MusicGen: " + text + "\n")
@@ -307,28 +312,45 @@ class ReaperSession:
         if not os.path.isfile(path):
             self.say(f"REAPER could not open the stem '{name}'; not inserted; the file is {path}")
             return
+        variation = options.get("variation")
+        variation = variation if isinstance(variation, int) else index
+        # A separated part goes in the folder under the item's track, where its mix went.
+        part = is_separated_part(options) and variation in self._mix_places
+        label = str(options.get("part")) if part or options.get("part") == MIX_PART else ""
+        track = request.track
         api.RPR_Undo_BeginBlock()
         try:
-            item, take, file_seconds = new_item_with_file(api, request.track, path)
+            if part:
+                if self._parts is None:
+                    self._parts = PartFolder(api, request.track)
+                track = self._parts.track(label)
+            item, take, file_seconds = new_item_with_file(api, track, path)
             if not file_seconds > 0.0:
-                delete_item(api, request.track, item)
+                delete_item(api, track, item)
                 self.say(
                     f"REAPER read no audio in the stem '{name}'; not inserted; the file is {path}"
                 )
                 return
             quarter_notes = file_seconds * made_bpm(request, options) / 60.0
-            position, length = take_placement(
-                api,
-                request.track,
-                self._next_position_seconds,
-                file_seconds,
-                quarter_notes,
-                ignored_item=item,
-            )
+            if part:
+                position, length = self._mix_places[variation]
+            else:
+                position, length = take_placement(
+                    api,
+                    request.track,
+                    self._next_position_seconds,
+                    file_seconds,
+                    quarter_notes,
+                    ignored_item=item,
+                )
+                if label == MIX_PART:
+                    self._mix_places[variation] = (position, length)
             # Where the project's tempo is not the take's, it plays faster or slower (pitch
             # kept) so that its bars last the project's bars there.
             playrate = file_seconds / length
             name = take_name(request, index, options, playrate)
+            if label:
+                name = f"{name} {label}"
             if playrate != 1.0:
                 api.RPR_SetMediaItemTakeInfo_Value(take, "D_PLAYRATE", playrate)
                 api.RPR_SetMediaItemTakeInfo_Value(take, "B_PPITCH", 1.0)
@@ -338,7 +360,8 @@ class ReaperSession:
         finally:
             api.RPR_Undo_EndBlock("MusicGen: insert " + name, -1)
         api.RPR_UpdateArrange()
-        self._next_position_seconds = position + length
+        if not part:
+            self._next_position_seconds = position + length
         self.inserted.append(name)
         if last_request_id(api) == self.request_id:  # a re-roll goes after these takes
             save_last_request(api, self.request_id, request.placed_at(self._next_position_seconds))

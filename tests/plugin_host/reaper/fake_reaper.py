@@ -110,6 +110,9 @@ class FakeReaper:
     undo_blocks: list[str] = field(default_factory=list)
     #: the project's tracks, in order (a set's `discard` deletes one, as tests do)
     tracks: dict[str, None] = field(default_factory=dict)
+    #: Per track: P_NAME, and I_FOLDERDEPTH as Get/SetMediaTrackInfo_Value see it
+    track_names: dict[str, str] = field(default_factory=dict)
+    track_values: dict[str, dict[str, float]] = field(default_factory=dict)
     #: sources created and neither given to a take nor destroyed (a leak if left at the end)
     open_sources: list[str] = field(default_factory=list)
     #: code given to `atexit`, run once when the script ends (see `run_deferred`, `terminate`)
@@ -484,6 +487,8 @@ class FakeReaper:
     def RPR_GetMediaTrackInfo_Value(self, tr: str, parmname: str) -> float:
         """IP_TRACKNUMBER: 1 for the first track, 0 when not found (ReaScript help): a NULL
         from the bridge too."""
+        if parmname == "I_FOLDERDEPTH":  # 1 opens a folder, -n closes n (REAPER's API doc)
+            return self.track_values.get(tr, {}).get(parmname, 0.0)
         if parmname != "IP_TRACKNUMBER":
             raise NotImplementedError(parmname)
         found = self._track(tr)
@@ -507,6 +512,36 @@ class FakeReaper:
         tracks = list(self.tracks)
         tracks.insert(idx, self._new_pointer("MediaTrack*"))
         self.tracks = dict.fromkeys(tracks)
+
+    def RPR_SetMediaTrackInfo_Value(self, tr: str, parmname: str, newvalue: float) -> bool:
+        if parmname != "I_FOLDERDEPTH":
+            raise NotImplementedError(parmname)
+        self.track_values.setdefault(tr, {})[parmname] = float(newvalue)
+        return True
+
+    def RPR_GetSetMediaTrackInfo_String(
+        self, tr: str, parmname: str, stringNeedBig: str, setNewValue: bool
+    ) -> tuple[bool, str, str, str, bool]:
+        """P_NAME; ReaScript gives every argument back, the string as it is now."""
+        if parmname != "P_NAME":
+            raise NotImplementedError(parmname)
+        if setNewValue:
+            self.track_names[tr] = stringNeedBig
+        return True, tr, parmname, self.track_names.get(tr, ""), setNewValue
+
+    def folder_children(self, parent: str) -> list[str]:
+        """The tracks inside `parent`'s folder, by I_FOLDERDEPTH as REAPER reads it."""
+        order = list(self.tracks)
+        depth = self.RPR_GetMediaTrackInfo_Value(parent, "I_FOLDERDEPTH")
+        if depth < 1:
+            return []
+        children = []
+        for track in order[order.index(parent) + 1 :]:
+            children.append(track)
+            depth += self.RPR_GetMediaTrackInfo_Value(track, "I_FOLDERDEPTH")
+            if depth < 1:
+                break
+        return children
 
     def RPR_DeleteTrack(self, tr: str) -> None:
         found = self._track(tr)
