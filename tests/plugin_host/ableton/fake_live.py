@@ -337,17 +337,6 @@ class FakeSong:
     def scenes(self) -> list[FakeScene]:
         return list(self._scenes)
 
-    def create_audio_track(self, index: int | None = None, /) -> FakeTrack:
-        """Live-stubs `Song.create_audio_track`: a new audio track at `index` (-1: at the end),
-        returned; it has a slot for every scene. An index past the end is Live's limitation
-        error."""
-        at = len(self._tracks) if index is None or index == -1 else index
-        if not 0 <= at <= len(self._tracks):
-            raise LiveError(f"Invalid index {index}")
-        track = FakeTrack(self, f"{at + 1}-Audio", len(self._scenes))
-        self._tracks.insert(at, track)
-        return track
-
     def create_scene(self, index: int, /) -> FakeScene:
         scene = FakeScene()
         self._scenes.append(scene)
