@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 #: Share of a job's progress that decoding takes (the rest: post-processing and delivery).
 _DECODE_SHARE = 0.9
-#: With separation: decoding, then separation up to `_DECODE_SHARE` (on a CPU, separating a
-#: take costs about a third to a half of making it: bench/separation_bench.py).
+#: With separation: decoding, then separation up to `_DECODE_SHARE` (a rough split: the
+#: ETA is re-estimated from the elapsed time at every report; bench/separation_bench.py
+#: measures both stages side by side).
 _SEPARATED_DECODE_SHARE = 0.6
 
 
