@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.engine.base import Engine
-from sidecar.engine.separator import SeparatorSlot
 from sidecar.engine.selfcheck import check_conditioning
+from sidecar.engine.separator import SeparatorSlot
 from sidecar.errors import ModelLoadError, SidecarError, UnauthorizedError
 from sidecar.files.paths import PathPolicy, default_roots
 from sidecar.jobs.journal import Journal
