@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sidecar.post.pipeline import PostSpec, measure_tempo, process
+from sidecar.post.pipeline import PostSpec, process
 from sidecar.post.separated import contract_set, level_set, residual_db
 from tests.post.synth import drums, onset_times
 
@@ -56,9 +56,6 @@ def test_members_share_one_grid_to_the_sample(loop: bool) -> None:
     # lag of its own to measure: its residual below says it is in place too).
     assert _best_lag(done.members[1], done.members[0]) == 0
     assert len(onset_times(done.members[1], 48000)) >= 7  # the beat is there, on the grid
-    # Cut on its own, even at the mix's tempo, the drum part starts elsewhere.
-    own, _ = process(parts[0], RATE, spec, tempo=measure_tempo(mix, RATE, spec))
-    assert _best_lag(own, done.members[0]) != 0
     # The parts still add up to the mix after one stretch and cut for all.
     assert done.reports[0]["separation_residual_db"] < -100  # exact sum as separated
     assert residual_db(done.members[0], done.members[1:]) < -20
