@@ -11,6 +11,7 @@ from typing import Any
 
 import ray
 from ray import serve
+from ray.serve.config import RequestRouterConfig
 
 from sidecar.pool.board import BOARD_NAME, NAMESPACE, PoolBoard
 from sidecar.pool.ingress import Ingress
@@ -71,6 +72,13 @@ def build_app(config: PoolConfig) -> Any:
                 "num_cpus": config.cpus_per_replica,
             },
             max_ongoing_requests=max(2, 4 * config.max_batch_size),
+            request_router_config=RequestRouterConfig(
+                request_router_class="sidecar.pool.router:BucketRouter",  # type: ignore[arg-type]
+                request_router_kwargs={
+                    "batch_wait_seconds": config.batch_wait_ms / 1000.0,
+                    "max_batch_size": config.max_batch_size,
+                },
+            ),
             **scaling,
         )
         handles[model] = deployment.bind(

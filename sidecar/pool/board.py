@@ -23,6 +23,11 @@ class PoolBoard:
         self._active: dict[str, str] = {}
         self._batch_sizes: Counter[int] = Counter()
         self._decodes = 0
+        self._replicas: dict[str, int] = {}
+
+    def joined(self, replica: str, pid: int) -> None:
+        """A replica is up (its process id, for operators and the fault tests)."""
+        self._replicas[replica] = pid
 
     def cancel(self, ticket: str) -> None:
         self._cancelled.add(ticket)
@@ -45,6 +50,7 @@ class PoolBoard:
     def status(self) -> dict[str, Any]:
         return {
             "active": dict(self._active),
+            "replicas": dict(self._replicas),
             "decodes": self._decodes,
             "batch_sizes": {str(k): v for k, v in sorted(self._batch_sizes.items())},
         }

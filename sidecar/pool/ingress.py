@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import ray
-from ray import serve
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from sidecar.engine.wire import encode_frame, read_frame
 from sidecar.pool.board import board
 from sidecar.pool.replica import PoolJob
+from sidecar.pool.router import bucket_of
 
 __all__ = ["Ingress"]
 
@@ -74,12 +74,9 @@ class Ingress:
             if frame is None or frame.kind != "generate":
                 raise ValueError("the body is not a 'generate' frame")
             model, ticket = str(frame.fields["model"]), str(frame.fields["ticket"])
-            job = PoolJob(
-                ticket,
-                dict(frame.fields["spec"]),
-                frame.payload,
-                float(frame.fields.get("preview_every", 0.0)),
-            )
+            spec = dict(frame.fields["spec"])
+            preview_every = float(frame.fields.get("preview_every", 0.0))
+            job = PoolJob(ticket, spec, frame.payload, preview_every, bucket_of(spec))
         except (ValueError, KeyError, TypeError) as e:
             return JSONResponse({"code": "bad_request", "message": f"generate: {e}"}, 400)
         handle = self.models.get(model)
@@ -119,7 +116,3 @@ class Ingress:
         except asyncio.CancelledError:  # the producer's sidecar went away
             await self.board.cancel.remote(job.ticket)
             raise
-
-
-def ingress_deployment(**options: Any) -> Any:
-    return serve.deployment(Ingress, **options)

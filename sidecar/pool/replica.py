@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class PoolJob:
     spec: dict[str, Any]
     payload: bytes
     preview_every: float = 0.0
+    #: Which requests could share a decode (`sidecar.pool.router.bucket_of`): the router's hint.
+    bucket: str = ""
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Replica:
         context = serve.get_replica_context()
         self.replica_id = str(getattr(context, "replica_tag", None) or context.replica_id)
         self.board = board()
+        self.board.joined.remote(self.replica_id, os.getpid())
         log.info("replica %s: %s ready (batches up to %d)", self.replica_id, model, max_batch_size)
 
     async def info(self) -> dict[str, Any]:
