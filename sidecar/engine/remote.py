@@ -64,7 +64,7 @@ class RemoteEngine(Engine):
                 "https://HOST:PORT (a `sidecar pool serve`)"
             )
         self.url = url.rstrip("/")
-        self.model = model
+        self.remote_model = model  # not `model`: that is a torch module on local engines
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
@@ -99,7 +99,7 @@ class RemoteEngine(Engine):
         body = encode_frame(
             "generate",
             payload,
-            model=self.model,
+            model=self.remote_model,
             ticket=ticket,
             spec=head,
             preview_every=audio_every_seconds if on_audio is not None else 0.0,
@@ -182,12 +182,13 @@ class RemoteEngine(Engine):
         finally:
             conn.close()
         models = {m["name"]: m for m in data.get("models", [])}
-        if self.model not in models:
+        if self.remote_model not in models:
             offered = ", ".join(sorted(models)) or "none"
             raise errors.ModelLoadError(
-                f"model: the pool at {self.url} does not serve {self.model!r}; it serves: {offered}"
+                f"model: the pool at {self.url} does not serve {self.remote_model!r}; "
+                f"it serves: {offered}"
             )
-        info = info_from_json(models[self.model]["info"])
+        info = info_from_json(models[self.remote_model]["info"])
         return EngineInfo(**{**info.__dict__, "name": f"{REMOTE_PREFIX}{info.name}"})
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
@@ -221,4 +222,4 @@ class RemoteEngine(Engine):
         raise errors.ModelError(f"pool {self.url}: HTTP {response.status}: {message}")
 
     def __repr__(self) -> str:
-        return f"RemoteEngine({self.url!r}, {self.model!r})"
+        return f"RemoteEngine({self.url!r}, {self.remote_model!r})"
