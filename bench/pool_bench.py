@@ -8,7 +8,8 @@ Prints, measured in one run:
   batching (`--max-batch 4`) and the same pool unbatched (`--max-batch 1`); the ratios are
   throughput against one producer and latency against solo. On a GPU the target is >= 3x
   throughput with 4 producers and latency <= 1.5x solo; a CPU shows the shape only.
-* `overhead`: one take through the pool against the same take decoded in this process.
+* `overhead`: one take through the pool against the same take decoded in this process, both
+  `exact` and with one torch thread (as Ray runs the replica).
 * `formats`: the prompt up as FLAC against EnCodec codes computed here, the take back as FLAC
   against codes decoded here: bytes, this CPU's encode/decode times with the released-size
   32 kHz EnCodec (random weights: the same cost), and the transfer at 100 Mbit/s and 1 Gbit/s.
@@ -98,10 +99,14 @@ def bench_pool(model: str, seconds: float, takes: int, wait_ms: float) -> dict[s
 
 def bench_overhead(model: str, seconds: float, runs: int) -> dict[str, float]:
     """The same take decoded here and through a 1-replica pool (both exact: the same work)."""
+    import torch
+
     from sidecar.engine.loader import load_engine
     from sidecar.engine.remote import RemoteEngine
     from tests.support.pool import running_pool
 
+    # Ray runs a replica of `--cpus-per-replica 0.5` with one torch thread: so does this side
+    torch.set_num_threads(1)
     local = load_engine(model, "cpu", "exact")
     local.generate(_spec(seconds, 0))
     with TemporaryDirectory() as logs:

@@ -150,12 +150,20 @@ class Replica:
         frames: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         task = loop.run_in_executor(None, self._decode_group, running, frames, loop)
         last_poll = 0.0
+        getter: asyncio.Future[tuple[int, bytes]] | None = None
         try:
             while not task.done() or not frames.empty():
-                try:
-                    index, frame = await asyncio.wait_for(frames.get(), HEARTBEAT_SECONDS)
+                # the next frame, or the decode's end (no frame follows it), or a heartbeat
+                getter = getter or asyncio.ensure_future(frames.get())
+                waited: set[asyncio.Future[Any]] = {getter, task}
+                done, _ = await asyncio.wait(
+                    waited, timeout=HEARTBEAT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter in done:
+                    index, frame = getter.result()
                     out[index] = frame
-                except TimeoutError:
+                    getter = None
+                elif not done:
                     for i in range(width):  # those of later buckets wait too
                         if not finished[i] and out[i] is None:
                             out[i] = encode_frame("wait")
@@ -175,6 +183,8 @@ class Replica:
                     finished[i] = True
             yield self._step(out, finished)
         finally:
+            if getter is not None:
+                getter.cancel()
             await self.board.finished.remote(tickets)
 
     def _step(self, out: list[Chunk], finished: list[bool]) -> list[Chunk]:
