@@ -32,6 +32,9 @@ CANCEL_POLL_SECONDS = 0.1
 
 Chunk = bytes | None | type[StopIteration]
 
+#: The index of the frame a decode sends last, after every other.
+_END = -1
+
 
 @dataclass(frozen=True)
 class PoolJob:
@@ -150,20 +153,16 @@ class Replica:
         frames: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         task = loop.run_in_executor(None, self._decode_group, running, frames, loop)
         last_poll = 0.0
-        getter: asyncio.Future[tuple[int, bytes]] | None = None
         try:
-            while not task.done() or not frames.empty():
-                # the next frame, or the decode's end (no frame follows it), or a heartbeat
-                getter = getter or asyncio.ensure_future(frames.get())
-                waited: set[asyncio.Future[Any]] = {getter, task}
-                done, _ = await asyncio.wait(
-                    waited, timeout=HEARTBEAT_SECONDS, return_when=asyncio.FIRST_COMPLETED
-                )
-                if getter in done:
-                    index, frame = getter.result()
+            while True:  # until the decode's last word (`_END`): no frame follows it
+                try:
+                    index, frame = await asyncio.wait_for(frames.get(), HEARTBEAT_SECONDS)
+                    if index == _END:
+                        break
                     out[index] = frame
-                    getter = None
-                elif not done:
+                except TimeoutError:
+                    if task.done() and frames.empty():  # it failed before it could say so
+                        break
                     for i in range(width):  # those of later buckets wait too
                         if not finished[i] and out[i] is None:
                             out[i] = encode_frame("wait")
@@ -183,8 +182,6 @@ class Replica:
                     finished[i] = True
             yield self._step(out, finished)
         finally:
-            if getter is not None:
-                getter.cancel()
             await self.board.finished.remote(tickets)
 
     def _step(self, out: list[Chunk], finished: list[bool]) -> list[Chunk]:
@@ -230,6 +227,8 @@ class Replica:
         except Exception as e:  # a bug is this batch's error, not the replica's death
             log.exception("decode failed on %s", self.replica_id)
             return ModelError(f"the decode failed on the pool: {type(e).__name__}: {e}")
+        finally:
+            say(_END, b"")  # after every frame of this decode (the queue keeps their order)
 
     def _preview(
         self, running: _Running, specs: list[GenerationSpec], say: Callable[[int, bytes], None]
