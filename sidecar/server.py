@@ -70,6 +70,9 @@ class ServerConfig:
     separator: str = "htdemucs"
     #: Load the separator at start (else on the first request that separates).
     load_separator: bool = False
+    #: A GPU pool that decodes `remote:NAME` models (`--engine`), and its token.
+    engine_url: str | None = None
+    engine_token: str | None = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -259,7 +262,13 @@ class Server:
         """Load and warm one model (start-up and `/sidecar/model/load`)."""
         from sidecar.engine.loader import load_engine
 
-        engine = load_engine(name, self.config.device, self.config.decoder)
+        engine = load_engine(
+            name,
+            self.config.device,
+            self.config.decoder,
+            self.config.engine_url,
+            self.config.engine_token,
+        )
         if self.config.warm_up:
             log.info("warming up %s", name)
             engine.warm_up()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -32,6 +33,7 @@ _PLUGINS = {
     "doctor": "sidecar.cli.doctor",
     "fetch-separator": "sidecar.cli.separator",
     "install-ableton": "sidecar.cli.install_ableton",
+    "pool": "sidecar.cli.pool",
     "loop": "plugin_host.looper.cli",
 }
 
@@ -65,6 +67,23 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="where stems are written (default: the user data directory)",
     )
+    p.add_argument(
+        "--engine",
+        default=None,
+        metavar="URL",
+        help="a GPU pool (`sidecar pool serve`) that decodes `remote:NAME` models; everything "
+        "else (clips, post-processing, files) stays here (docs/remote.md)",
+    )
+    p.add_argument(
+        "--engine-token",
+        default=None,
+        help="the pool's token (prefer the SIDECAR_ENGINE_TOKEN environment variable)",
+    )
+
+
+def engine_token_from(args: argparse.Namespace) -> str | None:
+    """The pool's token: `--engine-token`, else the `SIDECAR_ENGINE_TOKEN` variable."""
+    return args.engine_token or os.environ.get("SIDECAR_ENGINE_TOKEN") or None
 
 
 def _output_dir(args: argparse.Namespace) -> Path:
@@ -114,6 +133,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_upload_bytes=args.max_upload_mb * 1024**2,
         separator=args.separator,
         load_separator=args.load_separator,
+        engine_url=args.engine,
+        engine_token=engine_token_from(args),
     )
     return asyncio.run(Server(config).run())
 
@@ -159,7 +180,9 @@ def _generate(args: argparse.Namespace) -> int:
         library = PresetLibrary.load(args.presets or default_presets_dir(), strict=False)
         request, preset = apply_preset(request, library)
         delivery = _writable_delivery(args)  # before the model loads and the decode runs
-        engine = load_engine(args.model, args.device, args.decoder)
+        engine = load_engine(
+            args.model, args.device, args.decoder, args.engine, engine_token_from(args)
+        )
     except SidecarError as e:
         sys.stderr.write(f"error [{e.code}]: {e.message}\n")
         return 2 if e.code == "bad_request" else 1

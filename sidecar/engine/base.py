@@ -35,6 +35,15 @@ class GenerationSpec:
     top_k: int = 250
     top_p: float = 0.0
     seed: int = 0
+    #: Rows from several requests decoded as one batch: `(seed, rows)` per request, in row
+    #: order; each request's rows sample from their own generator, so a request's take is the
+    #: one it gets alone (engines with `supports_row_groups`; `seed` is then unused).
+    row_groups: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def rows(self) -> int:
+        """Batch rows: one per text prompt (stem sets), else one per variation."""
+        return len(self.prompts) if self.prompts is not None else self.variations
 
 
 @dataclass(frozen=True)
@@ -128,3 +137,8 @@ class Engine(abc.ABC):
     @property
     def sample_rate(self) -> int:
         return self.info.sample_rate
+
+    @property
+    def supports_row_groups(self) -> bool:
+        """Whether `GenerationSpec.row_groups` is honoured (requests batched across callers)."""
+        return False

@@ -29,7 +29,7 @@ from sidecar.engine.fast_decoder import DecoderWeights, pack_decoder
 from sidecar.engine.kv_cache import StaticKVCache
 from sidecar.engine.memory import release_replaced, tensor_bytes, tensors_in
 from sidecar.engine.musicgen import WINDOW_SECONDS, MusicgenEngine
-from sidecar.engine.sampling import SamplingPlan, choose_tokens, guide
+from sidecar.engine.sampling import Generators, SamplingPlan, choose_tokens, guide
 from sidecar.engine.static_step import StaticStepper, StepKey
 from sidecar.engine.stream import AudioCallback, WindowedAudio
 from sidecar.errors import OutOfMemoryError, RequestError
@@ -258,7 +258,7 @@ class FastMusicgenEngine(MusicgenEngine):
         k = w.num_codebooks
         lm = self.model.decoder
         offset = request.prefix_length
-        generator = torch.Generator(device=self.device).manual_seed(spec.seed)
+        generator = self._generators(spec)
         start = self._prefill(request)
         sequence, pattern, first, cache = start.sequence, start.pattern, start.first, start.cache
         total_len = pattern.shape[-1]
@@ -270,7 +270,7 @@ class FastMusicgenEngine(MusicgenEngine):
         delivered_at = request.prompt_frames
         in_flight: deque[torch.cuda.Event] = deque()
         stepper = None
-        if self.settings.static_steps and request.steps > 1:
+        if self.settings.static_steps and request.steps > 1 and spec.row_groups is None:
             stepper = self._stepper(request, cache)
             stepper.load(
                 sequence[:, first].reshape(request.batch, k, 1),
@@ -374,10 +374,26 @@ class FastMusicgenEngine(MusicgenEngine):
         return torch.cat([embeds, embeds], dim=0) if request.rows != request.batch else embeds
 
     def _choose(
-        self, hidden: torch.Tensor, plan: SamplingPlan, generator: torch.Generator
+        self, hidden: torch.Tensor, plan: SamplingPlan, generator: Generators
     ) -> torch.Tensor:
         logits = self.weights.logits(hidden).reshape(-1, self.weights.vocab_size)
         return choose_tokens(guide(logits, plan.guidance_scale), plan, generator)
+
+    @property
+    def supports_row_groups(self) -> bool:
+        return True
+
+    def _generators(self, spec: GenerationSpec) -> Generators:
+        """One generator seeded with `spec.seed`, or one per request of a cross-request batch."""
+        if spec.row_groups is None:
+            return torch.Generator(device=self.device).manual_seed(spec.seed)
+        if sum(rows for _, rows in spec.row_groups) != spec.rows:
+            raise RequestError(f"row_groups: {spec.row_groups} do not cover the {spec.rows} rows")
+        k = self.weights.num_codebooks
+        return [
+            (torch.Generator(device=self.device).manual_seed(seed), rows * k)
+            for seed, rows in spec.row_groups
+        ]
 
     def _undelay(self, sequence: torch.Tensor, total_len: int, batch: int) -> torch.Tensor:
         frames = total_len - self._channel_codebooks

@@ -6,6 +6,7 @@ from typing import Literal, cast
 
 from sidecar.engine.base import Engine
 from sidecar.engine.musicgen import MusicgenEngine, pick_device
+from sidecar.engine.remote import RemoteEngine, remote_model_name
 from sidecar.errors import ModelLoadError
 
 __all__ = ["DECODERS", "DecoderKind", "load_engine", "resolve_decoder"]
@@ -41,8 +42,24 @@ def resolve_decoder(decoder: str, device: str) -> str:
     return "exact"
 
 
-def load_engine(model_name: str, device: str | None = None, decoder: str = "stock") -> Engine:
-    """Load `model_name` on `device` (best available when None) with the given decode path."""
+def load_engine(
+    model_name: str,
+    device: str | None = None,
+    decoder: str = "stock",
+    engine_url: str | None = None,
+    engine_token: str | None = None,
+) -> Engine:
+    """Load `model_name` on `device` (best available when None) with the given decode path.
+
+    `remote:NAME` is NAME on the GPU pool at `engine_url` (`sidecar pool serve`)."""
+    remote = remote_model_name(model_name)
+    if remote is not None:
+        if not engine_url:
+            raise ModelLoadError(
+                f"model: {model_name!r} is decoded on a GPU pool; pass its address with "
+                "--engine URL (docs/remote.md)"
+            )
+        return RemoteEngine(engine_url, remote, engine_token)
     target = pick_device(device)
     chosen = resolve_decoder(decoder, target)
     if chosen == "stock":

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-__all__ = ["SamplingPlan", "choose_tokens", "guide"]
+__all__ = ["Generators", "SamplingPlan", "choose_tokens", "guide"]
+
+#: One generator for every row, or `(generator, score_rows)` per request of a batch that
+#: decodes several requests at once (each draws its noise as it would alone).
+Generators = torch.Generator | Sequence[tuple[torch.Generator, int]] | None
 
 
 @dataclass(frozen=True)
@@ -29,9 +34,7 @@ def guide(logits: torch.Tensor, guidance_scale: float | None) -> torch.Tensor:
     return uncond + (cond - uncond) * guidance_scale
 
 
-def choose_tokens(
-    scores: torch.Tensor, plan: SamplingPlan, generator: torch.Generator | None
-) -> torch.Tensor:
+def choose_tokens(scores: torch.Tensor, plan: SamplingPlan, generator: Generators) -> torch.Tensor:
     """Pick one token per row of `scores` `(rows, vocab)` without leaving the device.
 
     Sampling draws `argmax(p / E)` with `E ~ Exponential(1)`: the same distribution as
@@ -51,5 +54,19 @@ def choose_tokens(
         drop[..., -1:] = False
         scores = scores.masked_fill(drop.scatter(1, order, drop), float("-inf"))
     probs = scores.softmax(dim=-1)
-    noise = torch.empty_like(probs).exponential_(generator=generator)
-    return (probs / noise).argmax(dim=-1)
+    return (probs / _noise(probs, generator)).argmax(dim=-1)
+
+
+def _noise(probs: torch.Tensor, generator: Generators) -> torch.Tensor:
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.empty_like(probs).exponential_(generator=generator)
+    parts = [
+        torch.empty((rows, probs.shape[-1]), dtype=probs.dtype, device=probs.device).exponential_(
+            generator=g
+        )
+        for g, rows in generator
+    ]
+    if sum(part.shape[0] for part in parts) != probs.shape[0]:
+        covered = sum(rows for _, rows in generator)
+        raise ValueError(f"row groups cover {covered} of {probs.shape[0]} rows")
+    return torch.cat(parts)

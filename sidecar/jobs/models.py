@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from sidecar.engine.base import Engine
+from sidecar.engine.remote import remote_model_name
 from sidecar.engine.separator import SeparatorSlot
 from sidecar.errors import ModelLoadError, OutOfMemoryError
 
@@ -153,10 +154,13 @@ class ModelManager:
 
     def _make_room(self, name: str) -> None:
         """Evict loaded models unless memory allows the new one beside them."""
+        if remote_model_name(name) is not None:  # decoded on the pool: no memory here
+            return
         with self._lock:
-            if not self._engines:
+            local = [e for n, e in self._engines.items() if remote_model_name(n) is None]
+            if not local:
                 return
-            sample = next(iter(self._engines.values()))
+            sample = local[0]
             per_param = 2 if sample.info.dtype in ("float16", "bfloat16") else 4
             need = _expected_bytes(name, per_param, engine_bytes(sample))
             free = available_memory_bytes(sample.info.device)

@@ -1,12 +1,14 @@
 """`sidecar doctor`: checks this machine can serve (torch, device, model, host, folder, port).
 
 One module per subject: `machine`, `model`, `conditions` (the server's start-up self-check),
-`separator`, `serving`; `check` is the report line they share.
+`separator`, `serving`, `remote` (the `--engine` pool); `check` is the report line they
+share.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,16 @@ from sidecar.cli.doctor.check import Check
 from sidecar.cli.doctor.conditions import check_conditions
 from sidecar.cli.doctor.machine import check_decoder, check_device, check_dsp, check_looper
 from sidecar.cli.doctor.model import check_model, check_transformers
+from sidecar.cli.doctor.remote import check_engine
 from sidecar.cli.doctor.separator import check_separator
 from sidecar.cli.doctor.serving import check_host, check_output_dir, check_port
 from sidecar.cli.send import token_from
 from sidecar.osc import addresses as A
 
-__all__ = ["Check", "register", "run_checks"]
+__all__ = ["Check", "check_engine", "register", "run_checks"]
+
+#: As `sidecar serve` reads the pool's token.
+ENGINE_TOKEN_ENV = "SIDECAR_ENGINE_TOKEN"  # noqa: S105 (a variable name, not a secret)
 
 
 def run_checks(
@@ -34,13 +40,19 @@ def run_checks(
     token: str | None = None,
     self_check: bool = True,
     separator: str = "htdemucs",
+    engine_url: str | None = None,
+    engine_token: str | None = None,
 ) -> list[Check]:
     """Every check, in the order a first start would meet them.
 
     `self_check` loads the model, as `sidecar serve` does, and checks that its text and
-    melody change the logits (the server's start-up self-check).
+    melody change the logits (the server's start-up self-check). A `remote:NAME` model is
+    checked on the pool at `engine_url` (`--engine`), not in this machine's cache.
     """
+    from sidecar.engine.remote import remote_model_name
+
     found: list[Check] = []
+    local = remote_model_name(model) is None
 
     def model_check() -> Check:
         found.append(check_model(model))
@@ -50,12 +62,24 @@ def run_checks(
         usable = bool(found) and found[0].status == "ok"
         return check_conditions(model, device, decoder, usable)
 
+    model_checks: list[Callable[[], Check]] = [model_check] if local else []
+    if not local and not engine_url:
+        model_checks.append(
+            lambda: Check(
+                "model",
+                "fail",
+                f"{model}: a remote model needs a pool",
+                "pass --engine URL (a `sidecar pool serve`; docs/remote.md)",
+            )
+        )
+    if engine_url:
+        model_checks.append(lambda: check_engine(engine_url, engine_token, model))
     checks: list[Callable[[], Check]] = [
         lambda: check_device(device),
         check_transformers,
-        model_check,
+        *model_checks,
         lambda: check_decoder(decoder, device),
-        *([conditions] if self_check else []),
+        *([conditions] if self_check and local else []),
         lambda: check_separator(separator),
         check_dsp,
         lambda: check_host(host, allow_remote, token),
@@ -82,6 +106,8 @@ def _doctor(args: argparse.Namespace) -> int:
         token,
         not args.no_self_check,
         args.separator,
+        args.engine,
+        args.engine_token or os.environ.get(ENGINE_TOKEN_ENV) or None,
     )
     for check in results:
         print(f"{check.status:<4}  {check.name:<12}  {check.detail}")
@@ -118,5 +144,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--token", default=None, help="as for `sidecar serve` (or the SIDECAR_TOKEN variable)"
+    )
+    p.add_argument("--engine", default=None, metavar="URL", help="as for `sidecar serve`")
+    p.add_argument(
+        "--engine-token", default=None, help=f"as for `sidecar serve` (or {ENGINE_TOKEN_ENV})"
     )
     p.set_defaults(func=_doctor)
