@@ -61,6 +61,11 @@ _LEARNED_MIN_BEAT_CONFIDENCE = 0.3
 #: networks' 0-0.08), synthetic drums' kick on 1 (0.5 against 0.12). On the real-music set
 #: the networks were right in 39 of 74 excerpts, the accents in 24, this rule in 34.
 _ACCENT_WEIGHT = 0.5
+#: Under this the networks heard no "one" at all (equal clicks read 0.009): their bar line is
+#: noise, and the heuristics' (the first of equal beats) is kept. Placing the bar line on a
+#: later beat for nothing costs audio at the end: a window of a long take came up a quarter
+#: second short and was padded with silence at its join.
+_LEARNED_MIN_DOWNBEAT_CONFIDENCE = 0.02
 #: The folded beat probability half a period after the beat at this fraction of the beat's
 #: or more: the period is two network beats (half time).
 _HALF_TIME = 0.7
@@ -276,7 +281,10 @@ def _with_learned(
     if bar is None or bar.beat_confidence < _LEARNED_MIN_BEAT_CONFIDENCE:
         return heuristic
     half_time = bar.half_beat_rise > _HALF_TIME * bar.beat_rise
-    if half_time or bar.downbeat_confidence < _ACCENT_WEIGHT * heuristic.downbeat_confidence:
+    unsure = bar.downbeat_confidence < max(
+        _ACCENT_WEIGHT * heuristic.downbeat_confidence, _LEARNED_MIN_DOWNBEAT_CONFIDENCE
+    )
+    if half_time or unsure:
         # The accents tell the one more clearly than the networks do, or the period is two of
         # the networks' beats (half time: 140 material for a 70 session), which the accents
         # choose between (step 7).
