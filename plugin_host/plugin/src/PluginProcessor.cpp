@@ -119,6 +119,10 @@ HostPosition MusicGenProcessor::readPlayhead() {
         p.numerator = sig->numerator;
         p.denominator = sig->denominator;
     }
+    if (const auto samples = position->getTimeInSamples()) {
+        p.hasTimeInSamples = true;
+        p.timeInSamples = *samples;
+    }
     p.hasPlaying = true;
     p.isPlaying = position->getIsPlaying();
     return p;

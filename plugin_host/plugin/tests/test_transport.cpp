@@ -265,3 +265,81 @@ TEST(host_ppq_rounded_to_ticks_keeps_a_smooth_clock) {
         CHECK(lines == expectedLines(48000.0, 120.0, {3, 4}, 48000 * 12));
     }
 }
+
+namespace {
+
+/// Bar lines (as host frames) the tracker finds when the host reports only time:frame and
+/// tempo (jalv 1.6.6 through JUCE 7's LV2 client): a position on every `positionEvery`-th
+/// block, the transport already at `startFrame` when the plugin starts.
+std::vector<std::int64_t> frameOnlyBarLines(std::int64_t startFrame, bool withFrame, int blockSize,
+                                            int positionEvery, std::int64_t totalSamples) {
+    const double sampleRate = 48000.0;
+    const double bpm = 240.0;
+    mgs::TransportTracker tracker;
+    tracker.prepare(sampleRate);
+    std::vector<std::int64_t> lines;
+    std::int64_t frame = startFrame;
+    for (int block = 0; frame - startFrame < totalSamples; ++block) {
+        mgs::HostPosition p;
+        if (block % positionEvery == 0) {
+            p.hasBpm = true;
+            p.bpm = bpm;
+            p.hasTimeSignature = true;
+            p.hasPlaying = true;
+            p.isPlaying = true;
+            p.hasTimeInSamples = withFrame;
+            p.timeInSamples = frame;
+        }
+        const mgs::BlockTiming t = tracker.advance(p, blockSize);
+        if (withFrame) CHECK(t.source != mgs::ClockSource::freeRunning);
+        for (int from = 0;;) {
+            const mgs::GridEvent e = mgs::findBarLine(t, blockSize, 1, from);
+            if (!e.found) break;
+            lines.push_back(frame + e.offset);
+            from = e.offset + 1;
+        }
+        frame += blockSize;
+    }
+    return lines;
+}
+
+}  // namespace
+
+TEST(frame_and_tempo_without_ppq_give_the_hosts_bar_lines) {
+    // 240 BPM 4/4: a bar is 48000 frames; the transport is 12345 frames into bar 3.
+    const std::int64_t start = 3 * 48000 + 12345;
+    for (const int blockSize : {64, 256, 1000}) {
+        const auto got = frameOnlyBarLines(start, true, blockSize, 97, 48000 * 6);
+        CHECK_EQ(got.size(), std::size_t{6});
+        for (std::size_t i = 0; i < got.size(); ++i)
+            CHECK_EQ(got[i], static_cast<std::int64_t>(4 + i) * 48000);
+    }
+    // Without the frame, the same stream runs on the plugin's own clock: bar 0 where it started.
+    const auto freeClock = frameOnlyBarLines(start, false, 256, 97, 48000 * 6);
+    CHECK(!freeClock.empty());
+    CHECK_EQ(freeClock[0], start);
+    // Another frame moves the grid with it.
+    const auto later = frameOnlyBarLines(start + 1000, true, 256, 97, 48000 * 6);
+    CHECK_EQ(later[0], 4 * 48000);
+}
+
+TEST(derived_ppq_from_frame_and_tempo) {
+    mgs::HostPosition p;
+    p.hasBpm = true;
+    p.bpm = 90.0;
+    p.hasTimeInSamples = true;
+    p.timeInSamples = 44100 * 10;  // 10 s at 90 BPM = 15 quarters
+    CHECK_NEAR(mgs::withDerivedPpq(p, 44100.0).ppq, 15.0, 1e-12);
+    CHECK(mgs::withDerivedPpq(p, 44100.0).hasPpq);
+    CHECK_NEAR(mgs::withDerivedPpq(p, 48000.0).ppq, 44100.0 * 10 / 48000.0 * 1.5, 1e-12);
+    // A host ppq always wins; no tempo or no frame: nothing derived.
+    p.hasPpq = true;
+    p.ppq = 2.5;
+    CHECK_NEAR(mgs::withDerivedPpq(p, 44100.0).ppq, 2.5, 1e-12);
+    p.hasPpq = false;
+    p.hasBpm = false;
+    CHECK(!mgs::withDerivedPpq(p, 44100.0).hasPpq);
+    p.hasBpm = true;
+    p.hasTimeInSamples = false;
+    CHECK(!mgs::withDerivedPpq(p, 44100.0).hasPpq);
+}

@@ -2,13 +2,15 @@
 
 jalv sends the plugin a time:Position only when the transport changes, and JUCE 7's LV2
 client drops it after one run() (JUCE#1641): the plugin sees a position on a handful of
-blocks and must extrapolate the grid itself. Two JACK clients of this test play a drum loop
-into jalv and record its output (in the same cycle, with JACK's transport frame of every
-cycle). The take, pressed through the `generate` control port, must start on a bar line of
-JACK's transport (4/4: jack_transport has no metre command) and loop. The LV2's parameters
-are patch properties, which jalv's console cannot set (INTERFACE.md), so the plugin keeps its
-defaults (mix 0.5, 4 bars captured, 4-bar takes) and Generate is pressed with its trigger file;
-the take is what the output holds beyond half the input, which the recorder also keeps.
+blocks and must extrapolate the grid itself. The position has time:frame and tempo but no
+time:beat, so JUCE gives no ppq and the plugin derives it from the frame. Two JACK clients
+of this test play a drum loop into jalv and record its output (in the same cycle, with
+JACK's transport frame of every cycle). The take, pressed through the `generate` control
+port, must start on a bar line of JACK's transport (4/4: jack_transport has no metre
+command) and loop. The LV2's parameters are patch properties, which jalv's console cannot
+set (INTERFACE.md), so the plugin keeps its defaults (mix 0.5, 4 bars captured, 4-bar takes)
+and Generate is pressed with its trigger file; the take is what the output holds beyond half
+the input, which the recorder also keeps.
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ def jalv_run(
         jalv_log.close()
 
     np.save(tmp_path / "recorded.npy", both)  # output L/R, input L/R, for a failing run
+    np.save(tmp_path / "cycles.npy", np.array(cycles))  # recorded index, frame, rolling
     status = watch.status()
     take = next(t for t in status["takes"] if t.get("loaded"))
     stem, rate = read_mono(Path(take["path"]))
@@ -197,31 +200,54 @@ def jalv_run(
 
 
 def test_lv2_take_is_heard_exactly_and_loops(jalv_run: JalvRun) -> None:
-    """Pressed by the trigger file; the stem is heard frame for frame and loops every 4 bars
-    of the tempo jack_transport set (the plugin saw the tempo, 240 BPM)."""
+    """Pressed by the trigger file; from its start on, every cycle holds, frame for frame, the
+    stem frame its JACK transport frame maps to (frames since the take's start, modulo the 4
+    bars of the tempo jack_transport set, 240 BPM): the take loops on JACK's timeline. On a
+    loaded machine the dummy driver skips late cycles and the transport frame jumps; the take
+    jumps with it (it follows time:frame), so the check is per cycle, not per recorded frame.
+    A cycle whose frame is not the last one's plus a period (an xrun) is left out: in it, the
+    recorder has seen jalv's output of another cycle (2026-12-04, once in ~1000 cycles)."""
     run = jalv_run
     assert [e["source"] for e in run.events if e["event"] == "trigger"] == ["file"]
     assert run.status["transport"]["bpm"] == BPM
     found = find_stem(run.recorded, run.stem)
-    assert found.correlation > 0.999 and found.max_error < 1e-4, found
-    bar = bar_frames(BPM, 4, 4, HOST_RATE)  # 48000
-    again = find_stem(run.recorded, run.stem, start=found.offset + int(TAKE_BARS * bar) - 300)
-    assert again.offset == found.offset + TAKE_BARS * bar, (again, found)
+    start_frame = _transport_frame(run, found.offset)
+    loop_frames = int(TAKE_BARS * bar_frames(BPM, 4, 4, HOST_RATE))  # 192000
+    assert run.stem.size == loop_frames
+    checked = 0
+    xruns = 0
+    worst = 0.0
+    last_frame: int | None = None
+    for index, frame, rolling in run.cycles:
+        steady = last_frame is not None and frame == last_frame + PERIOD
+        last_frame = frame if rolling else None
+        if index < found.offset or not rolling or index + PERIOD > run.recorded.size:
+            continue
+        if not steady:
+            xruns += 1
+            continue
+        want = run.stem[(frame - start_frame + np.arange(PERIOD)) % loop_frames]
+        worst = max(worst, float(np.abs(run.recorded[index: index + PERIOD] - want).max()))
+        checked += PERIOD
+    assert checked > loop_frames + PERIOD, (checked, loop_frames)  # a whole loop and more
+    assert xruns * PERIOD * 10 < checked, (xruns, checked)
+    assert worst < 1e-4, (worst, found)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="jalv 1.6.6 sends time:Position with bar, barBeat and frame but no time:beat, and "
-    "JUCE 7's LV2 client takes ppq only from time:beat: the plugin gets tempo and frame but no "
-    "ppq, so it runs its free-running clock, off JACK's bar lines (2026-12-04: the take began "
-    "12288 frames after JACK's bar 6). Deriving ppq from time:frame and tempo would fix it.",
-)
+def _transport_frame(run: JalvRun, recorded_index: int) -> int:
+    """JACK's transport frame at a recorded frame (from the cycle it lies in)."""
+    index, frame, rolling = max((c for c in run.cycles if c[0] <= recorded_index),
+                                key=lambda c: c[0])
+    assert rolling
+    return frame + (recorded_index - index)
+
+
 def test_lv2_take_starts_on_a_jack_bar_line(jalv_run: JalvRun) -> None:
+    """jalv sends time:frame and tempo but no time:beat: the plugin derives its ppq from the
+    frame (INTERFACE.md), so the take starts on a bar line of JACK's transport."""
     run = jalv_run
     found = find_stem(run.recorded, run.stem)
-    index, frame, rolling = max((c for c in run.cycles if c[0] <= found.offset), key=lambda c: c[0])
-    assert rolling
-    transport_frame = frame + (found.offset - index)
+    transport_frame = _transport_frame(run, found.offset)
     bar = bar_frames(BPM, 4, 4, HOST_RATE)
     start_bar = round(transport_frame / bar)
     assert transport_frame == start_bar * bar, (transport_frame, bar)

@@ -20,6 +20,15 @@ std::int64_t BlockTiming::barIndexAt(double ppq) const {
 
 double samplesPerPpq(double bpm, double sampleRate) { return sampleRate * 60.0 / bpm; }
 
+HostPosition withDerivedPpq(const HostPosition& position, double sampleRate) {
+    if (position.hasPpq || !position.hasTimeInSamples || !position.hasBpm) return position;
+    if (!(position.bpm > 0.0) || !std::isfinite(position.bpm) || !(sampleRate > 0.0)) return position;
+    HostPosition p = position;
+    p.hasPpq = true;
+    p.ppq = static_cast<double>(position.timeInSamples) / samplesPerPpq(position.bpm, sampleRate);
+    return p;
+}
+
 void TransportTracker::prepare(double sampleRate) {
     sampleRate_ = sampleRate > 0.0 ? sampleRate : 48000.0;
     reset();
@@ -37,7 +46,8 @@ void TransportTracker::reset() {
     samplesProcessed_ = 0;
 }
 
-BlockTiming TransportTracker::advance(const HostPosition& position, int numSamples) {
+BlockTiming TransportTracker::advance(const HostPosition& reported, int numSamples) {
+    const HostPosition position = withDerivedPpq(reported, sampleRate_);
     BlockTiming t;
     const double oldBpm = bpm_;
     const int oldNum = numerator_;

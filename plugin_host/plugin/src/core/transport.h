@@ -16,7 +16,17 @@ struct HostPosition {
     int denominator = 4;
     bool hasPlaying = false;
     bool isPlaying = false;
+    /// Host timeline position in samples (LV2 time:frame). Used only when there is no ppq.
+    bool hasTimeInSamples = false;
+    std::int64_t timeInSamples = 0;
 };
+
+/// The ppq a position without one implies: timeInSamples at a constant tempo since sample 0
+/// (a host that sends frame and tempo but no beat, like jalv 1.6.6 through JUCE 7's LV2
+/// client). Bar counts are not used: under JACK xruns jack_transport's bar disagreed with its
+/// frame, and the frame is what the host's timeline plays. Without frame and tempo there is
+/// no ppq: `position` is returned unchanged.
+HostPosition withDerivedPpq(const HostPosition& position, double sampleRate);
 
 /// Where the grid stands at the first sample of a block.
 enum class ClockSource : std::uint8_t {
@@ -65,8 +75,9 @@ public:
     void prepare(double sampleRate);
     void reset();
 
-    /// Timing for a block of `numSamples` starting now; then advances past it.
-    BlockTiming advance(const HostPosition& position, int numSamples);
+    /// Timing for a block of `numSamples` starting now; then advances past it. A position
+    /// without ppq but with frame and tempo gets its ppq from `withDerivedPpq`.
+    BlockTiming advance(const HostPosition& reported, int numSamples);
 
     double sampleRate() const { return sampleRate_; }
     std::int64_t samplesProcessed() const { return samplesProcessed_; }
