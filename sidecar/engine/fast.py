@@ -29,7 +29,13 @@ from sidecar.engine.fast_decoder import DecoderWeights, pack_decoder
 from sidecar.engine.kv_cache import StaticKVCache
 from sidecar.engine.memory import release_replaced, tensor_bytes, tensors_in
 from sidecar.engine.musicgen import WINDOW_SECONDS, MusicgenEngine
-from sidecar.engine.sampling import Generators, SamplingPlan, choose_tokens, guide
+from sidecar.engine.sampling import (
+    Generators,
+    SamplingPlan,
+    choose_tokens,
+    guide,
+    seeded_generators,
+)
 from sidecar.engine.static_step import StaticStepper, StepKey
 from sidecar.engine.stream import AudioCallback, WindowedAudio
 from sidecar.errors import OutOfMemoryError, RequestError
@@ -258,14 +264,24 @@ class FastMusicgenEngine(MusicgenEngine):
         k = w.num_codebooks
         lm = self.model.decoder
         offset = request.prefix_length
-        generator = self._generators(spec)
+        generator = seeded_generators(spec, self.device, self.weights.num_codebooks)
         start = self._prefill(request)
         sequence, pattern, first, cache = start.sequence, start.pattern, start.first, start.cache
         total_len = pattern.shape[-1]
         chosen = self._choose(start.hidden, request.plan, generator)
         place_column(sequence, pattern, first, chosen)
 
-        stream = self._stream(request, spec, on_audio)
+        stream = None
+        if on_audio is not None:
+            total = int(round(spec.duration_seconds * self._info.sample_rate))
+            stream = WindowedAudio(
+                self.decode_codes,
+                self._hop,
+                self._info.sample_rate,
+                request.prompt_frames,
+                total,
+                on_audio,
+            )
         every = max(1, round(audio_every_seconds * self._frame_rate))
         delivered_at = request.prompt_frames
         in_flight: deque[torch.cuda.Event] = deque()
@@ -383,18 +399,6 @@ class FastMusicgenEngine(MusicgenEngine):
     def supports_row_groups(self) -> bool:
         return True
 
-    def _generators(self, spec: GenerationSpec) -> Generators:
-        """One generator seeded with `spec.seed`, or one per request of a cross-request batch."""
-        if spec.row_groups is None:
-            return torch.Generator(device=self.device).manual_seed(spec.seed)
-        if sum(rows for _, rows in spec.row_groups) != spec.rows:
-            raise RequestError(f"row_groups: {spec.row_groups} do not cover the {spec.rows} rows")
-        k = self.weights.num_codebooks
-        return [
-            (torch.Generator(device=self.device).manual_seed(seed), rows * k)
-            for seed, rows in spec.row_groups
-        ]
-
     def _undelay(self, sequence: torch.Tensor, total_len: int, batch: int) -> torch.Tensor:
         frames = total_len - self._channel_codebooks
         stereo = self._info.channels == 2
@@ -419,21 +423,6 @@ class FastMusicgenEngine(MusicgenEngine):
         self.settings = dataclasses.replace(self.settings, cuda_graphs=False)
         self._info = dataclasses.replace(self._info, dtype=f"{self._info.dtype}/no-graphs")
         return self._buffers.stepper(self.weights, cache, key, False)
-
-    def _stream(
-        self, request: DecodeRequest, spec: GenerationSpec, on_audio: AudioCallback | None
-    ) -> WindowedAudio | None:
-        if on_audio is None:
-            return None
-        rate = self._info.sample_rate
-        return WindowedAudio(
-            self.decode_codes,
-            self._hop,
-            rate,
-            request.prompt_frames,
-            int(round(spec.duration_seconds * rate)),
-            on_audio,
-        )
 
     def _push(
         self,

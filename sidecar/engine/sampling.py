@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-__all__ = ["Generators", "SamplingPlan", "choose_tokens", "guide"]
+from sidecar.errors import RequestError
+
+if TYPE_CHECKING:
+    from sidecar.engine.base import GenerationSpec
+
+__all__ = ["Generators", "SamplingPlan", "choose_tokens", "guide", "seeded_generators"]
 
 #: One generator for every row, or `(generator, score_rows)` per request of a batch that
 #: decodes several requests at once (each draws its noise as it would alone).
@@ -70,3 +76,16 @@ def _noise(probs: torch.Tensor, generator: Generators) -> torch.Tensor:
         covered = sum(rows for _, rows in generator)
         raise ValueError(f"row groups cover {covered} of {probs.shape[0]} rows")
     return torch.cat(parts)
+
+
+def seeded_generators(spec: GenerationSpec, device: torch.device, codebooks: int) -> Generators:
+    """One generator seeded with `spec.seed`, or one per request of a cross-request batch
+    (`spec.row_groups`), each covering its rows' `codebooks` score rows."""
+    if spec.row_groups is None:
+        return torch.Generator(device=device).manual_seed(spec.seed)
+    if sum(rows for _, rows in spec.row_groups) != spec.rows:
+        raise RequestError(f"row_groups: {spec.row_groups} do not cover the {spec.rows} rows")
+    return [
+        (torch.Generator(device=device).manual_seed(seed), rows * codebooks)
+        for seed, rows in spec.row_groups
+    ]
