@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -135,7 +136,10 @@ def test_run_takes_an_osc_trigger_to_a_sidecar_request(jack_server, tmp_path, ca
     thread = threading.Thread(target=run, args=(config_from_args(args), True, stop))
     thread.start()
     try:
-        time.sleep(2.5)
+        # The trigger is sent once the looper listens (its OSC port is taken) and a bar has
+        # played; a fixed 2.5 s was not always enough on a loaded machine (the trigger was lost).
+        wait_for(lambda: _udp_port_taken(osc_port), 20, "the looper's OSC port")
+        time.sleep(1.5)
         SimpleUDPClient("127.0.0.1", osc_port).send_message("/looper/capture", 1)
         wait_for(lambda: responder.requests, 10, "the sidecar request")
         time.sleep(1.5)
@@ -146,3 +150,12 @@ def test_run_takes_an_osc_trigger_to_a_sidecar_request(jack_server, tmp_path, ca
     request = responder.requests[0]
     assert request["bars"] == 1 and request["bpm"] == 240.0 and request["sample_rate"] == 48000
     assert "FIXED 240.00 BPM" in capsys.readouterr().err
+
+
+def _udp_port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
