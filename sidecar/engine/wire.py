@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import IO, Any
 
@@ -22,10 +21,8 @@ __all__ = [
     "info_from_json",
     "info_to_json",
     "read_frame",
-    "read_frames",
     "spec_from_wire",
     "spec_to_wire",
-    "write_frame",
 ]
 
 #: A frame: `>I` JSON length, the JSON, `>I` payload length, the payload (often empty).
@@ -46,10 +43,6 @@ class Frame:
     payload: bytes = b""
 
 
-def write_frame(out: IO[bytes], kind: str, payload: bytes = b"", **items: Any) -> None:
-    out.write(encode_frame(kind, payload, **items))
-
-
 def encode_frame(kind: str, payload: bytes = b"", **items: Any) -> bytes:
     head = json.dumps({"kind": kind, **items}, separators=(",", ":")).encode()
     return _LENGTH.pack(len(head)) + head + _LENGTH.pack(len(payload)) + payload
@@ -66,11 +59,6 @@ def read_frame(source: IO[bytes]) -> Frame | None:
         raise ValueError("frame: its JSON is not an object with a 'kind'")
     kind = data.pop("kind")
     return Frame(kind, data, payload)
-
-
-def read_frames(source: IO[bytes]) -> Iterator[Frame]:
-    while (frame := read_frame(source)) is not None:
-        yield frame
 
 
 def _length(raw: bytes) -> int:
