@@ -1,6 +1,8 @@
 """⑤ Benchmark: the tempo contract's grid on real music, old tracker and new side by side.
 
-Run: python bench/tempo_set.py && python bench/tempo_eval.py [--excerpts 2] [--json out.json]
+Run from the repository root:
+
+    python -m bench.tempo_set && python -m bench.tempo_eval [--excerpts 2] [--json out.json]
 
 Over the real-music set (bench/tempo_set.py: Sonic Pi's recorded loops, OpenMSX songs and MMA
 grooves rendered through FluidSynth, each with its exact grid), excerpts are cut:
